@@ -1,0 +1,194 @@
+package nodenet
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+)
+
+// Connect is Node's net.connect(options): it returns a socket at once and
+// connects in the background. Writes made before the connection is up are
+// queued and sent after it; the outcome comes as a ConnectEvent, or as an
+// ErrorEvent (ECONNREFUSED, ENOENT, ENOTFOUND, ...) and a
+// CloseEvent{HadError: true}. The error return is only for invalid
+// options, which Node throws synchronously.
+func Connect(opts ConnectOptions) (*Socket, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	hwm, _ := highWaterMark(opts.HighWaterMark)
+	s := newSocket(opts.AllowHalfOpen, hwm)
+	if err := s.Connect(opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// ConnectTCP is Connect to host:port ("" means localhost).
+func ConnectTCP(port int, host string) (*Socket, error) {
+	return Connect(ConnectOptions{Port: port, Host: host})
+}
+
+// ConnectUnix is Connect to the Unix socket at path.
+func ConnectUnix(path string) (*Socket, error) {
+	return Connect(ConnectOptions{Path: path})
+}
+
+// Connect is Node's socket.connect: it connects a socket made by
+// NewSocket, or reconnects one whose CloseEvent has been queued, with the
+// behaviour of the package's Connect. A reconnected socket starts a new
+// event stream (call Events again) and new byte counters. The socket's
+// own AllowHalfOpen and HighWaterMark stay; opts may turn AllowHalfOpen on
+// and set the mark. It returns ErrAlreadyConnected while the socket is
+// connecting, open, or still closing. Safe for concurrent use.
+func (s *Socket) Connect(opts ConnectOptions) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.state == stIdle && !s.closed:
+	case s.closed && s.st.closeQueued:
+		s.resetLocked()
+	default:
+		return ErrAlreadyConnected
+	}
+	if opts.AllowHalfOpen {
+		s.allowHalfOpen = true
+	}
+	if opts.HighWaterMark > 0 {
+		s.hwm = opts.HighWaterMark
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.state = stConnecting
+	s.cancelDial = cancel
+	s.done = make(chan struct{})
+	s.live = 1 // the connecting goroutine, which becomes the reader
+	s.ref.set(true, s.ref.unref)
+	s.touchLocked()
+	go s.connectAndRead(ctx, opts, s.done)
+	return nil
+}
+
+// resetLocked prepares a closed socket for a new connection.
+func (s *Socket) resetLocked() {
+	s.st.abandon() // a consumer of the old stream may have stopped reading
+	s.st = newStream()
+	s.state = stIdle
+	s.conn = nil
+	s.closed, s.destroyed, s.hadError = false, false, false
+	s.eof = false
+	if s.encoding != "" {
+		s.dec = newDecoder(s.encoding)
+	}
+	s.pipes, s.pipeSrcs = nil, nil
+	s.ending, s.peerEnded, s.wfinished, s.endBuffered = false, false, false, false
+	s.bytesRead.Store(0)
+	s.bytesWritten.Store(0)
+}
+
+// connectAndRead dials, then serves as the connection's reader goroutine.
+func (s *Socket) connectAndRead(ctx context.Context, opts ConnectOptions, done chan struct{}) {
+	defer s.exitIO()
+	network, address := "unix", opts.Path
+	var d net.Dialer
+	if opts.Path == "" {
+		host := opts.Host
+		if host == "" {
+			host = "localhost"
+		}
+		network, address = "tcp", net.JoinHostPort(host, strconv.Itoa(opts.Port))
+		if opts.LocalAddress != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(opts.LocalAddress)}
+		}
+	}
+	conn, err := d.DialContext(ctx, network, address)
+
+	s.mu.Lock()
+	if s.closed || s.done != done {
+		// Destroyed while connecting: Node ignores the outcome.
+		s.mu.Unlock()
+		if conn != nil {
+			conn.Close()
+		}
+		return
+	}
+	s.cancelDial()
+	s.cancelDial = nil
+	if err != nil {
+		s.mu.Unlock()
+		syscallName := "connect"
+		var le *net.OpError
+		if errors.As(err, &le) && le.Source != nil && le.Addr == nil {
+			syscallName = "bind"
+		}
+		s.destroy(sysError(syscallName, address, err), false)
+		return
+	}
+	s.conn = conn
+	s.state = stOpen
+	s.applyOptionsLocked()
+	s.st.push(ConnectEvent{})
+	s.touchLocked()
+	s.live++
+	go s.writeLoop(conn, done)
+	s.mu.Unlock()
+	s.dispatch()
+	s.readLoop(conn, done, false)
+}
+
+// NewSocket is Node's new net.Socket(options): with opts.FD it wraps an
+// open, connected stream socket descriptor (reading starts at once);
+// without it, it makes an unconnected socket for Socket.Connect.
+func NewSocket(opts SocketOptions) (*Socket, error) {
+	hwm, err := highWaterMark(opts.HighWaterMark)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Type {
+	case "", "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return nil, argError("unsupported socket type %q (want tcp, tcp4, tcp6 or unix)", opts.Type)
+	}
+	s := newSocket(opts.AllowHalfOpen, hwm)
+	if opts.FD == nil {
+		return s, nil
+	}
+	conn, err := net.FileConn(opts.FD)
+	if err != nil {
+		return nil, sysError("open", opts.FD.Name(), err)
+	}
+	if err := checkFDType(conn, opts.Type); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	s.mu.Lock()
+	s.startLocked(conn)
+	s.mu.Unlock()
+	return s, nil
+}
+
+// checkFDType accepts connected TCP and Unix stream sockets, as Node does.
+func checkFDType(conn net.Conn, want string) error {
+	var got string
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		got = "tcp4"
+		if a, ok := c.LocalAddr().(*net.TCPAddr); ok && a.IP.To4() == nil {
+			got = "tcp6"
+		}
+	case *net.UnixConn:
+		if c.LocalAddr().Network() != "unix" {
+			return argError("unsupported fd type: %s", c.LocalAddr().Network())
+		}
+		got = "unix"
+	default:
+		return argError("unsupported fd type: %T", conn)
+	}
+	if want != "" && want != got && !(want == "tcp" && got != "unix") {
+		return argError("fd is a %s socket, not %s", got, want)
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+package nodenet
+
+import "time"
+
+// Events returns the channel on which the socket delivers its events in
+// Node's order (see the package documentation); it is closed right after
+// the CloseEvent, so a range loop over it ends by itself. Every call
+// returns the same channel until the socket reconnects with Connect.
+//
+// Receive from it until it is closed, or call Destroy: after Destroy no
+// further DataEvent is delivered and the channel closes promptly, even for
+// a consumer that has stopped receiving.
+//
+// Until the first call, the socket keeps what it reads (up to the
+// high-water mark, then it stops reading) and a few other events, so a
+// consumer that subscribes just after Connect or in its connection handler
+// misses nothing. A socket whose events are never asked for costs no
+// goroutine for them.
+func (s *Socket) Events() <-chan Event {
+	s.mu.Lock()
+	st := s.st
+	if st.ch == nil {
+		st.ch = make(chan Event, eventCapacity)
+	}
+	start := !st.subscribed && !st.chClosed
+	st.subscribed = true
+	s.mu.Unlock()
+	if start {
+		go s.emit(st)
+	}
+	return st.ch
+}
+
+// dispatch moves deliverable items on. With a subscriber it wakes the
+// emitter; without one it runs the (never blocking) delivery to Pipe
+// destinations inline. Call it, without the lock, after any change that
+// can make an item deliverable.
+func (s *Socket) dispatch() {
+	s.mu.Lock()
+	st := s.st
+	if st.subscribed {
+		st.signal()
+	} else {
+		s.pumpLocked(st)
+	}
+	var srcs []*Socket
+	if s.closed && len(s.pipeSrcs) > 0 {
+		srcs, s.pipeSrcs = s.pipeSrcs, nil
+	}
+	s.mu.Unlock()
+	for _, src := range srcs {
+		src.unpipe(s)
+	}
+}
+
+// pumpLocked delivers items while nobody subscribes: data and end go to
+// the Pipe destinations, other events are dropped (a consumer that comes
+// later joins a flowing stream, as in Node). Only one goroutine pumps at a
+// time, so items keep their order.
+func (s *Socket) pumpLocked(st *stream) {
+	if st.pumping {
+		st.pumpAgain = true
+		return
+	}
+	st.pumping = true
+	for !st.subscribed {
+		it, ok := s.nextLocked(st)
+		if !ok {
+			if st.pumpAgain {
+				st.pumpAgain = false
+				continue
+			}
+			break
+		}
+		s.mu.Unlock()
+		s.deliverToPipes(it, true)
+		s.mu.Lock()
+		s.afterDispatchLocked(st, it, false)
+	}
+	st.pumping = false
+	if st.subscribed {
+		st.signal() // hand over to the emitter that started meanwhile
+	}
+}
+
+// emit is the emitter goroutine of a subscribed stream: it delivers items
+// in order and exits after the CloseEvent. Its sends select on the
+// stream's stop signal, which Destroy closes; from then on it only leaves
+// the terminal events in the channel's spare capacity and never blocks.
+func (s *Socket) emit(st *stream) {
+	stop := st.stop
+	var poll *time.Timer
+	pollDelay := endPollMin
+	for {
+		s.mu.Lock()
+		var it item
+		ok := false
+		if !st.pumping {
+			it, ok = s.nextLocked(st)
+		}
+		waitEnd := s.endBuffered && st == s.st
+		s.mu.Unlock()
+		if !ok {
+			var tick <-chan time.Time
+			if waitEnd {
+				// Go tells no one when a buffered value is received, so
+				// the receipt of the EndEvent is polled, with backoff,
+				// while nothing else wakes the emitter.
+				if poll == nil {
+					poll = time.NewTimer(pollDelay)
+					defer poll.Stop()
+				} else {
+					poll.Reset(pollDelay)
+				}
+				tick = poll.C
+				pollDelay = min(2*pollDelay, endPollMax)
+			}
+			select {
+			case <-st.wake:
+			case <-tick:
+				s.mu.Lock()
+				s.settleEndLocked()
+				s.mu.Unlock()
+				s.dispatch()
+			case <-stop:
+				stop = nil
+			}
+			if stop == nil {
+				select {
+				case <-st.wake:
+				default:
+				}
+			}
+			continue
+		}
+		s.deliverToPipes(it, false)
+		ev := it.event()
+		sent := true
+		if stop != nil {
+			select {
+			case st.ch <- ev:
+			case <-stop:
+				stop = nil
+				sent = forceTerminal(st.ch, ev)
+			}
+		} else {
+			sent = forceTerminal(st.ch, ev)
+		}
+		s.mu.Lock()
+		if sent {
+			st.sent++
+		}
+		s.afterDispatchLocked(st, it, sent)
+		s.mu.Unlock()
+		if _, last := it.ev.(CloseEvent); last {
+			return
+		}
+	}
+}
+
+// forceTerminal leaves an ErrorEvent or CloseEvent in ch without blocking,
+// taking the oldest undelivered events out of the buffer to make room;
+// any other event is dropped. The emitter is the only sender, and the
+// channel's capacity holds both terminal events.
+func forceTerminal(ch chan Event, ev Event) bool {
+	switch ev.(type) {
+	case ErrorEvent, CloseEvent:
+	default:
+		return false
+	}
+	for {
+		select {
+		case ch <- ev:
+			return true
+		default:
+		}
+		select {
+		case <-ch:
+		default:
+		}
+	}
+}
+
+// nextLocked takes the next deliverable item off the queue. Data waits
+// while the socket is paused or a Pipe destination is full, and the end
+// and close wait behind it; other events pass it. Nothing is deliverable
+// while there is neither a subscriber nor a Pipe destination.
+func (s *Socket) nextLocked(st *stream) (item, bool) {
+	if !st.subscribed && len(s.pipes) == 0 {
+		return item{}, false
+	}
+	flowing := !s.paused && !s.pipeWaitingLocked()
+	for i, it := range st.items {
+		if it.ev == nil {
+			if !flowing {
+				continue
+			}
+		} else if i > 0 {
+			switch it.ev.(type) {
+			case EndEvent, CloseEvent:
+				return item{}, false // stays behind the data before it
+			}
+		}
+		st.remove(i)
+		return it, true
+	}
+	return item{}, false
+}
+
+func (st *stream) remove(i int) {
+	it := st.items[i]
+	if it.ev == nil {
+		st.dataItems--
+		st.rbytes -= it.n
+	} else {
+		st.events--
+	}
+	if i == 0 {
+		st.items[0] = item{}
+		st.items = st.items[1:]
+		return
+	}
+	n := copy(st.items[i:], st.items[i+1:])
+	st.items[i+n] = item{}
+	st.items = st.items[:i+n]
+}
+
+// afterDispatchLocked applies what delivering it means for the socket;
+// inChannel tells that it was put in the event channel.
+func (s *Socket) afterDispatchLocked(st *stream, it item, inChannel bool) {
+	switch it.ev.(type) {
+	case nil:
+		if st.rbytes < s.hwm {
+			select {
+			case s.readWake <- struct{}{}:
+			default:
+			}
+		}
+		if st == s.st {
+			s.maybeFinishLocked()
+		}
+	case EndEvent:
+		// Without half-open, this side ends when the reader has received
+		// the EndEvent: a reply written while handling the data before it
+		// still goes out. In the channel, the EndEvent may wait unreceived
+		// in the buffer; settleEndLocked finds out when it is received.
+		if st == s.st && !s.allowHalfOpen && !s.peerEnded {
+			if inChannel {
+				st.endSeq = st.sent - 1
+				s.endBuffered = true
+				s.settleEndLocked()
+			} else {
+				s.peerEndLocked()
+			}
+		}
+	case CloseEvent:
+		if st.ch == nil {
+			st.ch = make(chan Event, eventCapacity)
+		}
+		if !st.chClosed {
+			st.chClosed = true
+			close(st.ch)
+		}
+	}
+}
+
+// endPollMin and endPollMax bound the interval at which the emitter
+// checks whether the consumer has received the EndEvent.
+const (
+	endPollMin = 50 * time.Microsecond
+	endPollMax = 20 * time.Millisecond
+)
+
+// settleEndLocked ends this side once the consumer has received the
+// EndEvent that waits in the channel's buffer.
+func (s *Socket) settleEndLocked() {
+	st := s.st
+	if s.endBuffered && st.sent-len(st.ch) > st.endSeq {
+		s.endBuffered = false
+		if !s.peerEnded {
+			s.peerEndLocked()
+		}
+	}
+}
+
+// event turns a queued item into the Event a consumer receives.
+func (it item) event() Event {
+	switch {
+	case it.ev != nil:
+		return it.ev
+	case it.isText:
+		return DataEvent{Text: it.text}
+	}
+	return DataEvent{Data: it.data}
+}
+
+// Pause stops the delivery of DataEvents (other events still come). The
+// socket keeps reading until it holds the high-water mark, then stops
+// reading from the kernel, so TCP flow control reaches the peer; nothing
+// is lost. DataEvents already in the channel are still received. It may be
+// called before Connect. Safe for concurrent use.
+func (s *Socket) Pause() {
+	s.mu.Lock()
+	s.paused = true
+	s.mu.Unlock()
+}
+
+// Resume restarts the delivery of DataEvents after Pause; data held while
+// paused comes first, joined into as few events as possible. Safe for
+// concurrent use.
+func (s *Socket) Resume() {
+	s.mu.Lock()
+	s.paused = false
+	s.mu.Unlock()
+	s.dispatch()
+}
+
+// IsPaused reports whether Pause is in effect. Safe for concurrent use.
+func (s *Socket) IsPaused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
+}

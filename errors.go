@@ -1,0 +1,153 @@
+package nodenet
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Error is a system error as Node reports it: Code is Node's code string
+// ("ECONNREFUSED", "EADDRINUSE", "ECONNRESET", "EPIPE", "ENOENT",
+// "ENOTFOUND", ...) and Syscall the operation that failed ("connect",
+// "listen", "accept", "read", "write", "getaddrinfo", "bind"), or "" where
+// Node gives none. Err is the cause, so errors.Is(err, syscall.ECONNREFUSED)
+// holds. An *Error is immutable once made and safe to share.
+type Error struct {
+	Code    string
+	Syscall string
+	// Address is the address involved ("127.0.0.1:8124", a Unix path), when
+	// known. It is not part of the message, as in Node v0.10.
+	Address string
+	// Msg replaces the message Node builds from Syscall and Code, for the
+	// errors Node words differently (EPIPE after the peer's FIN).
+	Msg string
+	Err error
+}
+
+// Error returns Node's message: Syscall and Code ("connect ECONNREFUSED"),
+// or Msg when set.
+func (e *Error) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	if e.Syscall == "" {
+		return e.Code
+	}
+	return e.Syscall + " " + e.Code
+}
+
+// Unwrap returns the cause, usually a syscall.Errno.
+func (e *Error) Unwrap() error { return e.Err }
+
+var (
+	// ErrWriteAfterEnd is returned by the write methods (and carried by an
+	// ErrorEvent) when data is written after End. It does not destroy the
+	// socket. The message is Node's.
+	ErrWriteAfterEnd = errors.New("write after end")
+
+	// ErrSocketClosed is returned by the write methods of a socket that is
+	// destroyed, closed, or was never connected. The message is Node's.
+	ErrSocketClosed = errors.New("This socket is closed.")
+
+	// ErrNotRunning is returned by Server.Close when the server is not
+	// listening. The message is Node's.
+	ErrNotRunning = errors.New("Not running")
+
+	// ErrInvalidArgument is wrapped by every error about a bad argument (a
+	// port out of range, an unknown handle, a negative timeout, ...), so
+	// errors.Is(err, ErrInvalidArgument) tells them from I/O errors.
+	ErrInvalidArgument = errors.New("nodenet: invalid argument")
+
+	// ErrAlreadyListening is returned by the Listen methods of a server that
+	// is already listening.
+	ErrAlreadyListening = errors.New("nodenet: server is already listening")
+
+	// ErrAlreadyConnected is returned by Socket.Connect while the socket is
+	// connecting or connected.
+	ErrAlreadyConnected = errors.New("nodenet: socket is already connecting or connected")
+)
+
+// errPeerEnded is Node's error for a write after the peer's FIN on a socket
+// that does not allow half-open connections.
+func errPeerEnded() *Error {
+	return &Error{Code: "EPIPE", Msg: "This socket has been ended by the other party", Err: syscall.EPIPE}
+}
+
+func argError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
+}
+
+// sysError converts an error of Go's net package into Node's shape. A nil
+// error gives nil; an error that already is an *Error is kept.
+func sysError(syscallName, address string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ne *Error
+	if errors.As(err, &ne) {
+		return ne
+	}
+	e := &Error{Syscall: syscallName, Address: address, Err: err}
+	var dnsErr *net.DNSError
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &dnsErr):
+		// Node reports every failed lookup as ENOTFOUND from getaddrinfo.
+		e.Code, e.Syscall = "ENOTFOUND", "getaddrinfo"
+	case errors.As(err, &errno):
+		e.Code = errnoName(errno)
+		e.Err = errno
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		e.Code, e.Err = "ETIMEDOUT", syscall.ETIMEDOUT
+	default:
+		e.Code = "UNKNOWN"
+	}
+	return e
+}
+
+// errnoNames holds the symbolic names of the errors a socket can meet; the
+// standard library has no function that gives them.
+var errnoNames = map[syscall.Errno]string{
+	syscall.EACCES:          "EACCES",
+	syscall.EADDRINUSE:      "EADDRINUSE",
+	syscall.EADDRNOTAVAIL:   "EADDRNOTAVAIL",
+	syscall.EAFNOSUPPORT:    "EAFNOSUPPORT",
+	syscall.EAGAIN:          "EAGAIN",
+	syscall.EALREADY:        "EALREADY",
+	syscall.EBADF:           "EBADF",
+	syscall.ECONNABORTED:    "ECONNABORTED",
+	syscall.ECONNREFUSED:    "ECONNREFUSED",
+	syscall.ECONNRESET:      "ECONNRESET",
+	syscall.EHOSTDOWN:       "EHOSTDOWN",
+	syscall.EHOSTUNREACH:    "EHOSTUNREACH",
+	syscall.EINTR:           "EINTR",
+	syscall.EINVAL:          "EINVAL",
+	syscall.EISCONN:         "EISCONN",
+	syscall.EMFILE:          "EMFILE",
+	syscall.ENAMETOOLONG:    "ENAMETOOLONG",
+	syscall.ENETDOWN:        "ENETDOWN",
+	syscall.ENETUNREACH:     "ENETUNREACH",
+	syscall.ENFILE:          "ENFILE",
+	syscall.ENOBUFS:         "ENOBUFS",
+	syscall.ENOENT:          "ENOENT",
+	syscall.ENOMEM:          "ENOMEM",
+	syscall.ENOTCONN:        "ENOTCONN",
+	syscall.ENOTDIR:         "ENOTDIR",
+	syscall.ENOTSOCK:        "ENOTSOCK",
+	syscall.EOPNOTSUPP:      "EOPNOTSUPP",
+	syscall.EPERM:           "EPERM",
+	syscall.EPIPE:           "EPIPE",
+	syscall.EPROTO:          "EPROTO",
+	syscall.EPROTONOSUPPORT: "EPROTONOSUPPORT",
+	syscall.EROFS:           "EROFS",
+	syscall.ETIMEDOUT:       "ETIMEDOUT",
+}
+
+func errnoName(e syscall.Errno) string {
+	if name, ok := errnoNames[e]; ok {
+		return name
+	}
+	return fmt.Sprintf("ERRNO%d", int(e))
+}

@@ -1,0 +1,7 @@
+module github.com/nodenet/nodenet
+
+go 1.26
+
+require go.uber.org/goleak v1.3.0
+
+require github.com/google/go-cmp v0.7.0 // indirect

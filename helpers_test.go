@@ -1,0 +1,258 @@
+package nodenet
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testTimeout bounds every wait of a test, so a bug fails a test rather
+// than hanging the suite.
+const testTimeout = 20 * time.Second
+
+// listenTCP starts srv on 127.0.0.1 and a free port; Cleanup closes it.
+func listenTCP(t testing.TB, srv *Server) int {
+	t.Helper()
+	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.Address().Port
+}
+
+// newServer makes a server listening on 127.0.0.1 whose accepted sockets
+// come out of the returned channel (nothing else reads the server's
+// events). Cleanup closes the server and destroys the sockets.
+func newServer(t testing.TB, opts ServerOptions) (*Server, int, <-chan *Socket) {
+	t.Helper()
+	conns := make(chan *Socket, 64)
+	var mu sync.Mutex
+	var all []*Socket
+	srv := CreateServer(opts, func(s *Socket) {
+		mu.Lock()
+		all = append(all, s)
+		mu.Unlock()
+		conns <- s
+	})
+	port := listenTCP(t, srv)
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range all {
+			s.Destroy()
+		}
+	})
+	return srv, port, conns
+}
+
+func accept(t testing.TB, conns <-chan *Socket) *Socket {
+	t.Helper()
+	select {
+	case s := <-conns:
+		return s
+	case <-time.After(testTimeout):
+		t.Fatal("no connection accepted")
+		return nil
+	}
+}
+
+// recorder reads a socket's events until the channel closes.
+type recorder struct {
+	t    testing.TB
+	s    *Socket
+	mu   sync.Mutex
+	evs  []Event
+	done chan struct{}
+	more chan struct{} // closed and replaced on every event
+}
+
+// record starts reading s.Events(); Cleanup destroys s and waits for the
+// reader to finish.
+func record(t testing.TB, s *Socket) *recorder {
+	t.Helper()
+	r := &recorder{t: t, s: s, done: make(chan struct{}), more: make(chan struct{})}
+	ch := s.Events()
+	go func() {
+		defer close(r.done)
+		for ev := range ch {
+			r.mu.Lock()
+			r.evs = append(r.evs, ev)
+			close(r.more)
+			r.more = make(chan struct{})
+			r.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		s.Destroy()
+		<-r.done
+	})
+	return r
+}
+
+// wait blocks until the channel has closed and returns every event.
+func (r *recorder) wait() []Event {
+	r.t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(testTimeout):
+		r.t.Fatalf("events did not end; so far: %s", names(r.events()))
+	}
+	return r.events()
+}
+
+func (r *recorder) events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.evs...)
+}
+
+// waitFor blocks until an event for which match returns true has come.
+func (r *recorder) waitFor(what string, match func(Event) bool) Event {
+	r.t.Helper()
+	timeout := time.NewTimer(testTimeout)
+	defer timeout.Stop()
+	for {
+		r.mu.Lock()
+		evs, more := r.evs, r.more
+		r.mu.Unlock()
+		for _, ev := range evs {
+			if match(ev) {
+				return ev
+			}
+		}
+		select {
+		case <-more:
+		case <-r.done:
+			for _, ev := range r.events() {
+				if match(ev) {
+					return ev
+				}
+			}
+			r.t.Fatalf("stream closed without %s; got %s", what, names(r.events()))
+		case <-timeout.C:
+			r.t.Fatalf("no %s; got %s", what, names(r.events()))
+		}
+	}
+}
+
+// waitData blocks until the data received so far is at least n bytes and
+// returns it.
+func (r *recorder) waitData(n int) []byte {
+	r.t.Helper()
+	var got []byte
+	r.waitFor(fmt.Sprintf("%d bytes of data", n), func(Event) bool {
+		got = dataOf(r.events())
+		return len(got) >= n
+	})
+	return got
+}
+
+func isKind[T Event](ev Event) bool { _, ok := ev.(T); return ok }
+
+// names gives the kinds of evs with data merged: TCP chunking is not part
+// of the contract.
+func names(evs []Event) string {
+	var out []string
+	for _, ev := range evs {
+		n := EventName(ev)
+		if n == "data" && len(out) > 0 && out[len(out)-1] == "data" {
+			continue
+		}
+		switch e := ev.(type) {
+		case CloseEvent:
+			n = fmt.Sprintf("close(%v)", e.HadError)
+		case ErrorEvent:
+			n = fmt.Sprintf("error(%v)", e.Err)
+		}
+		out = append(out, n)
+	}
+	return strings.Join(out, " ")
+}
+
+// dataOf joins the payloads of the DataEvents in evs.
+func dataOf(evs []Event) []byte {
+	var b bytes.Buffer
+	for _, ev := range evs {
+		if d, ok := ev.(DataEvent); ok {
+			b.Write(d.Data)
+			b.WriteString(d.Text)
+		}
+	}
+	return b.Bytes()
+}
+
+// dialRaw connects a plain net.Conn to the server, for a peer whose
+// behaviour the test controls byte by byte.
+func dialRaw(t testing.TB, port int) *net.TCPConn {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn)
+}
+
+// rawPair gives a Socket connected to a raw peer over loopback TCP.
+func rawPair(t testing.TB, opts ConnectOptions) (*Socket, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	opts.Port = ln.Addr().(*net.TCPAddr).Port
+	opts.Host = "127.0.0.1"
+	s, err := Connect(opts)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); s.Destroy() })
+	return s, c.(*net.TCPConn)
+}
+
+// readAll reads c until EOF, with a deadline.
+func readAll(t testing.TB, c net.Conn) []byte {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	var b bytes.Buffer
+	_, err := b.ReadFrom(c)
+	if err != nil {
+		t.Fatalf("reading the peer: %v", err)
+	}
+	return b.Bytes()
+}
+
+func sockPath(t testing.TB) string {
+	return filepath.Join(t.TempDir(), "s.sock")
+}
+
+func ctxTimeout(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitUntil spins (yielding the processor) until cond holds, for states
+// that no event announces, such as a counter reaching a value.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}

@@ -1,0 +1,136 @@
+package nodenet
+
+import (
+	"net"
+	"os"
+	"strconv"
+)
+
+// DefaultHighWaterMark is the write queue size, in bytes, at which Send
+// starts to return false and Write starts to block, and the amount of
+// unread data a socket buffers before it stops reading: Node's 16 KiB.
+const DefaultHighWaterMark = 16 * 1024
+
+// DefaultBacklog is the listen(2) backlog Listen uses when given 0: Node's 511.
+const DefaultBacklog = 511
+
+// ServerOptions configure CreateServer. The zero value is Node's default.
+type ServerOptions struct {
+	// AllowHalfOpen, copied to every accepted socket, keeps a socket
+	// writable after the peer's FIN until it calls End. When false (Node's
+	// default), the socket ends its own side once the peer has ended.
+	AllowHalfOpen bool
+	// HighWaterMark of every accepted socket, in bytes; 0 means
+	// DefaultHighWaterMark.
+	HighWaterMark int
+}
+
+// SocketOptions configure NewSocket. The zero value makes an unconnected
+// socket, to be connected with Socket.Connect.
+type SocketOptions struct {
+	// FD, when not nil, is an open socket descriptor to wrap, as Node's
+	// {fd: n}: a connected TCP or Unix stream socket. NewSocket duplicates
+	// it; the caller keeps ownership of FD and may close it.
+	FD *os.File
+	// Type, when not empty, names the descriptor's kind: "tcp", "tcp4",
+	// "tcp6" or "unix". NewSocket checks it against the descriptor (Node
+	// ignores it and sniffs the type; a mismatch here is an error).
+	Type string
+	// AllowHalfOpen: see ServerOptions.AllowHalfOpen.
+	AllowHalfOpen bool
+	// HighWaterMark in bytes; 0 means DefaultHighWaterMark.
+	HighWaterMark int
+}
+
+// ConnectOptions configure Connect and Socket.Connect: a TCP Port (with
+// Host and LocalAddress), or a Unix socket Path.
+type ConnectOptions struct {
+	// Port is the TCP port, 1..65535. Required unless Path is set.
+	Port int
+	// Host is a name or an IP address; "" means "localhost", which is
+	// tried on each loopback address it resolves to until one answers.
+	Host string
+	// LocalAddress is the local IP address to connect from; "" lets the
+	// system choose.
+	LocalAddress string
+	// Path, when set, is a Unix socket path; Port and Host are then unused.
+	Path string
+	// AllowHalfOpen: see ServerOptions.AllowHalfOpen.
+	AllowHalfOpen bool
+	// HighWaterMark in bytes; 0 means DefaultHighWaterMark.
+	HighWaterMark int
+}
+
+// Addr is a bound address as Node's address() reports it. For TCP, Address
+// is the numeric IP ("127.0.0.1", "::1", without brackets), Family "IPv4"
+// or "IPv6", and Port the port. For a Unix socket, Address is the path and
+// Family and Port are zero. The zero Addr stands for Node's null.
+type Addr struct {
+	Address string
+	Family  string
+	Port    int
+}
+
+// String returns host:port for TCP ("[::1]:80" for IPv6), the path for a
+// Unix socket, and "" for the zero Addr.
+func (a Addr) String() string {
+	if a.Family == "" {
+		return a.Address
+	}
+	return net.JoinHostPort(a.Address, strconv.Itoa(a.Port))
+}
+
+func addrOf(a net.Addr) Addr {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		fam := "IPv6"
+		ip := a.IP
+		if ip4 := ip.To4(); ip4 != nil {
+			fam, ip = "IPv4", ip4
+		}
+		host := ip.String()
+		if a.Zone != "" {
+			host += "%" + a.Zone
+		}
+		return Addr{Address: host, Family: fam, Port: a.Port}
+	case *net.UnixAddr:
+		return Addr{Address: a.Name}
+	}
+	return Addr{}
+}
+
+func validatePort(port int) error {
+	if port < 0 || port > 65535 {
+		return argError("port should be >= 0 and < 65536, got %d", port)
+	}
+	return nil
+}
+
+func highWaterMark(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, argError("HighWaterMark should be >= 0, got %d", n)
+	case n == 0:
+		return DefaultHighWaterMark, nil
+	}
+	return n, nil
+}
+
+func (o ConnectOptions) validate() error {
+	if _, err := highWaterMark(o.HighWaterMark); err != nil {
+		return err
+	}
+	if o.Path != "" {
+		return nil
+	}
+	if err := validatePort(o.Port); err != nil {
+		return err
+	}
+	if o.Port == 0 {
+		return argError("connect needs a Port (1..65535) or a Path")
+	}
+	if o.LocalAddress != "" && IsIP(o.LocalAddress) == 0 {
+		return argError("LocalAddress %q is not an IP address", o.LocalAddress)
+	}
+	return nil
+}

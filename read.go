@@ -1,0 +1,116 @@
+package nodenet
+
+import (
+	"errors"
+	"io"
+	"net"
+)
+
+// readBufSize is the most one read takes from the kernel: Node's 64 KiB.
+const readBufSize = 64 << 10
+
+// readLoop is the reader goroutine of one connection. It reads while the
+// socket holds less than the high-water mark of undelivered data, so a
+// paused socket, or one whose events nobody reads, stops reading and TCP
+// pushes back on the peer. When owned is set it is the goroutine's whole
+// life and it reports its exit.
+func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
+	if owned {
+		defer s.exitIO()
+	}
+	buf := make([]byte, readBufSize)
+	for {
+		s.mu.Lock()
+		for s.st.rbytes >= s.hwm && s.done == done && !s.closed {
+			s.mu.Unlock()
+			select {
+			case <-s.readWake:
+			case <-done:
+				return
+			}
+			s.mu.Lock()
+		}
+		if s.closed || s.done != done {
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+
+		n, err := conn.Read(buf)
+
+		s.mu.Lock()
+		if s.closed || s.done != done {
+			s.mu.Unlock()
+			return
+		}
+		if n > 0 {
+			s.bytesRead.Add(int64(n))
+			s.touchLocked()
+			s.pushReadLocked(buf[:n])
+		}
+		switch {
+		case err == nil:
+			s.mu.Unlock()
+			s.dispatch()
+			continue
+		case errors.Is(err, io.EOF):
+			s.onEOFLocked()
+			s.mu.Unlock()
+			s.dispatch()
+			return
+		}
+		s.mu.Unlock()
+		s.destroy(sysError("read", remoteString(conn), err), false)
+		return
+	}
+}
+
+// pushReadLocked queues a copy of p, decoded when an encoding is set.
+// Each DataEvent owns its bytes: the read buffer is reused.
+func (s *Socket) pushReadLocked(p []byte) {
+	if s.dec != nil {
+		// The few bytes of a split character that the decoder holds are
+		// not counted as buffered: they belong to no event yet.
+		if t := s.dec.write(p); t != "" {
+			s.st.pushData(item{text: t, isText: true, n: len(p)})
+		}
+		return
+	}
+	s.st.pushData(item{data: append([]byte(nil), p...), n: len(p)})
+}
+
+// onEOFLocked handles the peer's FIN: flush the decoder, queue the
+// EndEvent behind the data, and end this side when it may.
+func (s *Socket) onEOFLocked() {
+	s.eof = true
+	s.touchLocked()
+	if s.dec != nil {
+		if t := s.dec.end(); t != "" {
+			s.st.pushData(item{text: t, isText: true})
+		}
+	}
+	s.st.push(EndEvent{})
+	// With nothing unread and nobody to tell, the end is as good as
+	// delivered: end this side now, so a socket whose events are never
+	// read still closes. With data unread, this side ends when the
+	// EndEvent is delivered after it, so a consumer that subscribes late
+	// (a connection handler) can still reply to a request followed by FIN.
+	if !s.allowHalfOpen && !s.st.subscribed && len(s.pipes) == 0 && !s.peerEnded && s.st.dataItems == 0 {
+		s.peerEndLocked()
+	}
+	s.maybeFinishLocked()
+}
+
+// peerEndLocked ends this side after the peer's end (allowHalfOpen false):
+// later writes fail with EPIPE, queued ones are still flushed.
+func (s *Socket) peerEndLocked() {
+	s.peerEnded = true
+	s.endLocked()
+}
+
+func remoteString(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}

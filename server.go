@@ -1,0 +1,437 @@
+package nodenet
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Server is Node's net.Server: it listens on a TCP port, a Unix socket or
+// an inherited handle, accepts connections as Sockets, and tells its life
+// as events on one channel (see Events).
+//
+// All methods are safe to call from any goroutine, including from event
+// consumers and connection handlers.
+type Server struct {
+	mu      sync.Mutex
+	opts    ServerOptions
+	hwm     int
+	handler func(*Socket)
+
+	ln         net.Listener
+	listening  bool
+	closing    bool          // Close was called; CloseEvent waits for the connections
+	stop       chan struct{} // closed by Close: the accept loop stops waiting
+	acceptDone chan struct{} // closed when the accept loop has returned
+	closed     chan struct{} // closed when the CloseEvent is queued (for Shutdown)
+	conns      map[*Socket]struct{}
+	maxConns   int
+	ref        handleRef
+
+	box *outbox
+}
+
+// CreateServer is Node's net.createServer(options, connectionListener).
+// onConnection, when not nil, runs in a goroutine of its own for every
+// accepted connection, as well as a ConnectionEvent being emitted. The
+// server does not listen until Listen, ListenUnix or ListenHandle.
+func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
+	hwm, err := highWaterMark(opts.HighWaterMark)
+	if err != nil {
+		hwm = DefaultHighWaterMark // a bad mark is reported by Listen
+	}
+	return &Server{
+		opts:    opts,
+		hwm:     hwm,
+		handler: onConnection,
+		conns:   make(map[*Socket]struct{}),
+		box:     newOutbox(),
+	}
+}
+
+// Events returns the channel on which the server delivers its events in
+// order: ListeningEvent, ConnectionEvent, ErrorEvent, and a last
+// CloseEvent once the server is closed and its last connection has
+// closed, after which the channel is closed. Every call returns the same
+// channel until the server listens again after its CloseEvent. Receive
+// from it until it is closed; events before the first call are kept (at
+// most 16), later ones are delivered to you in order.
+func (srv *Server) Events() <-chan Event {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.box.subscribe(&srv.mu)
+}
+
+// Listen is Node's server.listen(port, host, backlog): it binds host:port
+// and listens with backlog (0 means DefaultBacklog, 511; it reaches
+// listen(2)). Port 0 picks a free port; host "" means every IPv4 address
+// ("0.0.0.0"), as Node v0.10 does; ask for "::" to get IPv6. On success a
+// ListeningEvent follows and Address reports the bound address at once.
+// A failure (EADDRINUSE, EACCES, ENOTFOUND for an unknown host) is
+// returned as an *Error and also emitted as an ErrorEvent; the server
+// may then Listen again.
+func (srv *Server) Listen(port int, host string, backlog int) error {
+	if err := validatePort(port); err != nil {
+		return err
+	}
+	if backlog < 0 {
+		return argError("backlog should be >= 0, got %d", backlog)
+	}
+	if backlog == 0 {
+		backlog = DefaultBacklog
+	}
+	network, address := "tcp", net.JoinHostPort(host, strconv.Itoa(port))
+	if host == "" {
+		network, address = "tcp4", "0.0.0.0:"+strconv.Itoa(port)
+	}
+	return srv.listen(func() (net.Listener, error) {
+		ln, err := net.Listen(network, address)
+		if err != nil {
+			return nil, sysError("listen", address, err)
+		}
+		if err := setBacklog(ln, backlog); err != nil {
+			ln.Close()
+			return nil, sysError("listen", address, err)
+		}
+		return ln, nil
+	})
+}
+
+// ListenUnix is Node's server.listen(path): it listens on a Unix socket
+// at path, which must not exist (EADDRINUSE otherwise, even for a stale
+// socket file left by a process that died: remove it first if you know it
+// is stale). The file is removed when the server closes.
+func (srv *Server) ListenUnix(path string) error {
+	if path == "" {
+		return argError("Unix socket path is empty")
+	}
+	return srv.listen(func() (net.Listener, error) {
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, sysError("listen", path, err)
+		}
+		if err := setBacklog(ln, DefaultBacklog); err != nil {
+			ln.Close()
+			return nil, sysError("listen", path, err)
+		}
+		return ln, nil
+	})
+}
+
+// ListenHandle is Node's server.listen(handle): h is a net.Listener (used
+// as it is; the server closes it), another *Server (its listening socket
+// is shared through a duplicated descriptor), an *os.File, or an int file
+// descriptor of a listening socket (duplicated; the caller keeps the
+// original). Anything else is an error.
+func (srv *Server) ListenHandle(h any) error {
+	var open func() (net.Listener, error)
+	switch h := h.(type) {
+	case net.Listener:
+		if h == nil {
+			return argError("ListenHandle: nil listener")
+		}
+		open = func() (net.Listener, error) { return h, nil }
+	case *Server:
+		if h == nil {
+			return argError("ListenHandle: nil server")
+		}
+		open = h.dupListener
+	case *os.File:
+		if h == nil {
+			return argError("ListenHandle: nil file")
+		}
+		open = func() (net.Listener, error) { return fileListener(h) }
+	case int:
+		if h < 0 {
+			return argError("ListenHandle: bad file descriptor %d", h)
+		}
+		open = func() (net.Listener, error) {
+			fd, err := syscall.Dup(h)
+			if err != nil {
+				return nil, sysError("listen", "", err)
+			}
+			f := os.NewFile(uintptr(fd), "fd "+strconv.Itoa(h))
+			defer f.Close()
+			return fileListener(f)
+		}
+	default:
+		return argError("ListenHandle: unsupported handle type %T", h)
+	}
+	return srv.listen(open)
+}
+
+func fileListener(f *os.File) (net.Listener, error) {
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, sysError("listen", f.Name(), err)
+	}
+	return ln, nil
+}
+
+// dupListener gives a new listener on srv's listening socket.
+func (srv *Server) dupListener() (net.Listener, error) {
+	srv.mu.Lock()
+	ln := srv.ln
+	listening := srv.listening
+	srv.mu.Unlock()
+	fl, ok := ln.(interface{ File() (*os.File, error) })
+	if !listening || !ok {
+		return nil, argError("ListenHandle: the server is not listening on a socket")
+	}
+	f, err := fl.File()
+	if err != nil {
+		return nil, sysError("listen", "", err)
+	}
+	defer f.Close()
+	return fileListener(f)
+}
+
+// setBacklog calls listen(2) again on the bound socket with backlog: Linux
+// takes a second listen as a change of the queue length, and the standard
+// library always passes the system's maximum.
+func setBacklog(ln net.Listener, backlog int) error {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) { lerr = syscall.Listen(int(fd), backlog) }); err != nil {
+		return err
+	}
+	if lerr != nil {
+		return os.NewSyscallError("listen", lerr)
+	}
+	return nil
+}
+
+func (srv *Server) listen(open func() (net.Listener, error)) error {
+	if _, err := highWaterMark(srv.opts.HighWaterMark); err != nil {
+		return err
+	}
+	srv.mu.Lock()
+	if srv.listening || srv.closing {
+		srv.mu.Unlock()
+		return ErrAlreadyListening
+	}
+	if srv.box.closeQueued {
+		srv.box = newOutbox() // listening again after a close: a new stream
+	}
+	srv.mu.Unlock()
+
+	ln, err := open()
+
+	srv.mu.Lock()
+	if err == nil && (srv.listening || srv.closing) {
+		srv.mu.Unlock()
+		ln.Close() // a concurrent Listen won
+		return ErrAlreadyListening
+	}
+	if err != nil {
+		srv.box.push(ErrorEvent{Err: err})
+		srv.box.kick()
+		srv.mu.Unlock()
+		return err
+	}
+	srv.ln = ln
+	srv.listening = true
+	srv.acceptDone = make(chan struct{})
+	srv.closed = make(chan struct{})
+	srv.ref.set(true, srv.ref.unref)
+	srv.box.push(ListeningEvent{})
+	srv.box.kick()
+	srv.stop = make(chan struct{})
+	go srv.acceptLoop(ln, srv.stop, srv.acceptDone)
+	srv.mu.Unlock()
+	return nil
+}
+
+// acceptLoop accepts until the listener is closed. Other accept errors
+// (EMFILE, ...) are emitted and retried after a pause that grows from
+// 5 ms to 1 s, as net/http does, so a process out of descriptors does not
+// spin.
+func (srv *Server) acceptLoop(ln net.Listener, stop, done chan struct{}) {
+	defer close(done)
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			srv.mu.Lock()
+			stopping := !srv.listening || srv.ln != ln
+			if !stopping {
+				srv.box.push(ErrorEvent{Err: sysError("accept", ln.Addr().String(), err)})
+				srv.box.kick()
+			}
+			srv.mu.Unlock()
+			if stopping || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			if !sleep(delay, stop) {
+				return
+			}
+			continue
+		}
+		delay = 0
+		srv.accepted(conn)
+	}
+}
+
+// sleep pauses the accept loop; it returns false if Close is called
+// meanwhile.
+func sleep(d time.Duration, stop chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+// accepted hands a new connection to the program, or closes it at once
+// when the server is over its connection limit or closing (Node: the
+// client sees the connection, then its end; the server emits nothing).
+func (srv *Server) accepted(conn net.Conn) {
+	srv.mu.Lock()
+	if !srv.listening || (srv.maxConns > 0 && len(srv.conns) >= srv.maxConns) {
+		srv.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s := newSocket(srv.opts.AllowHalfOpen, srv.hwm)
+	s.server = srv
+	srv.conns[s] = struct{}{}
+	srv.box.push(ConnectionEvent{Socket: s})
+	srv.box.kick()
+	srv.mu.Unlock()
+
+	s.mu.Lock()
+	s.startLocked(conn)
+	s.mu.Unlock()
+	if srv.handler != nil {
+		go srv.handler(s)
+	}
+}
+
+// release is called by a socket of the server when it closes.
+func (srv *Server) release(s *Socket) {
+	srv.mu.Lock()
+	delete(srv.conns, s)
+	srv.maybeCloseLocked()
+	srv.mu.Unlock()
+}
+
+func (srv *Server) maybeCloseLocked() {
+	if srv.closing && len(srv.conns) == 0 {
+		srv.closing = false
+		srv.box.push(CloseEvent{})
+		srv.box.kick()
+		close(srv.closed)
+	}
+}
+
+// Close is Node's server.close(): it stops accepting at once (new
+// connection attempts are refused) and leaves open connections alone; the
+// CloseEvent comes when the last of them has closed. It returns
+// ErrNotRunning when the server is not listening, and no ListeningEvent
+// comes after it. When Close returns, the accept loop has stopped.
+func (srv *Server) Close() error {
+	srv.mu.Lock()
+	if !srv.listening {
+		srv.mu.Unlock()
+		return ErrNotRunning
+	}
+	srv.listening = false
+	srv.closing = true
+	close(srv.stop)
+	srv.ln.Close()
+	srv.ref.set(false, srv.ref.unref)
+	done := srv.acceptDone
+	srv.mu.Unlock()
+	<-done // the accept loop never waits on anything but the listener
+	srv.mu.Lock()
+	srv.maybeCloseLocked()
+	srv.mu.Unlock()
+	return nil
+}
+
+// Shutdown closes the server as Close does, then waits until its last
+// connection has closed (the CloseEvent) or ctx is done, and returns
+// ctx.Err() in that case. It may be called after Close.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	closed := srv.closed
+	srv.mu.Unlock()
+	if err := srv.Close(); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	if closed == nil {
+		return nil // never listened
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Address is Node's server.address(): the bound address, with the port
+// the system chose for port 0, or the path of a Unix socket. It is the
+// zero Addr when the server is not listening.
+func (srv *Server) Address() Addr {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if !srv.listening {
+		return Addr{}
+	}
+	return addrOf(srv.ln.Addr())
+}
+
+// Connections is Node's getConnections(): the number of open connections
+// accepted by the server, at the time of the call.
+func (srv *Server) Connections() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return len(srv.conns)
+}
+
+// SetMaxConnections is Node's maxConnections: once n connections are open,
+// further ones are accepted and closed at once, with no server event. 0
+// means no limit; a negative n is an error. Lowering it does not close
+// open connections.
+func (srv *Server) SetMaxConnections(n int) error {
+	if n < 0 {
+		return argError("max connections should be >= 0, got %d", n)
+	}
+	srv.mu.Lock()
+	srv.maxConns = n
+	srv.mu.Unlock()
+	return nil
+}
+
+// Ref makes the listening server count for Wait again after Unref (the
+// default).
+func (srv *Server) Ref() {
+	srv.mu.Lock()
+	srv.ref.set(srv.ref.active, false)
+	srv.mu.Unlock()
+}
+
+// Unref lets Wait return while the server is still listening, as Node's
+// unref lets the process exit.
+func (srv *Server) Unref() {
+	srv.mu.Lock()
+	srv.ref.set(srv.ref.active, true)
+	srv.mu.Unlock()
+}

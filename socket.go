@@ -1,0 +1,269 @@
+package nodenet
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Socket is Node's net.Socket: a TCP or Unix stream connection whose
+// life is told as events on one channel (see Events), with Node's write
+// queue, half-close, pause/resume, idle timeout and encodings.
+//
+// All methods are safe to call from any goroutine, including from the
+// goroutine that reads Events and from write callbacks. None of them waits
+// for the consumer of Events.
+type Socket struct {
+	mu sync.Mutex
+
+	// Configuration.
+	hwm           int
+	allowHalfOpen bool
+	server        *Server // the server that accepted it, or nil
+
+	// Connection lifecycle: one connection at a time; Connect after the
+	// CloseEvent starts a new one with a fresh event stream.
+	state      sockState
+	conn       net.Conn
+	done       chan struct{}      // closed when this connection closes: stops its goroutines
+	cancelDial context.CancelFunc // aborts a connect in progress
+	live       int                // I/O goroutines of this connection still running
+	closed     bool               // the close path has run (fd closed or never opened)
+	destroyed  bool               // closed by Destroy or an error, not gracefully
+	hadError   bool               // an error destroyed the socket
+	ref        handleRef
+
+	// Options that wait for a connection: Node applies setNoDelay and
+	// setKeepAlive made while connecting once the connection is up.
+	noDelay   *bool
+	keepAlive *keepAliveSetting
+
+	// Read side.
+	st        *stream // event stream of the current connection
+	paused    bool
+	eof       bool          // the peer's FIN has been read
+	readWake  chan struct{} // 1-buffered: the read buffer fell under the high-water mark
+	dec       decoder       // set by SetEncoding
+	encoding  string        // canonical name of dec's encoding
+	pipes     []*pipeDst    // destinations of Pipe
+	pipeSrcs  []*Socket     // sockets that Pipe into this one
+	bytesRead atomic.Int64
+
+	// Write side.
+	wq           []writeReq
+	pending      int           // bytes queued or in flight, not yet taken by the kernel
+	needDrain    bool          // a Send returned false; a DrainEvent is owed
+	ending       bool          // End was called (or the peer's FIN ended this side)
+	peerEnded    bool          // writes fail with EPIPE: the peer ended and AllowHalfOpen is false
+	endBuffered  bool          // the EndEvent waits in the channel: see settleEndLocked
+	wfinished    bool          // the queue is flushed after End, FIN sent
+	writeWake    chan struct{} // 1-buffered: work for the writer goroutine
+	writable     chan struct{} // closed when pending falls under the high-water mark
+	bytesWritten atomic.Int64
+
+	// Idle timeout (Node's setTimeout): one timer, re-armed lazily.
+	timeout    time.Duration
+	timer      *time.Timer
+	timerArmed bool
+	lastActive time.Time
+}
+
+type sockState uint8
+
+const (
+	stIdle       sockState = iota // never connected
+	stConnecting                  // Connect is dialling
+	stOpen                        // connected (possibly half-closed or closed: see closed)
+)
+
+type keepAliveSetting struct {
+	enable bool
+	delay  time.Duration
+}
+
+func newSocket(allowHalfOpen bool, hwm int) *Socket {
+	return &Socket{
+		hwm:           hwm,
+		allowHalfOpen: allowHalfOpen,
+		st:            newStream(),
+		readWake:      make(chan struct{}, 1),
+		writeWake:     make(chan struct{}, 1),
+	}
+}
+
+// startLocked makes conn the socket's open connection and starts its
+// reader and writer goroutines.
+func (s *Socket) startLocked(conn net.Conn) {
+	s.conn = conn
+	s.state = stOpen
+	s.done = make(chan struct{})
+	s.live = 2
+	s.ref.set(true, s.ref.unref)
+	s.touchLocked()
+	go s.readLoop(conn, s.done, true)
+	go s.writeLoop(conn, s.done)
+}
+
+// exitIO is the last call of each I/O goroutine: the CloseEvent waits for
+// all of them, so that after it no goroutine of the connection remains.
+func (s *Socket) exitIO() {
+	s.mu.Lock()
+	s.live--
+	s.queueCloseLocked()
+	s.mu.Unlock()
+	s.dispatch()
+}
+
+// Destroy closes the connection now, as Node's destroy(): queued writes
+// are dropped (their callbacks never run), no further DataEvent is
+// delivered, and a CloseEvent{HadError: false} ends the event stream.
+// Calling it again, or on a closed socket, does nothing. Destroy never
+// waits for the consumer of Events.
+func (s *Socket) Destroy() {
+	s.destroy(nil, true)
+}
+
+// DestroyWithError is Node's destroy(err): as Destroy, but an ErrorEvent
+// with err comes before a CloseEvent{HadError: true}. On a socket already
+// closed it does nothing.
+func (s *Socket) DestroyWithError(err error) {
+	s.destroy(err, true)
+}
+
+func (s *Socket) destroy(err error, byUser bool) {
+	s.mu.Lock()
+	if byUser {
+		// The consumer may have stopped reading: from now on the event
+		// stream never blocks, even if the socket had already closed.
+		s.st.abandon()
+	}
+	s.closeLocked(err, true)
+	s.mu.Unlock()
+	s.dispatch()
+}
+
+// closeLocked is the one close path of a connection. destroy drops what
+// is queued; err, when not nil, becomes the ErrorEvent before the close.
+func (s *Socket) closeLocked(err error, destroy bool) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.destroyed = destroy
+	if s.done != nil {
+		close(s.done)
+	}
+	if s.cancelDial != nil {
+		s.cancelDial()
+		s.cancelDial = nil
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	// Queued writes are dropped; writers blocked in Write return.
+	s.wq = nil
+	s.pending = 0
+	s.needDrain = false
+	s.wakeWritersLocked()
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timerArmed = false
+	}
+	if destroy {
+		s.st.dropAll()
+	}
+	if err != nil {
+		s.hadError = true
+		s.st.push(ErrorEvent{Err: err})
+	}
+	s.ref.set(false, s.ref.unref)
+	if s.server != nil {
+		s.server.release(s)
+	}
+	s.queueCloseLocked()
+}
+
+// queueCloseLocked queues the CloseEvent once the connection is closed and
+// its goroutines are gone.
+func (s *Socket) queueCloseLocked() {
+	if s.closed && s.live == 0 && !s.st.closeQueued {
+		s.st.closeQueued = true
+		s.st.push(CloseEvent{HadError: s.hadError})
+	}
+}
+
+// maybeFinishLocked closes the socket gracefully once both sides have
+// ended: the peer's FIN has been read and all its data delivered, and
+// this side's queue has been flushed after End.
+func (s *Socket) maybeFinishLocked() {
+	if !s.closed && s.readDoneLocked() && s.wfinished {
+		s.closeLocked(nil, false)
+	}
+}
+
+func (s *Socket) readDoneLocked() bool {
+	return s.eof && s.st.dataItems == 0
+}
+
+// touchLocked records activity for the idle timeout: a read, a write
+// handed to the kernel, a connect.
+func (s *Socket) touchLocked() {
+	if s.timeout <= 0 || s.closed {
+		return
+	}
+	s.lastActive = time.Now()
+	if !s.timerArmed {
+		s.timerArmed = true
+		s.timer.Reset(s.timeout)
+	}
+}
+
+// onTimer runs when the idle timer fires. The timer is not reset on every
+// activity (that would cost a timer operation per read); instead it
+// re-arms itself here for the rest of the idle period.
+func (s *Socket) onTimer() {
+	s.mu.Lock()
+	if s.timeout <= 0 || s.closed || !s.timerArmed {
+		s.mu.Unlock()
+		return
+	}
+	if idle := time.Since(s.lastActive); idle < s.timeout {
+		s.timer.Reset(s.timeout - idle)
+		s.mu.Unlock()
+		return
+	}
+	s.timerArmed = false // once per idle period: activity re-arms it
+	s.st.push(TimeoutEvent{})
+	s.mu.Unlock()
+	s.dispatch()
+}
+
+// SetTimeout sets the idle timeout: after d with no read, no write handed
+// to the kernel and no connect activity, a TimeoutEvent is emitted, once
+// per idle period. The connection stays open. 0 disables it; a negative d
+// is an error. It may be called before Connect (the connecting phase then
+// counts as idle time). Safe for concurrent use.
+func (s *Socket) SetTimeout(d time.Duration) error {
+	if d < 0 {
+		return argError("timeout should be >= 0, got %v", d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timeout = d
+	if d == 0 {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.timerArmed = false
+		return nil
+	}
+	if s.timer == nil {
+		s.timer = time.AfterFunc(time.Hour, s.onTimer)
+		s.timer.Stop()
+	}
+	s.timerArmed = false
+	s.touchLocked()
+	return nil
+}

@@ -1,0 +1,234 @@
+package nodenet
+
+import (
+	"net"
+	"time"
+)
+
+// SetEncoding makes DataEvents carry text decoded with encoding instead of
+// bytes: "utf8" (also "" and "utf-8"), "hex", "base64", "ascii",
+// "binary" (also "latin1" and "raw"), "ucs2" (also "ucs-2", "utf16le",
+// "utf-16le"); names are case-insensitive. A character split across reads
+// is held until it is whole, and no DataEvent is empty. Data already read
+// but not yet delivered is decoded too. An unknown name returns an
+// *EncodingError and changes nothing. Safe for concurrent use.
+func (s *Socket) SetEncoding(encoding string) error {
+	if encoding == "" {
+		encoding = "utf8"
+	}
+	enc, err := normalizeEncoding(encoding)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.encoding == enc {
+		return nil
+	}
+	if s.dec != nil {
+		// Flush the old decoder so no held byte is lost.
+		if t := s.dec.end(); t != "" {
+			s.st.pushData(item{text: t, isText: true})
+		}
+	}
+	s.encoding = enc
+	s.dec = newDecoder(enc)
+	st := s.st
+	kept := st.items[:0]
+	for _, it := range st.items {
+		if it.ev == nil && !it.isText {
+			it.text, it.isText, it.data = s.dec.write(it.data), true, nil
+			if it.text == "" {
+				st.dataItems--
+				st.rbytes -= it.n
+				continue
+			}
+		}
+		kept = append(kept, it)
+	}
+	clear(st.items[len(kept):])
+	st.items = kept
+	return nil
+}
+
+// SetNoDelay turns Nagle's algorithm off (true) or on (false) for a TCP
+// socket. Go's sockets start with it off (no delay), unlike Node's. A call
+// made while connecting takes effect once connected; on a Unix socket or
+// a closed one it does nothing, as in Node. Safe for concurrent use.
+func (s *Socket) SetNoDelay(noDelay bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noDelay = &noDelay
+	return s.applyOptionsLocked()
+}
+
+// SetKeepAlive enables or disables TCP keep-alive probes. initialDelay,
+// when at least a second, is the idle time before the first probe
+// (truncated to whole seconds, as Node does); 0 leaves the system's value.
+// A negative delay is an error. Timing as for SetNoDelay. Safe for
+// concurrent use.
+func (s *Socket) SetKeepAlive(enable bool, initialDelay time.Duration) error {
+	if initialDelay < 0 {
+		return argError("keep-alive initial delay should be >= 0, got %v", initialDelay)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keepAlive = &keepAliveSetting{enable: enable, delay: initialDelay.Truncate(time.Second)}
+	return s.applyOptionsLocked()
+}
+
+// applyOptionsLocked applies SetNoDelay and SetKeepAlive to an open TCP
+// connection.
+func (s *Socket) applyOptionsLocked() error {
+	tc, ok := s.conn.(*net.TCPConn)
+	if !ok || s.closed || s.state != stOpen {
+		return nil
+	}
+	if s.noDelay != nil {
+		if err := tc.SetNoDelay(*s.noDelay); err != nil {
+			return sysError("setsockopt", "", err)
+		}
+	}
+	if ka := s.keepAlive; ka != nil {
+		cfg := net.KeepAliveConfig{Enable: ka.enable, Idle: -1, Interval: -1, Count: -1}
+		if ka.enable && ka.delay >= time.Second {
+			cfg.Idle = ka.delay
+		}
+		if err := tc.SetKeepAliveConfig(cfg); err != nil {
+			return sysError("setsockopt", "", err)
+		}
+	}
+	return nil
+}
+
+// Address is Node's socket.address(): the local address. It is the zero
+// Addr before the connection is up and after close. Safe for concurrent
+// use.
+func (s *Socket) Address() Addr {
+	if c := s.openConn(); c != nil {
+		return addrOf(c.LocalAddr())
+	}
+	return Addr{}
+}
+
+// RemoteAddress is the peer's IP address ("127.0.0.1", "::1", without
+// brackets), or "" when not connected, after close, or on a Unix socket.
+// Safe for concurrent use.
+func (s *Socket) RemoteAddress() string { return s.remote().Address }
+
+// RemotePort is the peer's port, or 0 as for RemoteAddress.
+func (s *Socket) RemotePort() int { return s.remote().Port }
+
+// LocalAddress is the local IP address, or "" as for RemoteAddress.
+func (s *Socket) LocalAddress() string { return s.local().Address }
+
+// LocalPort is the local port, or 0 as for RemoteAddress.
+func (s *Socket) LocalPort() int { return s.local().Port }
+
+func (s *Socket) remote() Addr {
+	if c := s.openConn(); c != nil {
+		if a := addrOf(c.RemoteAddr()); a.Family != "" {
+			return a
+		}
+	}
+	return Addr{}
+}
+
+func (s *Socket) local() Addr {
+	if a := s.Address(); a.Family != "" {
+		return a
+	}
+	return Addr{}
+}
+
+func (s *Socket) openConn() net.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.state != stOpen {
+		return nil
+	}
+	return s.conn
+}
+
+// BytesRead is Node's bytesRead: the bytes received on this connection,
+// delivered or not. Safe for concurrent use.
+func (s *Socket) BytesRead() int64 { return s.bytesRead.Load() }
+
+// Ref makes the socket count for Wait again after Unref (the default).
+// Safe for concurrent use.
+func (s *Socket) Ref() {
+	s.mu.Lock()
+	s.ref.set(s.ref.active, false)
+	s.mu.Unlock()
+}
+
+// Unref lets Wait return while this socket is still open, as Node's
+// unref lets the process exit. Safe for concurrent use.
+func (s *Socket) Unref() {
+	s.mu.Lock()
+	s.ref.set(s.ref.active, true)
+	s.mu.Unlock()
+}
+
+// Server returns the server that accepted the socket, or nil for a socket
+// made by Connect or NewSocket. Safe for concurrent use.
+func (s *Socket) Server() *Server { return s.server }
+
+// ReadyState is Node's socket.readyState.
+type ReadyState int
+
+// The ready states, as Node names them in String.
+const (
+	// StateClosed: neither readable nor writable (new, ended both ways,
+	// or closed).
+	StateClosed ReadyState = iota + 1
+	// StateOpening: Connect is in progress.
+	StateOpening
+	// StateOpen: readable and writable.
+	StateOpen
+	// StateReadOnly: End was called; the peer may still send.
+	StateReadOnly
+	// StateWriteOnly: the peer ended; this side may still write
+	// (AllowHalfOpen).
+	StateWriteOnly
+)
+
+// String returns Node's name: "closed", "opening", "open", "readOnly" or
+// "writeOnly".
+func (r ReadyState) String() string {
+	switch r {
+	case StateOpening:
+		return "opening"
+	case StateOpen:
+		return "open"
+	case StateReadOnly:
+		return "readOnly"
+	case StateWriteOnly:
+		return "writeOnly"
+	}
+	return "closed"
+}
+
+// ReadyState reports the socket's state as Node's readyState. Safe for
+// concurrent use.
+func (s *Socket) ReadyState() ReadyState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stConnecting && !s.closed {
+		return StateOpening
+	}
+	if s.closed || s.state != stOpen {
+		return StateClosed
+	}
+	readable := !s.eof
+	writable := !s.ending && !s.peerEnded
+	switch {
+	case readable && writable:
+		return StateOpen
+	case readable:
+		return StateReadOnly
+	case writable:
+		return StateWriteOnly
+	}
+	return StateClosed
+}

@@ -1,0 +1,138 @@
+package nodenet
+
+// A stream is the ordered queue of one connection's events on their way to
+// the consumer of Events (and to Pipe destinations). Data is kept in the
+// same queue as the other events, so a chunk, the EndEvent after it and
+// the CloseEvent after that stay in order; a paused socket lets the other
+// events pass its data. All fields are guarded by the owning Socket's mu.
+type stream struct {
+	items     []item
+	dataItems int // data items in items
+	rbytes    int // bytes read and held in data items
+	events    int // other items, for the cap before a consumer comes
+
+	ch          chan Event
+	subscribed  bool          // Events was called: an emitter goroutine delivers
+	pumping     bool          // a goroutine is dispatching; others leave it the work
+	pumpAgain   bool          // state changed while pumping
+	wake        chan struct{} // 1-buffered: wakes the emitter
+	stop        chan struct{} // closed by Destroy: never block on the consumer again
+	stopped     bool
+	closeQueued bool // the CloseEvent is in items (or delivered)
+	chClosed    bool // the CloseEvent was dispatched and ch closed
+
+	// sent counts the events put in ch; sent - len(ch) of them have been
+	// received. endSeq is the EndEvent's place in that count, so whether
+	// the consumer has received the EndEvent is known exactly.
+	sent   int
+	endSeq int
+}
+
+// item is one queued event; a data item has ev == nil.
+type item struct {
+	ev     Event
+	data   []byte // raw data, when no encoding is set
+	text   string // decoded data, when an encoding is set
+	isText bool
+	n      int // bytes read for this item
+}
+
+// eventCapacity is the capacity of an event channel. Two slots let the
+// terminal ErrorEvent and CloseEvent of a destroyed socket be left in the
+// channel without a goroutine waiting for a consumer that stopped.
+const eventCapacity = 2
+
+// maxHeldEvents bounds the events (other than data, end and close) kept for
+// a consumer that has not called Events yet; Node keeps none.
+const maxHeldEvents = 16
+
+func newStream() *stream {
+	return &stream{wake: make(chan struct{}, 1), stop: make(chan struct{})}
+}
+
+// push queues a non-data event. Before anyone subscribes, repeats of edge
+// events are coalesced and other events are capped, so a socket whose
+// events nobody reads holds a bounded amount.
+func (st *stream) push(ev Event) {
+	if st.chClosed {
+		return
+	}
+	switch ev.(type) {
+	case EndEvent, CloseEvent:
+	default:
+		if !st.subscribed {
+			if st.events >= maxHeldEvents {
+				return
+			}
+			if n := len(st.items); n > 0 && isEdge(ev) && st.items[n-1].ev == ev {
+				return // TimeoutEvent or DrainEvent twice in a row
+			}
+		}
+	}
+	st.events++
+	st.items = append(st.items, item{ev: ev})
+}
+
+// pushData queues read data, joining it to a data item still queued at the
+// tail, as Node joins buffered chunks.
+func (st *stream) pushData(it item) {
+	st.rbytes += it.n
+	if n := len(st.items); n > 0 {
+		last := &st.items[n-1]
+		if last.ev == nil && last.isText == it.isText {
+			if it.isText {
+				last.text += it.text
+			} else {
+				last.data = append(last.data, it.data...)
+			}
+			last.n += it.n
+			return
+		}
+	}
+	st.dataItems++
+	st.items = append(st.items, it)
+}
+
+// dropAll forgets everything queued: after a destroy only the terminal
+// events remain to be delivered.
+func (st *stream) dropAll() {
+	clear(st.items)
+	st.items = st.items[:0]
+	st.dataItems, st.rbytes, st.events = 0, 0, 0
+}
+
+// abandon is Destroy's promise to the consumer: nothing but the terminal
+// events is delivered any more, and the emitter stops blocking on sends.
+func (st *stream) abandon() {
+	if st.stopped {
+		return
+	}
+	st.stopped = true
+	close(st.stop)
+	kept := st.items[:0]
+	for _, it := range st.items {
+		switch it.ev.(type) {
+		case ErrorEvent, CloseEvent:
+			kept = append(kept, it)
+		}
+	}
+	clear(st.items[len(kept):])
+	st.items = kept
+	st.dataItems, st.rbytes, st.events = 0, 0, len(kept)
+}
+
+func (st *stream) signal() {
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// isEdge reports whether ev is an edge signal whose repeats carry nothing.
+func isEdge(ev Event) bool {
+	switch ev.(type) {
+	case TimeoutEvent, DrainEvent:
+		return true
+	}
+	return false
+}

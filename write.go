@@ -1,0 +1,306 @@
+package nodenet
+
+import "net"
+
+// writeReq is one queued write: bytes the socket owns, and the callback
+// to run once they are handed to the kernel.
+type writeReq struct {
+	b  []byte
+	cb func(error)
+}
+
+// Send is Node's socket.write(data, cb): it queues a copy of p and never
+// blocks. The result is Node's: true while the queued bytes, counting p,
+// stay under the high-water mark; after a false, exactly one DrainEvent
+// comes when the queue has emptied. cb, when not nil, runs once the bytes
+// are handed to the kernel (with nil), or with the error if the write
+// fails; it is not called if the socket is destroyed first or Send
+// returns an error. cb runs on the socket's writer goroutine: it must not
+// block, and may call the socket's methods.
+//
+// Writes made while connecting are queued and sent once connected. After
+// End, Send returns ErrWriteAfterEnd; after the peer's end on a socket
+// without AllowHalfOpen, an *Error with Code "EPIPE"; both also come as an
+// ErrorEvent and leave the socket open. On a destroyed or never connected
+// socket it returns ErrSocketClosed. Safe for concurrent use.
+func (s *Socket) Send(p []byte, cb func(error)) (bool, error) {
+	return s.send(p, cb, false)
+}
+
+// SendString is Node's socket.write(string, encoding, cb): Send of str
+// encoded with encoding ("" means utf8; see SetEncoding for the names).
+// An unknown encoding is an error and queues nothing.
+func (s *Socket) SendString(str, encoding string, cb func(error)) (bool, error) {
+	b, err := encodeArg(str, encoding)
+	if err != nil {
+		return false, err
+	}
+	return s.send(b, cb, true)
+}
+
+// Write queues a copy of p and returns len(p), as io.Writer; it blocks
+// while the queue is at or over the high-water mark, until the writer has
+// handed enough to the kernel (backpressure the Go way). It fails as Send
+// does. Safe for concurrent use: each p is queued whole, in call order.
+func (s *Socket) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	for {
+		if err := s.writeErrLocked(); err != nil {
+			s.mu.Unlock()
+			s.dispatch()
+			return 0, err
+		}
+		if s.pending < s.hwm {
+			break
+		}
+		if s.writable == nil {
+			s.writable = make(chan struct{})
+		}
+		w := s.writable
+		s.mu.Unlock()
+		<-w // closed when the queue falls under the mark or the socket closes
+		s.mu.Lock()
+	}
+	needDrain := s.needDrain
+	s.enqueueLocked(p, nil, false)
+	s.needDrain = needDrain // Write waits itself: it owes no DrainEvent
+	s.mu.Unlock()
+	return len(p), nil
+}
+
+// End is Node's socket.end(data): it queues data, if any, then, once the
+// queue is flushed, half-closes the connection (CloseWrite sends FIN). The
+// socket closes when the peer has ended too. A second End does nothing;
+// End with data after End returns ErrWriteAfterEnd. On a socket that never
+// connected it closes the socket. Safe for concurrent use.
+func (s *Socket) End(data ...[]byte) error {
+	s.mu.Lock()
+	s.settleEndLocked()
+	if s.ending || s.peerEnded || s.closed || s.state == stIdle {
+		var err error
+		if len(data) > 0 {
+			err = s.writeErrLocked()
+		} else if s.state == stIdle {
+			s.ending = true
+			s.closeLocked(nil, false)
+		}
+		s.mu.Unlock()
+		s.dispatch()
+		return err
+	}
+	for _, p := range data {
+		s.enqueueLocked(p, nil, false)
+	}
+	s.endLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// EndString is End with str encoded with encoding ("" means utf8).
+func (s *Socket) EndString(str, encoding string) error {
+	b, err := encodeArg(str, encoding)
+	if err != nil {
+		return err
+	}
+	return s.End(b)
+}
+
+// BufferSize is Node's bufferSize: the bytes written but not yet handed
+// to the kernel. It is 0 when the queue is empty and after close. Safe for
+// concurrent use.
+func (s *Socket) BufferSize() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending
+}
+
+// BytesWritten is Node's bytesWritten: the bytes accepted by Send, Write
+// and End on this connection, including those still queued. Safe for
+// concurrent use.
+func (s *Socket) BytesWritten() int64 { return s.bytesWritten.Load() }
+
+func encodeArg(str, encoding string) ([]byte, error) {
+	if encoding == "" {
+		return []byte(str), nil
+	}
+	enc, err := normalizeEncoding(encoding)
+	if err != nil {
+		return nil, err
+	}
+	return encodeString(str, enc)
+}
+
+func (s *Socket) send(p []byte, cb func(error), owned bool) (bool, error) {
+	s.mu.Lock()
+	if err := s.writeErrLocked(); err != nil {
+		s.mu.Unlock()
+		s.dispatch()
+		return false, err
+	}
+	ok := s.enqueueLocked(p, cb, owned)
+	s.mu.Unlock()
+	return ok, nil
+}
+
+// writeErrLocked reports why the socket cannot take a write now. The
+// errors Node emits (write after end, EPIPE after the peer's end) are also
+// queued as an ErrorEvent; they do not close the socket.
+func (s *Socket) writeErrLocked() error {
+	s.settleEndLocked()
+	var err error
+	switch {
+	case s.peerEnded:
+		err = errPeerEnded()
+	case s.ending:
+		err = ErrWriteAfterEnd
+	case s.closed || s.state == stIdle:
+		return ErrSocketClosed
+	default:
+		return nil
+	}
+	s.st.push(ErrorEvent{Err: err})
+	return err
+}
+
+func (s *Socket) enqueueLocked(p []byte, cb func(error), owned bool) bool {
+	if !owned {
+		p = append([]byte(nil), p...)
+	}
+	s.wq = append(s.wq, writeReq{b: p, cb: cb})
+	s.pending += len(p)
+	s.bytesWritten.Add(int64(len(p)))
+	ok := s.pending < s.hwm
+	if !ok {
+		s.needDrain = true
+	}
+	s.wakeWriterLocked()
+	return ok
+}
+
+func (s *Socket) endLocked() {
+	if !s.ending {
+		s.ending = true
+		s.wakeWriterLocked()
+	}
+}
+
+func (s *Socket) wakeWriterLocked() {
+	select {
+	case s.writeWake <- struct{}{}:
+	default:
+	}
+}
+
+// wakeWritersLocked releases the callers blocked in Write.
+func (s *Socket) wakeWritersLocked() {
+	if s.writable != nil {
+		close(s.writable)
+		s.writable = nil
+	}
+}
+
+// writeLoop is the writer goroutine of one connection: it hands the queue
+// to the kernel in batches (one writev each), then runs the callbacks, and
+// after End sends the FIN.
+func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
+	defer s.exitIO()
+	var reqs []writeReq
+	var bufs net.Buffers
+	for {
+		s.mu.Lock()
+		for len(s.wq) == 0 && !(s.ending && !s.wfinished) && s.done == done && !s.closed {
+			s.mu.Unlock()
+			select {
+			case <-s.writeWake:
+			case <-done:
+				return
+			}
+			s.mu.Lock()
+		}
+		if s.closed || s.done != done {
+			s.mu.Unlock()
+			return
+		}
+		if len(s.wq) == 0 {
+			s.finishWriteLocked(conn)
+			s.mu.Unlock()
+			s.dispatch()
+			return
+		}
+		reqs, s.wq = s.wq, reqs[:0]
+		s.touchLocked()
+		s.mu.Unlock()
+
+		total := 0
+		bufs = bufs[:0]
+		for _, r := range reqs {
+			if len(r.b) > 0 {
+				bufs = append(bufs, r.b)
+				total += len(r.b)
+			}
+		}
+		var err error
+		if total > 0 {
+			b := bufs // WriteTo consumes its receiver
+			_, err = b.WriteTo(conn)
+		}
+		clear(bufs)
+
+		s.mu.Lock()
+		if s.closed || s.done != done {
+			s.mu.Unlock()
+			return
+		}
+		if err != nil {
+			werr := sysError("write", remoteString(conn), err)
+			s.mu.Unlock()
+			for _, r := range reqs {
+				if r.cb != nil {
+					r.cb(werr)
+				}
+			}
+			s.destroy(werr, false)
+			return
+		}
+		s.pending -= total
+		s.touchLocked()
+		drained := s.needDrain && s.pending == 0
+		if drained {
+			s.needDrain = false
+			s.st.push(DrainEvent{})
+		}
+		if s.pending < s.hwm {
+			s.wakeWritersLocked()
+		}
+		var srcs []*Socket
+		if drained {
+			srcs = append(srcs, s.pipeSrcs...)
+		}
+		s.mu.Unlock()
+		s.dispatch()
+		for _, src := range srcs {
+			src.onPipeDrain(s)
+		}
+		for i, r := range reqs {
+			if r.cb != nil {
+				r.cb(nil)
+			}
+			reqs[i] = writeReq{}
+		}
+	}
+}
+
+// finishWriteLocked runs when the queue is flushed after End: it sends the
+// FIN, or closes the socket if the peer has already ended.
+func (s *Socket) finishWriteLocked(conn net.Conn) {
+	s.wfinished = true
+	if s.readDoneLocked() {
+		s.closeLocked(nil, false)
+		return
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		if err := cw.CloseWrite(); err != nil {
+			s.closeLocked(sysError("shutdown", remoteString(conn), err), true)
+		}
+	}
+}

@@ -1,2 +1,108 @@
-// Package nodenet brings the Node.js v0.10 net module to Go.
+// Package nodenet is Node.js v0.10's net module for Go: TCP and Unix
+// socket servers and sockets with Node's behaviour (events, half-close,
+// backpressure, idle timeouts, pause/resume, encodings, byte counters),
+// built on the standard library's net package.
+//
+// # Servers and sockets
+//
+// CreateServer makes a Server; Listen, ListenUnix or ListenHandle start
+// it. Connect (or ConnectTCP, ConnectUnix) makes a client Socket and
+// connects it in the background. The seed's echo server is:
+//
+//	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
+//		c.SendString("hello\r\n", "", nil)
+//		c.Pipe(c)
+//	})
+//	err := srv.Listen(8124, "", 0)
+//
+// # Events
+//
+// A Socket and a Server each deliver Node's events, in Node's order, on one
+// channel returned by Events: a range loop over it ends after the
+// CloseEvent, the last event. Events are values of the *Event types
+// (ConnectEvent, DataEvent, EndEvent, TimeoutEvent, DrainEvent, ErrorEvent,
+// CloseEvent; ListeningEvent and ConnectionEvent for a Server), told apart
+// by a type switch. The order guarantees are Node's:
+//
+//   - ConnectEvent comes before any DataEvent, EndEvent or DrainEvent of the
+//     connection, at most once per Connect.
+//   - DataEvents arrive in byte order, with nothing lost or repeated, across
+//     Pause and Resume and however late the consumer subscribes.
+//   - EndEvent comes once, after all the peer's data; CloseEvent comes exactly
+//     once, last, after EndEvent; nothing follows it.
+//   - An error that destroys the socket (connect, read or write failure) is
+//     an ErrorEvent followed by CloseEvent{HadError: true}.
+//
+// A program that never calls Events loses nothing and leaks nothing: the
+// socket keeps up to its high-water mark of data and stops reading, and
+// still closes when the peer ends with nothing unread. A program that
+// calls Events receives until the channel closes, or calls Destroy.
+//
+// Methods never wait for the consumer of Events, so they may be called from
+// the goroutine that reads them. Write callbacks run on the socket's writer
+// goroutine and must not block.
+//
+// # Writing
+//
+// Send is Node's write(): it never blocks and returns Node's bool against
+// the high-water mark (16 KiB by default), with a DrainEvent after a
+// false. Write satisfies io.Writer and blocks while the queue is at the
+// mark instead. SendString and EndString take Node's encodings. End
+// flushes the queue and half-closes with CloseWrite.
+//
+// # Differences from Node
+//
+// Where Node v0.10's manual, its code and later Node differ, nodenet
+// follows these decisions:
+//
+//   - What Node throws (a bad port, an unknown encoding) is a returned error,
+//     never a panic. What Node emits and also reports to a write callback
+//     (write after End, write after the peer's end) is both returned and
+//     emitted as an ErrorEvent; such errors do not close the socket, and a
+//     failed Send does not call its callback.
+//   - Send returns true while the queued bytes, counting this chunk, stay
+//     under the high-water mark, and after a false exactly one DrainEvent
+//     comes when the queue empties; v0.10.18 could lose it. Sizes are bytes,
+//     also for strings (v0.10 counted UTF-16 units). Write (io.Writer) owes
+//     no DrainEvent: it waits itself.
+//   - CloseEvent is always last, as in Node 10 and later: a socket with
+//     unread data at the peer's FIN stays open until the data and the
+//     EndEvent have been delivered (v0.10 closed first).
+//   - Without AllowHalfOpen the socket ends its own side when its consumer
+//     has received the EndEvent, after every DataEvent before it, so a reply
+//     written while handling the request still goes out; a write after
+//     that fails with EPIPE "This socket has been ended by the other
+//     party". With no consumer and no Pipe, a FIN with nothing unread ends
+//     the side at once; with data unread, it ends when the data is consumed.
+//   - A paused socket, or one whose events nobody reads, stops reading from
+//     the kernel once it holds the high-water mark (v0.12's behaviour), so
+//     TCP pushes back on the peer. DataEvents already in the channel when
+//     Pause is called are still received.
+//   - A port outside 0..65535 is an error ("port should be >= 0 and <
+//     65536"); Connect needs a port or a path. Server.Close on a server that
+//     is not listening returns ErrNotRunning, and no ListeningEvent is
+//     delivered after an immediate Close. Listen on a listening server and
+//     Connect on a connected socket are errors. A negative SetTimeout is an
+//     error; 0 disables.
+//   - Listen with no host binds 0.0.0.0 (IPv4 only), as v0.10; Connect with
+//     no host dials "localhost", trying each address it resolves to.
+//     LocalAddress is always honoured (v0.10 ignored it without a host).
+//   - A failed DNS lookup is ENOTFOUND from getaddrinfo and, like every
+//     connect failure, destroys the socket with CloseEvent{HadError: true}
+//     (v0.10 gave false).
+//   - Destroy and End on a socket that never connected emit a CloseEvent
+//     and close the channel (Node emits no 'close' without a handle), so a
+//     range loop always ends.
+//   - Reconnecting a closed socket with Connect starts a new event channel
+//     and emits EndEvent again on every connection (v0.10.18 did not).
+//   - Errors keep the system's cause (errors.Is(err, syscall.ECONNREFUSED))
+//     and carry Node's Code and Syscall in an *Error. Node's messages are
+//     kept ("connect ECONNREFUSED", "write after end").
+//   - Encodings: "latin1" is accepted as "binary"; invalid UTF-8 becomes one
+//     U+FFFD per byte as v0.10 did; lone UTF-16 surrogates become U+FFFD.
+//   - IsIP accepts an IPv6 zone ("fe80::1%eth0" is 6), as later Node.
+//   - Go's TCP sockets start with Nagle's algorithm off; call
+//     SetNoDelay(false) for Node's default.
+//   - Ref and Unref drive the package's Wait, which returns when no
+//     referenced server, socket or pending connect remains.
 package nodenet

@@ -49,11 +49,11 @@ var (
 
 	// ErrSocketClosed is returned by the write methods of a socket that is
 	// destroyed, closed, or was never connected. The message is Node's.
-	ErrSocketClosed = errors.New("This socket is closed.")
+	ErrSocketClosed = errors.New("This socket is closed.") //lint:ignore ST1005 Node's message, kept verbatim
 
 	// ErrNotRunning is returned by Server.Close when the server is not
 	// listening. The message is Node's.
-	ErrNotRunning = errors.New("Not running")
+	ErrNotRunning = errors.New("Not running") //lint:ignore ST1005 Node's message, kept verbatim
 
 	// ErrInvalidArgument is wrapped by every error about a bad argument (a
 	// port out of range, an unknown handle, a negative timeout, ...), so

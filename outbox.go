@@ -71,3 +71,14 @@ func (b *outbox) run(mu *sync.Mutex) {
 		}
 	}
 }
+
+// cancelListening takes back a ListeningEvent not yet delivered: a server
+// closed right after Listen emits no 'listening', as Node 0.12 and later.
+func (b *outbox) cancelListening() {
+	for i, ev := range b.items {
+		if _, ok := ev.(ListeningEvent); ok {
+			b.items = append(b.items[:i], b.items[i+1:]...)
+			return
+		}
+	}
+}

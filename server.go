@@ -353,6 +353,7 @@ func (srv *Server) Close() error {
 	}
 	srv.listening = false
 	srv.closing = true
+	srv.box.cancelListening()
 	close(srv.stop)
 	srv.ln.Close()
 	srv.ref.set(false, srv.ref.unref)

@@ -311,13 +311,18 @@ func (srv *Server) accepted(conn net.Conn) {
 	s := newSocket(srv.opts.AllowHalfOpen, srv.hwm)
 	s.server = srv
 	srv.conns[s] = struct{}{}
-	srv.box.push(ConnectionEvent{Socket: s})
-	srv.box.kick()
 	srv.mu.Unlock()
 
+	// Start the socket before announcing it, so that whoever receives it
+	// finds it open; the server's lock is not held, since a closing
+	// socket takes its own lock and then the server's.
 	s.mu.Lock()
 	s.startLocked(conn)
 	s.mu.Unlock()
+	srv.mu.Lock()
+	srv.box.push(ConnectionEvent{Socket: s})
+	srv.box.kick()
+	srv.mu.Unlock()
 	if srv.handler != nil {
 		go srv.handler(s)
 	}

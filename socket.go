@@ -189,8 +189,8 @@ func (s *Socket) closeLocked(err error, destroy bool) {
 // its goroutines are gone.
 func (s *Socket) queueCloseLocked() {
 	if s.closed && s.live == 0 && !s.st.closeQueued {
-		s.st.closeQueued = true
 		s.st.push(CloseEvent{HadError: s.hadError})
+		s.st.closeQueued = true
 	}
 }
 

@@ -653,3 +653,120 @@ func TestAddressesIPv4AndIPv6(t *testing.T) {
 		})
 	}
 }
+
+// SPEC C3: End while connecting with nothing queued: the FIN goes out once
+// connected, and both sides close.
+func TestEndWhileConnecting(t *testing.T) {
+	_, port, conns := newServer(t, ServerOptions{})
+	c, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.End(); err != nil {
+		t.Fatal(err)
+	}
+	cr := record(t, c)
+	sr := record(t, accept(t, conns))
+	if got, want := names(sr.wait()), "end close(false)"; got != want {
+		t.Errorf("server socket events %q; want %q", got, want)
+	}
+	if got, want := names(cr.wait()), "connect end close(false)"; got != want {
+		t.Errorf("client events %q; want %q", got, want)
+	}
+}
+
+// SPEC E9: a local End with the read side open: readOnly, the peer still
+// sends, and the socket closes only after the peer's FIN.
+func TestLocalEndKeepsReading(t *testing.T) {
+	s, raw := rawPair(t, ConnectOptions{})
+	r := record(t, s)
+	r.waitFor("connect", isKind[ConnectEvent])
+	s.EndString("bye", "")
+	if got := string(readAll(t, raw)); got != "bye" {
+		t.Errorf("peer read %q; want bye", got)
+	}
+	if got := s.ReadyState(); got != StateReadOnly {
+		t.Errorf("ReadyState after End = %v; want readOnly", got)
+	}
+	raw.Write([]byte("still talking"))
+	r.waitData(len("still talking"))
+	if got := names(r.events()); got != "connect data" {
+		t.Errorf("events before the peer's FIN %q; want connect data", got)
+	}
+	raw.CloseWrite()
+	if got, want := names(r.wait()), "connect data end close(false)"; got != want {
+		t.Errorf("events %q; want %q", got, want)
+	}
+}
+
+// SPEC E6: after Destroy nothing more comes from the OS, even when the
+// peer goes on sending.
+func TestNothingAfterDestroy(t *testing.T) {
+	s, raw := rawPair(t, ConnectOptions{})
+	r := record(t, s)
+	raw.Write([]byte("before"))
+	r.waitData(len("before"))
+	s.Destroy()
+	raw.Write([]byte("after"))
+	evs := r.wait()
+	if got, want := names(evs), "connect data close(false)"; got != want {
+		t.Errorf("events %q; want %q", got, want)
+	}
+	if got := string(dataOf(evs)); got != "before" {
+		t.Errorf("data %q; want before", got)
+	}
+}
+
+// test-net-socket-destroy-twice: Destroy inside the error handler of a
+// refused connect gives one error and one close.
+func TestDestroyInErrorHandler(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	c, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	for ev := range c.Events() {
+		evs = append(evs, ev)
+		if _, ok := ev.(ErrorEvent); ok {
+			c.Destroy()
+			c.Destroy()
+		}
+	}
+	if got, want := names(evs), "error(connect ECONNREFUSED) close(true)"; got != want {
+		t.Errorf("events %q; want %q", got, want)
+	}
+}
+
+// test-net-connect-options: allowHalfOpen on both ends; the client, told of
+// the server's end, is still writable, then ends, and both close.
+func TestHalfOpenBothEnds(t *testing.T) {
+	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1", AllowHalfOpen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := record(t, c)
+	s := accept(t, conns)
+	sr := record(t, s)
+	s.End()
+	cr.waitFor("end", isKind[EndEvent])
+	if got := c.ReadyState(); got != StateWriteOnly {
+		t.Errorf("client ReadyState after the server's end = %v; want writeOnly", got)
+	}
+	if _, err := c.SendString("late", "", nil); err != nil {
+		t.Errorf("client Send after end: %v", err)
+	}
+	c.End()
+	if got, want := names(cr.wait()), "connect end close(false)"; got != want {
+		t.Errorf("client events %q; want %q", got, want)
+	}
+	if got, want := names(sr.wait()), "data end close(false)"; got != want {
+		t.Errorf("server socket events %q; want %q", got, want)
+	}
+}

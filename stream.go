@@ -54,8 +54,8 @@ func newStream() *stream {
 // events are coalesced and other events are capped, so a socket whose
 // events nobody reads holds a bounded amount.
 func (st *stream) push(ev Event) {
-	if st.chClosed {
-		return
+	if st.closeQueued {
+		return // nothing comes after the CloseEvent
 	}
 	switch ev.(type) {
 	case EndEvent, CloseEvent:

@@ -53,10 +53,11 @@ func (s *Socket) dispatch() {
 	}
 }
 
-// pumpLocked delivers items while nobody subscribes: data and end go to
-// the Pipe destinations, other events are dropped (a consumer that comes
-// later joins a flowing stream, as in Node). Only one goroutine pumps at a
-// time, so items keep their order.
+// pumpLocked delivers items while nobody subscribes: the data and the end
+// go to the Pipe destinations; the other events wait, within the cap, for
+// a consumer that may subscribe later (one that does joins a flowing
+// stream, as in Node: it misses the data already piped). Only one
+// goroutine pumps at a time, so items keep their order.
 func (s *Socket) pumpLocked(st *stream) {
 	if st.pumping {
 		st.pumpAgain = true
@@ -73,7 +74,7 @@ func (s *Socket) pumpLocked(st *stream) {
 			break
 		}
 		s.mu.Unlock()
-		s.deliverToPipes(it, true)
+		s.deliverToPipes(st, it, true)
 		s.mu.Lock()
 		s.afterDispatchLocked(st, it, false)
 	}
@@ -133,7 +134,7 @@ func (s *Socket) emit(st *stream) {
 			}
 			continue
 		}
-		s.deliverToPipes(it, false)
+		s.deliverToPipes(st, it, false)
 		ev := it.event()
 		sent := true
 		if stop != nil {
@@ -183,13 +184,32 @@ func forceTerminal(ch chan Event, ev Event) bool {
 
 // nextLocked takes the next deliverable item off the queue. Data waits
 // while the socket is paused or a Pipe destination is full, and the end
-// and close wait behind it; other events pass it. Nothing is deliverable
-// while there is neither a subscriber nor a Pipe destination.
+// and close wait behind it; other events pass it. Without a subscriber
+// only the Pipe destinations take anything: the data, and the end, which
+// stays queued for a later subscriber.
 func (s *Socket) nextLocked(st *stream) (item, bool) {
-	if !st.subscribed && len(s.pipes) == 0 {
+	flowing := !s.paused && !s.pipeWaitingLocked()
+	if !st.subscribed {
+		if len(s.pipes) == 0 {
+			return item{}, false
+		}
+		for i, it := range st.items {
+			switch it.ev.(type) {
+			case nil:
+				if !flowing {
+					return item{}, false
+				}
+				st.remove(i)
+				return it, true
+			case EndEvent:
+				if st.endPiped {
+					return item{}, false
+				}
+				return it, true
+			}
+		}
 		return item{}, false
 	}
-	flowing := !s.paused && !s.pipeWaitingLocked()
 	for i, it := range st.items {
 		if it.ev == nil {
 			if !flowing {

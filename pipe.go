@@ -78,11 +78,17 @@ func (s *Socket) onPipeDrain(dst *Socket) {
 }
 
 // deliverToPipes writes a data item to every destination, or ends them on
-// the EndEvent. exclusive means nobody else will see the item's bytes, so
-// a single destination may take them without a copy.
-func (s *Socket) deliverToPipes(it item, exclusive bool) {
+// the EndEvent (once per connection). exclusive means nobody else will see
+// the item's bytes, so a single destination may take them without a copy.
+func (s *Socket) deliverToPipes(st *stream, it item, exclusive bool) {
 	s.mu.Lock()
 	pipes := s.pipes
+	if _, end := it.ev.(EndEvent); end {
+		if st.endPiped {
+			pipes = nil
+		}
+		st.endPiped = true
+	}
 	s.mu.Unlock()
 	if len(pipes) == 0 {
 		return

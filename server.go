@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 	"sync"
 	"syscall"
@@ -132,8 +133,8 @@ func (srv *Server) ListenHandle(h any) error {
 	var open func() (net.Listener, error)
 	switch h := h.(type) {
 	case net.Listener:
-		if h == nil {
-			return argError("ListenHandle: nil listener")
+		if v := reflect.ValueOf(h); v.Kind() == reflect.Pointer && v.IsNil() {
+			return argError("ListenHandle: nil %T", h)
 		}
 		open = func() (net.Listener, error) { return h, nil }
 	case *Server:

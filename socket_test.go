@@ -770,3 +770,39 @@ func TestHalfOpenBothEnds(t *testing.T) {
 		t.Errorf("server socket events %q; want %q", got, want)
 	}
 }
+
+// Pipe is one more listener: a reader of Events still gets every
+// DataEvent, and dst is ended when the source ends.
+func TestPipeAndEventsBothSeeData(t *testing.T) {
+	_, port, conns := newServer(t, ServerOptions{})
+	src, srcPeer := rawPair(t, ConnectOptions{})
+	dst, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr := record(t, dst)
+	if err := src.Pipe(dst); err != nil {
+		t.Fatal(err)
+	}
+	sr := record(t, src)
+	far := accept(t, conns)
+	fr := record(t, far)
+
+	srcPeer.Write([]byte("through the pipe"))
+	srcPeer.CloseWrite()
+	fevs := fr.wait()
+	if got := string(dataOf(fevs)); got != "through the pipe" {
+		t.Errorf("far side got %q; want %q", got, "through the pipe")
+	}
+	sevs := sr.wait()
+	if got := string(dataOf(sevs)); got != "through the pipe" {
+		t.Errorf("the source's own reader got %q; want the same data", got)
+	}
+	if got, want := names(sevs), "connect data end close(false)"; got != want {
+		t.Errorf("source events %q; want %q", got, want)
+	}
+	dr.wait()
+	if err := src.Pipe(nil); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Pipe(nil) = %v; want ErrInvalidArgument", err)
+	}
+}

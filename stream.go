@@ -19,6 +19,7 @@ type stream struct {
 	stop        chan struct{} // closed by Destroy: never block on the consumer again
 	stopped     bool
 	closeQueued bool // the CloseEvent is in items (or delivered)
+	endPiped    bool // the Pipe destinations have been given the end
 	chClosed    bool // the CloseEvent was dispatched and ch closed
 
 	// sent counts the events put in ch; sent - len(ch) of them have been

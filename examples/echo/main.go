@@ -36,7 +36,9 @@ func main() {
 	case *demo:
 		runDemo(os.Stdout)
 	case *client:
-		runClient(*port, *host, *unix)
+		if err := runClient(*port, *host, *unix, os.Stdin, os.Stdout); err != nil {
+			log.Fatal(err)
+		}
 	default:
 		runServer(*port, *host, *unix, *events, *quiet)
 	}
@@ -100,25 +102,31 @@ func connect(port int, host, unix string) (*nodenet.Socket, error) {
 	return nodenet.ConnectTCP(port, host)
 }
 
-// runClient is the telnet-like client: lines from stdin go to the server,
-// what the server sends goes to stdout.
-func runClient(port int, host, unix string) {
+// runClient is the telnet-like client: lines from in go to the server,
+// what the server sends goes to out. It returns when the connection has
+// closed, with the error that closed it, if any.
+func runClient(port int, host, unix string, in io.Reader, out io.Writer) error {
 	c, err := connect(port, host, unix)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
+	// The copier ends when in does, or at its next Write once the socket
+	// has closed; a terminal's stdin may keep it until the process exits.
 	go func() {
-		io.Copy(c, os.Stdin) // Write blocks at the high-water mark
+		io.Copy(c, in) // Write blocks at the high-water mark
 		c.End()
 	}()
+	var failure error
 	for ev := range c.Events() {
 		switch ev := ev.(type) {
 		case nodenet.DataEvent:
-			os.Stdout.Write(ev.Data)
+			out.Write(ev.Data)
 		case nodenet.ErrorEvent:
-			log.Println("error:", ev.Err)
+			failure = ev.Err
 		}
 	}
+	c.Destroy() // a Write still blocked in io.Copy returns
+	return failure
 }
 
 // runDemo runs the echo server and a client in one process and prints

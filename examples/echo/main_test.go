@@ -59,13 +59,17 @@ func TestDemo(t *testing.T) {
 	runDemo(&out)
 	// The server's and the client's lines interleave; each side's own
 	// order is fixed.
-	var client, server []string
+	var client, server, srvEvents []string
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		switch {
 		case strings.HasPrefix(line, "client: "):
 			client = append(client, strings.TrimPrefix(line, "client: "))
 		case strings.HasPrefix(line, "server socket: "):
 			server = append(server, strings.TrimPrefix(line, "server socket: "))
+		case strings.HasPrefix(line, "server: connection from 127.0.0.1:"):
+			srvEvents = append(srvEvents, "connection")
+		case strings.HasPrefix(line, "server: "):
+			srvEvents = append(srvEvents, strings.TrimPrefix(line, "server: "))
 		}
 	}
 	wantClient := []string{`connect`, `data "hello\r\n"`, `data "I am the client\r\n"`, `end`, `close (had error: false)`}
@@ -76,7 +80,46 @@ func TestDemo(t *testing.T) {
 	if strings.Join(server, "|") != strings.Join(wantServer, "|") {
 		t.Errorf("server socket events %q; want %q", server, wantServer)
 	}
-	if !strings.HasPrefix(out.String(), "server: listening\n") || !strings.HasSuffix(out.String(), "server: close (had error: false)\n") {
-		t.Errorf("server events out of order:\n%s", out.String())
+	wantSrv := []string{"listening", "connection", "close (had error: false)"}
+	if strings.Join(srvEvents, "|") != strings.Join(wantSrv, "|") {
+		t.Errorf("server events %q; want %q", srvEvents, wantSrv)
+	}
+}
+
+// The telnet-style client sees the greeting and its own lines echoed.
+func TestClientMode(t *testing.T) {
+	for _, events := range []bool{false, true} {
+		t.Run("events="+strconv.FormatBool(events), func(t *testing.T) {
+			srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true))
+			if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			var out bytes.Buffer
+			in := strings.NewReader("first line\r\nsecond line\r\n")
+			if err := runClient(srv.Address().Port, "127.0.0.1", "", in, &out); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := out.String(), "hello\r\nfirst line\r\nsecond line\r\n"; got != want {
+				t.Errorf("client printed %q; want %q", got, want)
+			}
+		})
+	}
+}
+
+// The server also serves a Unix socket, and the client reaches it there.
+func TestClientModeUnix(t *testing.T) {
+	path := t.TempDir() + "/echo.sock"
+	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(false, true))
+	if err := listen(srv, 0, "", path); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var out bytes.Buffer
+	if err := runClient(0, "", path, strings.NewReader("over unix\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "hello\r\nover unix\n"; got != want {
+		t.Errorf("client printed %q; want %q", got, want)
 	}
 }

@@ -1,0 +1,264 @@
+package nodenet
+
+import (
+	"strings"
+	"testing"
+)
+
+// replaceVal rewrites who's records of ev whose value is from into to.
+func replaceVal(who, ev, from, to string) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for i, r := range m[who] {
+			if r.Ev == ev && r.Val == from {
+				m[who][i].Val = to
+			}
+		}
+	}
+}
+
+func adjustAll(fs ...func(map[string][]rec)) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for _, f := range fs {
+			f(m)
+		}
+	}
+}
+
+// TestDifferentialCore runs the core scenarios against node.
+func TestDifferentialCore(t *testing.T) {
+	runScenarios(t, coreScenarios)
+}
+
+var coreScenarios = []scenario{
+	{
+		name: "seed echo server",
+		node: `
+const srv = net.createServer(c => { trace(c, 'server socket'); c.write('hello\r\n'); c.pipe(c); });
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  let got = '';
+  c.on('data', d => { got += d; if (got === 'hello\r\n') c.end('world\r\n'); });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(c *Socket) {
+				tr.trace(c, "server socket", nil)
+				c.SendString("hello\r\n", "", nil)
+				c.Pipe(c)
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			got := ""
+			tr.trace(c, "client", func(ev Event) {
+				switch ev := ev.(type) {
+				case DataEvent:
+					if got += string(ev.Data); got == "hello\r\n" {
+						c.EndString("world\r\n", "")
+					}
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "server writes and ends first",
+		node: `
+const srv = net.createServer(c => { trace(c, 'server socket'); c.end('hello'); });
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('close', () => { rec('client', 'bytesRead', c.bytesRead); srv.close(finish); });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(c *Socket) {
+				tr.trace(c, "server socket", nil)
+				c.EndString("hello", "")
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				if _, ok := ev.(CloseEvent); ok {
+					tr.rec("client", "bytesRead", "5")
+					if c.BytesRead() != 5 {
+						t.Errorf("BytesRead() = %d; want 5", c.BytesRead())
+					}
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "connection refused with a queued write",
+		node: `
+const s = net.createServer();
+s.listen(0, '127.0.0.1', () => {
+  const p = s.address().port;
+  s.close(() => {
+    const c = trace(net.connect(p, '127.0.0.1'), 'client');
+    c.write('q', e => rec('client', 'write callback', e ? e.code : 'ok'));
+    c.on('close', () => setImmediate(finish));
+  });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			c := mustConnect(t, ConnectOptions{Port: closedPort(t)})
+			c.SendString("q", "", func(err error) { tr.rec("client", "write callback", errVal(err)) })
+			tr.trace(c, "client", nil)
+		},
+		adjust: dropEv("client", "write callback"),
+		why:    "v20 calls the queued write's callback with ERR_SOCKET_CLOSED_BEFORE_CONNECTION; v0.10 never calls it (SPEC §1.3, W1), nor does nodenet",
+	},
+	{
+		name: "connect to a missing unix path",
+		node: `
+const c = trace(net.connect(require('path').join(process.cwd(), 'missing.sock')), 'client');
+c.on('close', finish);`,
+		run: func(t *testing.T, tr *tracer) {
+			c, err := ConnectUnix(sockPath(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.trace(c, "client", nil)
+		},
+	},
+	{
+		name: "allowHalfOpen server replies after the client's end",
+		node: `
+const srv = net.createServer({allowHalfOpen: true}, c => {
+  trace(c, 'server socket');
+  c.on('end', () => { rec('server socket', 'readyState', c.readyState); c.write('reply'); c.end('bye'); });
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.end('req');
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{AllowHalfOpen: true}, nil)
+			tr.serve(srv, "", func(c *Socket) {
+				tr.trace(c, "server socket", func(ev Event) {
+					if _, ok := ev.(EndEvent); ok {
+						tr.rec("server socket", "readyState", c.ReadyState().String())
+						c.SendString("reply", "", nil)
+						c.EndString("bye", "")
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			c.EndString("req", "")
+			tr.trace(c, "client", func(ev Event) {
+				if _, ok := ev.(CloseEvent); ok {
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "a reply to request then FIN, then a write after end is EPIPE",
+		node: `
+const srv = net.createServer(c => {
+  trace(c, 'server socket');
+  c.on('data', d => c.write('re:' + d));
+  c.on('end', () => { c.write('late'); });
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.end('hi');
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(c *Socket) {
+				tr.trace(c, "server socket", func(ev Event) {
+					switch ev := ev.(type) {
+					case DataEvent:
+						c.SendString("re:"+string(ev.Data), "", nil)
+					case EndEvent:
+						c.SendString("late", "", nil)
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			c.EndString("hi", "")
+			tr.trace(c, "client", func(ev Event) {
+				if _, ok := ev.(CloseEvent); ok {
+					srv.Close()
+				}
+			})
+		},
+		adjust: func(m map[string][]rec) {
+			// v0.10: the write in the 'end' handler fails with EPIPE and
+			// sends nothing.
+			for i, r := range m["client"] {
+				if r.Ev == "data" {
+					m["client"][i].Val = strings.TrimSuffix(r.Val, "late")
+				}
+			}
+			var srv []rec
+			for _, r := range m["server socket"] {
+				srv = append(srv, r)
+				if r.Ev == "end" {
+					srv = append(srv, rec{"server socket", "error", "EPIPE "})
+				}
+			}
+			m["server socket"] = srv
+		},
+		why: "v20 still accepts a write made inside the 'end' handler (it ends the writable side on the next tick); " +
+			"v0.10 and API.md's decision refuse a write once the reader has received the end: EPIPE, nothing sent",
+	},
+	{
+		name: "EADDRINUSE, then listening on another port",
+		node: `
+const a = net.createServer();
+a.listen(0, '127.0.0.1', () => {
+  const b = traceServer(net.createServer(), 'second');
+  b.once('error', () => { b.listen(0, '127.0.0.1', () => { b.close(() => a.close(finish)); }); });
+  b.listen(a.address().port, '127.0.0.1');
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			a := CreateServer(ServerOptions{}, nil)
+			port := mustListen(t, a)
+			b := CreateServer(ServerOptions{}, nil)
+			tr.serve(b, "second", nil, func(ev Event) {
+				if _, ok := ev.(ListeningEvent); ok {
+					b.Close()
+					a.Close()
+				}
+			})
+			if err := b.Listen(port, "127.0.0.1", 0); err == nil {
+				t.Error("second Listen on a used port succeeded")
+			}
+			mustListen(t, b)
+		},
+	},
+	{
+		name: "destroy mid-stream",
+		node: `
+const srv = net.createServer(c => { trace(c, 'server socket'); c.write('first'); });
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('data', () => c.destroy());
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(c *Socket) {
+				tr.trace(c, "server socket", nil)
+				c.SendString("first", "", nil)
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case DataEvent:
+					c.Destroy()
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+	},
+}

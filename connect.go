@@ -19,6 +19,7 @@ func Connect(opts ConnectOptions) (*Socket, error) {
 	}
 	hwm, _ := highWaterMark(opts.HighWaterMark)
 	s := newSocket(opts.AllowHalfOpen, hwm)
+	s.maxBuffer = opts.MaxBufferSize
 	if err := s.Connect(opts); err != nil {
 		return nil, err
 	}
@@ -39,8 +40,8 @@ func ConnectUnix(path string) (*Socket, error) {
 // NewSocket, or reconnects one whose CloseEvent has been queued, with the
 // behaviour of the package's Connect. A reconnected socket starts a new
 // event stream (call Events again) and new byte counters. The socket's
-// own AllowHalfOpen and HighWaterMark stay; opts may turn AllowHalfOpen on
-// and set the mark. It returns ErrAlreadyConnected while the socket is
+// own AllowHalfOpen, HighWaterMark and MaxBufferSize stay; opts may turn
+// AllowHalfOpen on and set the others. It returns ErrAlreadyConnected while the socket is
 // connecting, open, or still closing. Safe for concurrent use.
 func (s *Socket) Connect(opts ConnectOptions) error {
 	if err := opts.validate(); err != nil {
@@ -60,6 +61,9 @@ func (s *Socket) Connect(opts ConnectOptions) error {
 	}
 	if opts.HighWaterMark > 0 {
 		s.hwm = opts.HighWaterMark
+	}
+	if opts.MaxBufferSize > 0 {
+		s.maxBuffer = opts.MaxBufferSize
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.state = stConnecting
@@ -147,12 +151,16 @@ func NewSocket(opts SocketOptions) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := validateMaxBuffer(opts.MaxBufferSize); err != nil {
+		return nil, err
+	}
 	switch opts.Type {
 	case "", "tcp", "tcp4", "tcp6", "unix":
 	default:
 		return nil, argError("unsupported socket type %q (want tcp, tcp4, tcp6 or unix)", opts.Type)
 	}
 	s := newSocket(opts.AllowHalfOpen, hwm)
+	s.maxBuffer = opts.MaxBufferSize
 	if opts.FD == nil {
 		return s, nil
 	}

@@ -51,6 +51,11 @@ var (
 	// destroyed, closed, or was never connected. The message is Node's.
 	ErrSocketClosed = errors.New("This socket is closed.") //lint:ignore ST1005 Node's message, kept verbatim
 
+	// ErrBufferFull is returned by Send, SendString, End and EndString when
+	// the data would take the write queue past the socket's MaxBufferSize.
+	// Nothing is queued; the socket stays open.
+	ErrBufferFull = errors.New("nodenet: write queue is full (MaxBufferSize)")
+
 	// ErrNotRunning is returned by Server.Close when the server is not
 	// listening. The message is Node's.
 	ErrNotRunning = errors.New("Not running") //lint:ignore ST1005 Node's message, kept verbatim

@@ -23,6 +23,11 @@ type ServerOptions struct {
 	// HighWaterMark of every accepted socket, in bytes; 0 means
 	// DefaultHighWaterMark.
 	HighWaterMark int
+	// MaxBufferSize of every accepted socket: when above 0, bounds the write queue in bytes: a Send
+	// or End whose data would take the queue past it fails with
+	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
+	// in Node. A guard against a peer that never reads.
+	MaxBufferSize int
 }
 
 // SocketOptions configure NewSocket. The zero value makes an unconnected
@@ -40,6 +45,11 @@ type SocketOptions struct {
 	AllowHalfOpen bool
 	// HighWaterMark in bytes; 0 means DefaultHighWaterMark.
 	HighWaterMark int
+	// MaxBufferSize, when above 0, bounds the write queue in bytes: a Send
+	// or End whose data would take the queue past it fails with
+	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
+	// in Node. A guard against a peer that never reads.
+	MaxBufferSize int
 }
 
 // ConnectOptions configure Connect and Socket.Connect: a TCP Port (with
@@ -59,6 +69,11 @@ type ConnectOptions struct {
 	AllowHalfOpen bool
 	// HighWaterMark in bytes; 0 means DefaultHighWaterMark.
 	HighWaterMark int
+	// MaxBufferSize, when above 0, bounds the write queue in bytes: a Send
+	// or End whose data would take the queue past it fails with
+	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
+	// in Node. A guard against a peer that never reads.
+	MaxBufferSize int
 }
 
 // Addr is a bound address as Node's address() reports it. For TCP, Address
@@ -116,8 +131,18 @@ func highWaterMark(n int) (int, error) {
 	return n, nil
 }
 
+func validateMaxBuffer(n int) error {
+	if n < 0 {
+		return argError("MaxBufferSize should be >= 0, got %d", n)
+	}
+	return nil
+}
+
 func (o ConnectOptions) validate() error {
 	if _, err := highWaterMark(o.HighWaterMark); err != nil {
+		return err
+	}
+	if err := validateMaxBuffer(o.MaxBufferSize); err != nil {
 		return err
 	}
 	if o.Path != "" {

@@ -218,6 +218,9 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 	if _, err := highWaterMark(srv.opts.HighWaterMark); err != nil {
 		return err
 	}
+	if err := validateMaxBuffer(srv.opts.MaxBufferSize); err != nil {
+		return err
+	}
 	srv.mu.Lock()
 	if srv.listening || srv.closing {
 		srv.mu.Unlock()
@@ -310,6 +313,7 @@ func (srv *Server) accepted(conn net.Conn) {
 		return
 	}
 	s := newSocket(srv.opts.AllowHalfOpen, srv.hwm)
+	s.maxBuffer = srv.opts.MaxBufferSize
 	s.server = srv
 	srv.conns[s] = struct{}{}
 	srv.mu.Unlock()

@@ -20,6 +20,7 @@ type Socket struct {
 
 	// Configuration.
 	hwm           int
+	maxBuffer     int // MaxBufferSize; 0: no bound
 	allowHalfOpen bool
 	server        *Server // the server that accepted it, or nil
 

@@ -806,3 +806,47 @@ func TestPipeAndEventsBothSeeData(t *testing.T) {
 		t.Errorf("Pipe(nil) = %v; want ErrInvalidArgument", err)
 	}
 }
+
+// MaxBufferSize bounds the queue against a peer that never reads: Send
+// fails with ErrBufferFull instead of growing, Write waits for room.
+func TestMaxBufferSize(t *testing.T) {
+	s, raw := rawPair(t, ConnectOptions{MaxBufferSize: 64 << 10})
+	r := record(t, s)
+	r.waitFor("connect", isKind[ConnectEvent])
+	chunk := make([]byte, 16<<10)
+	var err error
+	queued := 0
+	for i := 0; i < 10000 && err == nil; i++ {
+		if _, err = s.Send(chunk, nil); err == nil {
+			queued += len(chunk)
+		}
+	}
+	if !errors.Is(err, ErrBufferFull) {
+		t.Fatalf("Send against a peer that never reads: %v after %d bytes; want ErrBufferFull", err, queued)
+	}
+	if got := s.BufferSize(); got > 64<<10 {
+		t.Errorf("BufferSize() = %d; want <= %d", got, 64<<10)
+	}
+	if err := s.End(make([]byte, 64<<10)); !errors.Is(err, ErrBufferFull) {
+		t.Errorf("End with data past the bound = %v; want ErrBufferFull", err)
+	}
+	// Write blocks instead, and goes on once the peer reads.
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := s.Write(make([]byte, 200<<10)) // larger than the bound: written in parts
+		if err == nil {
+			err = s.End()
+		}
+		wrote <- err
+	}()
+	got := readAll(t, raw)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != queued+200<<10 {
+		t.Errorf("peer read %d bytes; want %d", len(got), queued+200<<10)
+	}
+	if _, err := Connect(ConnectOptions{Port: 1, MaxBufferSize: -1}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Connect with MaxBufferSize -1 = %v; want ErrInvalidArgument", err)
+	}
+}

@@ -40,17 +40,39 @@ func (s *Socket) SendString(str, encoding string, cb func(error)) (bool, error) 
 
 // Write queues a copy of p and returns len(p), as io.Writer; it blocks
 // while the queue is at or over the high-water mark, until the writer has
-// handed enough to the kernel (backpressure the Go way). It fails as Send
-// does. Safe for concurrent use: each p is queued whole, in call order.
+// handed enough to the kernel (backpressure the Go way), and owes no
+// DrainEvent. It fails as Send does. Safe for concurrent use: each p is
+// queued whole, in call order, except that with a MaxBufferSize a p larger
+// than it goes in parts that another writer's data may separate.
 func (s *Socket) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	maxBuffer := s.maxBuffer
+	s.mu.Unlock()
+	n := 0
+	for {
+		piece := p[n:]
+		if maxBuffer > 0 && len(piece) > maxBuffer {
+			piece = piece[:maxBuffer] // a write larger than the bound goes in parts
+		}
+		if err := s.writePiece(piece); err != nil {
+			return n, err
+		}
+		if n += len(piece); n == len(p) {
+			return n, nil
+		}
+	}
+}
+
+// writePiece queues p once the queue is under the mark and has room for it.
+func (s *Socket) writePiece(p []byte) error {
 	s.mu.Lock()
 	for {
 		if err := s.writeErrLocked(); err != nil {
 			s.mu.Unlock()
 			s.dispatch()
-			return 0, err
+			return err
 		}
-		if s.pending < s.hwm {
+		if s.pending < s.hwm && s.roomLocked(len(p)) {
 			break
 		}
 		if s.writable == nil {
@@ -65,7 +87,12 @@ func (s *Socket) Write(p []byte) (int, error) {
 	s.enqueueLocked(p, nil, false)
 	s.needDrain = needDrain // Write waits itself: it owes no DrainEvent
 	s.mu.Unlock()
-	return len(p), nil
+	return nil
+}
+
+// roomLocked reports whether n more bytes fit under MaxBufferSize.
+func (s *Socket) roomLocked(n int) bool {
+	return s.maxBuffer <= 0 || s.pending+n <= s.maxBuffer
 }
 
 // End is Node's socket.end(data): it queues data, if any, then, once the
@@ -87,6 +114,14 @@ func (s *Socket) End(data ...[]byte) error {
 		s.mu.Unlock()
 		s.dispatch()
 		return err
+	}
+	total := 0
+	for _, p := range data {
+		total += len(p)
+	}
+	if !s.roomLocked(total) {
+		s.mu.Unlock()
+		return ErrBufferFull
 	}
 	for _, p := range data {
 		s.enqueueLocked(p, nil, false)
@@ -136,6 +171,10 @@ func (s *Socket) send(p []byte, cb func(error), owned bool) (bool, error) {
 		s.mu.Unlock()
 		s.dispatch()
 		return false, err
+	}
+	if !s.roomLocked(len(p)) {
+		s.mu.Unlock()
+		return false, ErrBufferFull
 	}
 	ok := s.enqueueLocked(p, cb, owned)
 	s.mu.Unlock()

@@ -88,6 +88,12 @@ func (s *Socket) pumpLocked(st *stream) {
 // in order and exits after the CloseEvent. Its sends select on the
 // stream's stop signal, which Destroy closes; from then on it only leaves
 // the terminal events in the channel's spare capacity and never blocks.
+//
+// While an EndEvent that ends this side waits in the channel's buffer
+// (see settleEndLocked), events are put in the channel only under the lock
+// and only when there is room, so that the count of events received,
+// sent - len(ch), is exact whenever the socket looks at it; when the
+// buffer is full the emitter polls, as it does for the EndEvent's receipt.
 func (s *Socket) emit(st *stream) {
 	stop := st.stop
 	var poll *time.Timer
@@ -99,14 +105,28 @@ func (s *Socket) emit(st *stream) {
 		if !st.pumping {
 			it, ok = s.nextLocked(st)
 		}
-		waitEnd := s.endBuffered && st == s.st
+		if ok && stop != nil && s.countsEndLocked(st, it) {
+			if s.placeLocked(st, it) {
+				s.mu.Unlock()
+				s.deliverToPipes(st, it, false)
+				if _, last := it.ev.(CloseEvent); last {
+					return
+				}
+				pollDelay = endPollMin
+				continue
+			}
+			st.unshift(it) // the buffer is full: wait for room
+			ok = false
+		}
+		poll4End := s.endBuffered && st == s.st || !ok && s.countsEndHeadLocked(st)
 		s.mu.Unlock()
 		if !ok {
 			var tick <-chan time.Time
-			if waitEnd {
+			if poll4End && stop != nil {
 				// Go tells no one when a buffered value is received, so
-				// the receipt of the EndEvent is polled, with backoff,
-				// while nothing else wakes the emitter.
+				// the receipt of the EndEvent (or room for the next event)
+				// is polled, with backoff, while nothing else wakes the
+				// emitter.
 				if poll == nil {
 					poll = time.NewTimer(pollDelay)
 					defer poll.Stop()
@@ -134,6 +154,7 @@ func (s *Socket) emit(st *stream) {
 			}
 			continue
 		}
+		pollDelay = endPollMin
 		s.deliverToPipes(st, it, false)
 		ev := it.event()
 		sent := true
@@ -156,6 +177,38 @@ func (s *Socket) emit(st *stream) {
 		if _, last := it.ev.(CloseEvent); last {
 			return
 		}
+	}
+}
+
+// countsEndLocked reports whether it must be put in the channel under the
+// lock: it is the EndEvent that ends this side on receipt, or one that
+// follows it while its receipt is unknown.
+func (s *Socket) countsEndLocked(st *stream, it item) bool {
+	if st != s.st {
+		return false
+	}
+	if s.endBuffered {
+		return true
+	}
+	_, end := it.ev.(EndEvent)
+	return end && !s.allowHalfOpen && !s.peerEnded
+}
+
+// countsEndHeadLocked is countsEndLocked for the item at the head of the
+// queue, which waits for room in the channel.
+func (s *Socket) countsEndHeadLocked(st *stream) bool {
+	return len(st.items) > 0 && s.countsEndLocked(st, st.items[0])
+}
+
+// placeLocked puts it in the channel if there is room, without blocking.
+func (s *Socket) placeLocked(st *stream, it item) bool {
+	select {
+	case st.ch <- it.event():
+		st.sent++
+		s.afterDispatchLocked(st, it, true)
+		return true
+	default:
+		return false
 	}
 }
 

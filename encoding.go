@@ -3,7 +3,7 @@ package nodenet
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -22,7 +22,7 @@ func (e *EncodingError) Error() string { return "Unknown encoding: " + e.Encodin
 // errInvalidHex is returned by encodeString for a hex string of odd length or
 // with a character that is not a hex digit, where Node throws
 // TypeError('Invalid hex string').
-var errInvalidHex = errors.New("nodenet: invalid hex string")
+var errInvalidHex = fmt.Errorf("%w: invalid hex string", ErrInvalidArgument)
 
 // normalizeEncoding returns the canonical name for enc: one of "utf8", "hex",
 // "base64", "ascii", "binary", "ucs2". Names match case-insensitively and

@@ -166,9 +166,16 @@ func (srv *Server) ListenHandle(h any) error {
 	return srv.listen(open)
 }
 
+// fileListener listens on the socket of f. listen(2) is called on it, as
+// Node does with a handle: a socket that is bound but not yet listening
+// starts listening, and a connected socket is refused with EINVAL.
 func fileListener(f *os.File) (net.Listener, error) {
 	ln, err := net.FileListener(f)
 	if err != nil {
+		return nil, sysError("listen", f.Name(), err)
+	}
+	if err := setBacklog(ln, DefaultBacklog); err != nil {
+		ln.Close()
 		return nil, sysError("listen", f.Name(), err)
 	}
 	return ln, nil
@@ -241,7 +248,7 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 	}
 	if err != nil {
 		srv.box.push(ErrorEvent{Err: err})
-		srv.box.kick()
+		srv.box.kick(&srv.mu)
 		srv.mu.Unlock()
 		return err
 	}
@@ -251,7 +258,7 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 	srv.closed = make(chan struct{})
 	srv.ref.set(true, srv.ref.unref)
 	srv.box.push(ListeningEvent{})
-	srv.box.kick()
+	srv.box.kick(&srv.mu)
 	srv.stop = make(chan struct{})
 	go srv.acceptLoop(ln, srv.stop, srv.acceptDone)
 	srv.mu.Unlock()
@@ -272,7 +279,7 @@ func (srv *Server) acceptLoop(ln net.Listener, stop, done chan struct{}) {
 			stopping := !srv.listening || srv.ln != ln
 			if !stopping {
 				srv.box.push(ErrorEvent{Err: sysError("accept", ln.Addr().String(), err)})
-				srv.box.kick()
+				srv.box.kick(&srv.mu)
 			}
 			srv.mu.Unlock()
 			if stopping || errors.Is(err, net.ErrClosed) {
@@ -326,7 +333,7 @@ func (srv *Server) accepted(conn net.Conn) {
 	s.mu.Unlock()
 	srv.mu.Lock()
 	srv.box.push(ConnectionEvent{Socket: s})
-	srv.box.kick()
+	srv.box.kick(&srv.mu)
 	srv.mu.Unlock()
 	if srv.handler != nil {
 		go srv.handler(s)
@@ -345,7 +352,7 @@ func (srv *Server) maybeCloseLocked() {
 	if srv.closing && len(srv.conns) == 0 {
 		srv.closing = false
 		srv.box.push(CloseEvent{})
-		srv.box.kick()
+		srv.box.kick(&srv.mu)
 		close(srv.closed)
 	}
 }

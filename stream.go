@@ -137,3 +137,16 @@ func isEdge(ev Event) bool {
 	}
 	return false
 }
+
+// unshift puts back at the head an item that nextLocked took.
+func (st *stream) unshift(it item) {
+	st.items = append(st.items, item{})
+	copy(st.items[1:], st.items)
+	st.items[0] = it
+	if it.ev == nil {
+		st.dataItems++
+		st.rbytes += it.n
+	} else {
+		st.events++
+	}
+}

@@ -3,6 +3,7 @@ package nodenet
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -255,4 +256,19 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// offlineDNS makes every DNS query of the test fail at once, so that no
+// packet leaves the machine: tests of name lookups that fail (ENOTFOUND)
+// must never ask a real resolver. /etc/hosts still answers localhost.
+func offlineDNS(t testing.TB) {
+	t.Helper()
+	old := net.DefaultResolver
+	net.DefaultResolver = &net.Resolver{
+		PreferGo: true,
+		Dial: func(context.Context, string, string) (net.Conn, error) {
+			return nil, errors.New("no DNS in tests")
+		},
+	}
+	t.Cleanup(func() { net.DefaultResolver = old })
 }

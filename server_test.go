@@ -1174,6 +1174,7 @@ func TestServerConnectionEvents(t *testing.T) {
 // Node: listen(port, host) with a host that does not resolve gives
 // 'error' getaddrinfo ENOTFOUND.
 func TestListenUnresolvableHost(t *testing.T) {
+	offlineDNS(t)
 	const host = "no.such.host.invalid"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

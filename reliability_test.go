@@ -437,3 +437,25 @@ func TestUnixSocketFile(t *testing.T) {
 	}
 	b.Close()
 }
+
+// TestSilentPeerTimeout: a peer that goes silent is noticed through the
+// idle timeout, and the program closes the connection.
+func TestSilentPeerTimeout(t *testing.T) {
+	s, raw := rawPair(t, ConnectOptions{})
+	if err := s.SetTimeout(30 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	for ev := range s.Events() {
+		evs = append(evs, ev)
+		if _, ok := ev.(TimeoutEvent); ok {
+			s.Destroy()
+		}
+	}
+	if got, want := names(evs), "connect timeout close(false)"; got != want {
+		t.Errorf("events %q; want %q", got, want)
+	}
+	if got := readAll(t, raw); len(got) != 0 {
+		t.Errorf("peer read %q", got)
+	}
+}

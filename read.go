@@ -4,10 +4,74 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"sync"
+	"syscall"
 )
 
 // readBufSize is the most one read takes from the kernel: Node's 64 KiB.
 const readBufSize = 64 << 10
+
+// readBufs lends read buffers: a socket borrows one only for the moment of
+// a read, so an idle socket holds none.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// connReader reads a connection without holding a buffer while it waits:
+// it waits for readability through the connection's RawConn, and reads
+// into a borrowed buffer only once there is something to read.
+type connReader struct {
+	conn net.Conn
+	rc   syscall.RawConn // nil: the connection has no descriptor; use Read
+}
+
+func newConnReader(conn net.Conn) connReader {
+	r := connReader{conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			r.rc = rc
+		}
+	}
+	return r
+}
+
+// read returns a borrowed buffer holding n bytes (give it back to
+// readBufs), io.EOF at the peer's end, or the error.
+func (r connReader) read() (*[]byte, int, error) {
+	if r.rc == nil {
+		b := readBufs.Get().(*[]byte)
+		n, err := r.conn.Read(*b)
+		return b, n, err
+	}
+	var b *[]byte
+	var n int
+	var rerr error
+	err := r.rc.Read(func(fd uintptr) bool {
+		b = readBufs.Get().(*[]byte)
+		for {
+			n, rerr = syscall.Read(int(fd), *b)
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			readBufs.Put(b) // nothing to read yet: wait without the buffer
+			b = nil
+			return false
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+	case rerr != nil:
+		err = os.NewSyscallError("read", rerr)
+	case n == 0:
+		err = io.EOF
+	}
+	if err != nil {
+		n = 0
+	}
+	return b, n, err
+}
 
 // readLoop is the reader goroutine of one connection. It reads while the
 // socket holds less than the high-water mark of undelivered data, so a
@@ -18,7 +82,7 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 	if owned {
 		defer s.exitIO()
 	}
-	buf := make([]byte, readBufSize)
+	r := newConnReader(conn)
 	for {
 		s.mu.Lock()
 		for s.st.rbytes >= s.hwm && s.done == done && !s.closed {
@@ -36,17 +100,23 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 		}
 		s.mu.Unlock()
 
-		n, err := conn.Read(buf)
+		buf, n, err := r.read()
 
 		s.mu.Lock()
 		if s.closed || s.done != done {
 			s.mu.Unlock()
+			if buf != nil {
+				readBufs.Put(buf)
+			}
 			return
 		}
 		if n > 0 {
 			s.bytesRead.Add(int64(n))
 			s.touchLocked()
-			s.pushReadLocked(buf[:n])
+			s.pushReadLocked((*buf)[:n])
+		}
+		if buf != nil {
+			readBufs.Put(buf)
 		}
 		switch {
 		case err == nil:

@@ -827,7 +827,7 @@ func TestMaxBufferSize(t *testing.T) {
 	if got := s.BufferSize(); got > 64<<10 {
 		t.Errorf("BufferSize() = %d; want <= %d", got, 64<<10)
 	}
-	if err := s.End(make([]byte, 64<<10)); !errors.Is(err, ErrBufferFull) {
+	if err := s.End(make([]byte, 64<<10+1)); !errors.Is(err, ErrBufferFull) {
 		t.Errorf("End with data past the bound = %v; want ErrBufferFull", err)
 	}
 	// Write blocks instead, and goes on once the peer reads.

@@ -131,13 +131,13 @@ func (s *Socket) connectAndRead(ctx context.Context, opts ConnectOptions, done c
 		s.destroy(sysError(syscallName, address, err), false)
 		return
 	}
-	s.conn = conn
-	s.state = stOpen
+	s.setConnLocked(conn)
 	s.applyOptionsLocked()
 	s.st.push(ConnectEvent{})
 	s.touchLocked()
-	s.live++
-	go s.writeLoop(conn, done)
+	if len(s.wq) > 0 || s.ending {
+		s.startWriterLocked() // writes and End made while connecting
+	}
 	s.mu.Unlock()
 	s.dispatch()
 	s.readLoop(conn, done, false)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -28,6 +29,7 @@ type Socket struct {
 	// CloseEvent starts a new one with a fresh event stream.
 	state      sockState
 	conn       net.Conn
+	rawConn    syscall.RawConn    // conn's descriptor, for direct writes; nil if none
 	done       chan struct{}      // closed when this connection closes: stops its goroutines
 	cancelDial context.CancelFunc // aborts a connect in progress
 	live       int                // I/O goroutines of this connection still running
@@ -54,6 +56,9 @@ type Socket struct {
 
 	// Write side.
 	wq           []writeReq
+	writing      bool          // a writer goroutine is flushing the queue
+	writeErr     error         // a direct write failed: destroy once unlocked
+	drainNow     bool          // a direct write emptied the queue after a false
 	pending      int           // bytes queued or in flight, not yet taken by the kernel
 	needDrain    bool          // a Send returned false; a DrainEvent is owed
 	ending       bool          // End was called (or the peer's FIN ended this side)
@@ -95,16 +100,27 @@ func newSocket(allowHalfOpen bool, hwm int) *Socket {
 }
 
 // startLocked makes conn the socket's open connection and starts its
-// reader and writer goroutines.
+// reader goroutine; a writer goroutine runs only while writes wait.
 func (s *Socket) startLocked(conn net.Conn) {
-	s.conn = conn
-	s.state = stOpen
+	s.setConnLocked(conn)
 	s.done = make(chan struct{})
-	s.live = 2
+	s.live = 1
 	s.ref.set(true, s.ref.unref)
 	s.touchLocked()
 	go s.readLoop(conn, s.done, true)
-	go s.writeLoop(conn, s.done)
+}
+
+// setConnLocked records the open connection and its descriptor, through
+// which Send writes directly while nothing is queued.
+func (s *Socket) setConnLocked(conn net.Conn) {
+	s.conn = conn
+	s.state = stOpen
+	s.rawConn = nil
+	if sc, ok := conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			s.rawConn = rc
+		}
+	}
 }
 
 // exitIO is the last call of each I/O goroutine: the CloseEvent waits for

@@ -1,6 +1,10 @@
 package nodenet
 
-import "net"
+import (
+	"net"
+	"os"
+	"syscall"
+)
 
 // writeReq is one queued write: bytes the socket owns, and the callback
 // to run once they are handed to the kernel.
@@ -83,10 +87,9 @@ func (s *Socket) writePiece(p []byte) error {
 		<-w // closed when the queue falls under the mark or the socket closes
 		s.mu.Lock()
 	}
-	needDrain := s.needDrain
-	s.enqueueLocked(p, nil, false)
-	s.needDrain = needDrain // Write waits itself: it owes no DrainEvent
+	s.enqueueLocked(p, nil, false, false) // Write waits itself: it owes no DrainEvent
 	s.mu.Unlock()
+	s.afterEnqueue()
 	return nil
 }
 
@@ -124,10 +127,11 @@ func (s *Socket) End(data ...[]byte) error {
 		return ErrBufferFull
 	}
 	for _, p := range data {
-		s.enqueueLocked(p, nil, false)
+		s.enqueueLocked(p, nil, false, true)
 	}
 	s.endLocked()
 	s.mu.Unlock()
+	s.afterEnqueue()
 	return nil
 }
 
@@ -176,8 +180,9 @@ func (s *Socket) send(p []byte, cb func(error), owned bool) (bool, error) {
 		s.mu.Unlock()
 		return false, ErrBufferFull
 	}
-	ok := s.enqueueLocked(p, cb, owned)
+	ok := s.enqueueLocked(p, cb, owned, true)
 	s.mu.Unlock()
+	s.afterEnqueue()
 	return ok, nil
 }
 
@@ -201,26 +206,116 @@ func (s *Socket) writeErrLocked() error {
 	return err
 }
 
-func (s *Socket) enqueueLocked(p []byte, cb func(error), owned bool) bool {
+// enqueueLocked takes a write and returns Node's result for it. While
+// nothing is queued or being written, the bytes go to the kernel at once
+// from the caller (as libuv does), without a copy or a goroutine; only what
+// the kernel did not take is queued, for a writer goroutine to flush.
+func (s *Socket) enqueueLocked(p []byte, cb func(error), owned, owesDrain bool) bool {
+	ok := s.pending+len(p) < s.hwm
+	if !ok && owesDrain {
+		s.needDrain = true
+	}
+	s.bytesWritten.Add(int64(len(p)))
+	if cb == nil && len(p) > 0 && len(s.wq) == 0 && !s.writing && s.state == stOpen && !s.closed {
+		n, err := s.writeNowLocked(p)
+		if err != nil {
+			s.writeErr = err // the caller destroys the socket once unlocked
+			return ok
+		}
+		if n > 0 {
+			s.touchLocked()
+		}
+		if p = p[n:]; len(p) == 0 {
+			if s.needDrain && s.pending == 0 {
+				s.needDrain = false
+				s.drainNow = true
+				s.st.push(DrainEvent{})
+			}
+			return ok
+		}
+	}
 	if !owned {
 		p = append([]byte(nil), p...)
 	}
 	s.wq = append(s.wq, writeReq{b: p, cb: cb})
 	s.pending += len(p)
-	s.bytesWritten.Add(int64(len(p)))
-	ok := s.pending < s.hwm
-	if !ok {
-		s.needDrain = true
+	if s.state == stOpen {
+		s.startWriterLocked()
 	}
-	s.wakeWriterLocked()
 	return ok
 }
 
-func (s *Socket) endLocked() {
-	if !s.ending {
-		s.ending = true
-		s.wakeWriterLocked()
+// writeNowLocked writes p without waiting: it returns how much the kernel
+// took (0 when its buffer is full).
+func (s *Socket) writeNowLocked(p []byte) (int, error) {
+	if s.rawConn == nil {
+		return 0, nil
 	}
+	var n int
+	var werr error
+	err := s.rawConn.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), p)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		return true // never wait for writability here
+	})
+	switch {
+	case err != nil:
+		return 0, sysError("write", remoteString(s.conn), err)
+	case werr == syscall.EAGAIN:
+		return 0, nil
+	case werr != nil:
+		return 0, sysError("write", remoteString(s.conn), os.NewSyscallError("write", werr))
+	}
+	return n, nil
+}
+
+// afterEnqueue finishes a write outside the lock: it destroys the socket
+// after a failed direct write, or announces a drain that the direct write
+// made.
+func (s *Socket) afterEnqueue() {
+	s.mu.Lock()
+	err, drained := s.writeErr, s.drainNow
+	s.writeErr, s.drainNow = nil, false
+	var srcs []*Socket
+	if drained {
+		srcs = append(srcs, s.pipeSrcs...)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		s.destroy(err, false)
+		return
+	}
+	if drained {
+		s.dispatch()
+		for _, src := range srcs {
+			src.onPipeDrain(s)
+		}
+	}
+}
+
+func (s *Socket) endLocked() {
+	if s.ending {
+		return
+	}
+	s.ending = true
+	if s.state == stOpen && !s.closed {
+		s.startWriterLocked()
+	}
+}
+
+// startWriterLocked starts the writer goroutine unless it runs already.
+func (s *Socket) startWriterLocked() {
+	if s.writing {
+		s.wakeWriterLocked()
+		return
+	}
+	s.writing = true
+	s.live++
+	go s.writeLoop(s.conn, s.done)
 }
 
 func (s *Socket) wakeWriterLocked() {
@@ -238,30 +333,26 @@ func (s *Socket) wakeWritersLocked() {
 	}
 }
 
-// writeLoop is the writer goroutine of one connection: it hands the queue
-// to the kernel in batches (one writev each), then runs the callbacks, and
-// after End sends the FIN.
+// writeLoop is the writer goroutine of one connection, running while
+// writes wait: it hands the queue to the kernel in batches (one writev
+// each, blocking as long as the kernel's buffer is full), runs the
+// callbacks, sends the FIN after End, and returns once the queue is empty.
 func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 	defer s.exitIO()
 	var reqs []writeReq
 	var bufs net.Buffers
 	for {
 		s.mu.Lock()
-		for len(s.wq) == 0 && !(s.ending && !s.wfinished) && s.done == done && !s.closed {
-			s.mu.Unlock()
-			select {
-			case <-s.writeWake:
-			case <-done:
-				return
-			}
-			s.mu.Lock()
-		}
 		if s.closed || s.done != done {
+			s.writing = false
 			s.mu.Unlock()
 			return
 		}
 		if len(s.wq) == 0 {
-			s.finishWriteLocked(conn)
+			if s.ending && !s.wfinished {
+				s.finishWriteLocked(conn)
+			}
+			s.writing = false
 			s.mu.Unlock()
 			s.dispatch()
 			return
@@ -287,11 +378,13 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 
 		s.mu.Lock()
 		if s.closed || s.done != done {
+			s.writing = false
 			s.mu.Unlock()
 			return
 		}
 		if err != nil {
 			werr := sysError("write", remoteString(conn), err)
+			s.writing = false
 			s.mu.Unlock()
 			for _, r := range reqs {
 				if r.cb != nil {

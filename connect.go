@@ -83,7 +83,7 @@ func (s *Socket) resetLocked() {
 	s.state = stIdle
 	s.conn = nil
 	s.closed, s.destroyed, s.hadError = false, false, false
-	s.eof = false
+	s.eof, s.endTold = false, false
 	if s.encoding != "" {
 		s.dec = newDecoder(s.encoding)
 	}

@@ -158,9 +158,22 @@ func (s *Socket) emit(st *stream) {
 		s.deliverToPipes(st, it, false)
 		ev := it.event()
 		sent := true
+		_, closing := ev.(CloseEvent)
+		var rewake chan struct{}
+		if closing {
+			// An ErrorEvent from a method called before the consumer has
+			// the close (a write after the peer's end) still goes first.
+			rewake = st.wake
+		}
 		if stop != nil {
 			select {
 			case st.ch <- ev:
+			case <-rewake:
+				s.mu.Lock()
+				st.items = append(st.items, it) // behind what was queued meanwhile
+				st.events++
+				s.mu.Unlock()
+				continue
 			case <-stop:
 				stop = nil
 				sent = forceTerminal(st.ch, ev)
@@ -172,17 +185,62 @@ func (s *Socket) emit(st *stream) {
 		if sent {
 			st.sent++
 		}
+		if closing && stop != nil {
+			// The channel stays open until the consumer has the
+			// CloseEvent, so an ErrorEvent from a call it makes before
+			// that can still be put in front of it (see stream.push).
+			st.closeInChan = true
+			s.mu.Unlock()
+			if s.awaitClose(st, stop) {
+				return
+			}
+			continue
+		}
 		s.afterDispatchLocked(st, it, sent)
 		s.mu.Unlock()
-		if _, last := it.ev.(CloseEvent); last {
+		if closing {
 			return
 		}
 	}
 }
 
+// awaitClose waits for the consumer to receive the CloseEvent, then closes
+// the channel and returns true. It returns false if an ErrorEvent took the
+// CloseEvent back, to be sent after it. Destroy ends the wait at once.
+func (s *Socket) awaitClose(st *stream, stop chan struct{}) bool {
+	var t *time.Timer
+	for delay := endPollMin; ; delay = min(2*delay, endPollMax) {
+		s.mu.Lock()
+		if !st.closeInChan {
+			s.mu.Unlock()
+			return false
+		}
+		if len(st.ch) == 0 || st.stopped {
+			st.closeInChan = false
+			st.chClosed = true
+			close(st.ch)
+			s.mu.Unlock()
+			return true
+		}
+		s.mu.Unlock()
+		if t == nil {
+			t = time.NewTimer(delay)
+			defer t.Stop()
+		} else {
+			t.Reset(delay)
+		}
+		select {
+		case <-t.C:
+		case <-st.wake:
+		case <-stop:
+		}
+	}
+}
+
 // countsEndLocked reports whether it must be put in the channel under the
-// lock: it is the EndEvent that ends this side on receipt, or one that
-// follows it while its receipt is unknown.
+// lock: it is the EndEvent, whose receipt changes the socket (its ready
+// state; without half-open, its write side), or one that follows it while
+// its receipt is unknown.
 func (s *Socket) countsEndLocked(st *stream, it item) bool {
 	if st != s.st {
 		return false
@@ -191,7 +249,7 @@ func (s *Socket) countsEndLocked(st *stream, it item) bool {
 		return true
 	}
 	_, end := it.ev.(EndEvent)
-	return end && !s.allowHalfOpen && !s.peerEnded
+	return end && !s.endTold
 }
 
 // countsEndHeadLocked is countsEndLocked for the item at the head of the
@@ -288,11 +346,8 @@ func (st *stream) remove(i int) {
 	} else {
 		st.events--
 	}
-	if i == 0 {
-		st.items[0] = item{}
-		st.items = st.items[1:]
-		return
-	}
+	// Shift down rather than reslice from the front, so the slice's room
+	// is reused and a steady flow of events allocates nothing.
 	n := copy(st.items[i:], st.items[i+1:])
 	st.items[i+n] = item{}
 	st.items = st.items[:i+n]
@@ -317,13 +372,13 @@ func (s *Socket) afterDispatchLocked(st *stream, it item, inChannel bool) {
 		// the EndEvent: a reply written while handling the data before it
 		// still goes out. In the channel, the EndEvent may wait unreceived
 		// in the buffer; settleEndLocked finds out when it is received.
-		if st == s.st && !s.allowHalfOpen && !s.peerEnded {
+		if st == s.st && !s.endTold {
 			if inChannel {
 				st.endSeq = st.sent - 1
 				s.endBuffered = true
 				s.settleEndLocked()
 			} else {
-				s.peerEndLocked()
+				s.tellEndLocked()
 			}
 		}
 	case CloseEvent:
@@ -338,9 +393,13 @@ func (s *Socket) afterDispatchLocked(st *stream, it item, inChannel bool) {
 }
 
 // endPollMin and endPollMax bound the interval at which the emitter
-// checks whether the consumer has received the EndEvent.
+// checks whether the consumer has received the EndEvent. Most consumers
+// tell it sooner by calling a method (a write, End, ReadyState), which
+// checks at once; the first poll waits long enough for such a call made
+// while handling the EndEvent to come first, so that its error (EPIPE)
+// precedes the CloseEvent.
 const (
-	endPollMin = 50 * time.Microsecond
+	endPollMin = time.Millisecond
 	endPollMax = 20 * time.Millisecond
 )
 
@@ -350,9 +409,7 @@ func (s *Socket) settleEndLocked() {
 	st := s.st
 	if s.endBuffered && st.sent-len(st.ch) > st.endSeq {
 		s.endBuffered = false
-		if !s.peerEnded {
-			s.peerEndLocked()
-		}
+		s.tellEndLocked()
 	}
 }
 

@@ -71,11 +71,19 @@ func (b *outbox) run(mu *sync.Mutex) {
 		b.inFlight, b.retracted = ev, false
 		mu.Unlock()
 
+		// A take-back that is already signalled wins over a receiver that
+		// is already waiting: check for it first, as select would pick
+		// between two ready cases at random.
 		sent := true
 		select {
-		case b.ch <- ev:
 		case <-b.retract:
 			sent = false
+		default:
+			select {
+			case b.ch <- ev:
+			case <-b.retract:
+				sent = false
+			}
 		}
 
 		mu.Lock()

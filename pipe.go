@@ -15,6 +15,10 @@ type pipeDst struct {
 // still receives every event, DataEvents included. Piping a socket into
 // itself makes an echo. A second Pipe to the same dst does nothing. Safe
 // for concurrent use.
+//
+// Data flows as soon as there is a listener: to attach a Pipe and a reader
+// of Events so that both see every byte, call Pause first and Resume after
+// both are attached (Node attaches listeners within one tick).
 func (s *Socket) Pipe(dst *Socket) error {
 	if dst == nil {
 		return argError("Pipe destination is nil")

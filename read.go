@@ -18,59 +18,68 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); retur
 
 // connReader reads a connection without holding a buffer while it waits:
 // it waits for readability through the connection's RawConn, and reads
-// into a borrowed buffer only once there is something to read.
+// into a borrowed buffer only once there is something to read. Its state
+// lives in the struct, and its callback is made once, so a read allocates
+// nothing.
 type connReader struct {
-	conn net.Conn
-	rc   syscall.RawConn // nil: the connection has no descriptor; use Read
+	conn   net.Conn
+	rc     syscall.RawConn // nil: the connection has no descriptor; use Read
+	readFn func(fd uintptr) bool
+	buf    *[]byte
+	n      int
+	err    error
 }
 
-func newConnReader(conn net.Conn) connReader {
-	r := connReader{conn: conn}
+func newConnReader(conn net.Conn) *connReader {
+	r := &connReader{conn: conn}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			r.rc = rc
+			r.readFn = r.readFD
 		}
 	}
 	return r
 }
 
+// readFD is the RawConn callback: false asks to wait for readability.
+func (r *connReader) readFD(fd uintptr) bool {
+	r.buf = readBufs.Get().(*[]byte)
+	for {
+		r.n, r.err = syscall.Read(int(fd), *r.buf)
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	if r.err == syscall.EAGAIN {
+		readBufs.Put(r.buf) // nothing to read yet: wait without the buffer
+		r.buf = nil
+		return false
+	}
+	return true
+}
+
 // read returns a borrowed buffer holding n bytes (give it back to
 // readBufs), io.EOF at the peer's end, or the error.
-func (r connReader) read() (*[]byte, int, error) {
+func (r *connReader) read() (*[]byte, int, error) {
 	if r.rc == nil {
 		b := readBufs.Get().(*[]byte)
 		n, err := r.conn.Read(*b)
 		return b, n, err
 	}
-	var b *[]byte
-	var n int
-	var rerr error
-	err := r.rc.Read(func(fd uintptr) bool {
-		b = readBufs.Get().(*[]byte)
-		for {
-			n, rerr = syscall.Read(int(fd), *b)
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN {
-			readBufs.Put(b) // nothing to read yet: wait without the buffer
-			b = nil
-			return false
-		}
-		return true
-	})
+	r.buf, r.n, r.err = nil, 0, nil
+	err := r.rc.Read(r.readFn)
+	n := r.n
 	switch {
 	case err != nil:
-	case rerr != nil:
-		err = os.NewSyscallError("read", rerr)
+	case r.err != nil:
+		err = os.NewSyscallError("read", r.err)
 	case n == 0:
 		err = io.EOF
 	}
 	if err != nil {
 		n = 0
 	}
-	return b, n, err
+	return r.buf, n, err
 }
 
 // readLoop is the reader goroutine of one connection. It reads while the
@@ -113,7 +122,11 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 		if n > 0 {
 			s.bytesRead.Add(int64(n))
 			s.touchLocked()
-			s.pushReadLocked((*buf)[:n])
+			if s.pipeOnlyLocked() {
+				s.pipeRead((*buf)[:n]) // unlocks and locks again
+			} else {
+				s.pushReadLocked((*buf)[:n])
+			}
 		}
 		if buf != nil {
 			readBufs.Put(buf)
@@ -165,7 +178,25 @@ func (s *Socket) onEOFLocked() {
 	// read still closes. With data unread, this side ends when the
 	// EndEvent is delivered after it, so a consumer that subscribes late
 	// (a connection handler) can still reply to a request followed by FIN.
-	if !s.allowHalfOpen && !s.st.subscribed && len(s.pipes) == 0 && !s.peerEnded && s.st.dataItems == 0 {
+	s.endIfUnheardLocked()
+	s.maybeFinishLocked()
+}
+
+// endIfUnheardLocked tells the end to nobody when nobody can hear it: no
+// subscriber, no Pipe, no connection handler still running (it may yet
+// subscribe, as a Node 'connection' listener runs before any read), and
+// nothing unread before it.
+func (s *Socket) endIfUnheardLocked() {
+	if s.eof && !s.endTold && !s.st.subscribed && len(s.pipes) == 0 && !s.handling && s.st.dataItems == 0 {
+		s.tellEndLocked()
+	}
+}
+
+// tellEndLocked records that the consumer has the EndEvent; without
+// half-open, this side then ends.
+func (s *Socket) tellEndLocked() {
+	s.endTold = true
+	if !s.allowHalfOpen && !s.peerEnded {
 		s.peerEndLocked()
 	}
 	s.maybeFinishLocked()
@@ -183,4 +214,32 @@ func remoteString(c net.Conn) string {
 		return a.String()
 	}
 	return ""
+}
+
+// pipeOnlyLocked reports whether data just read can go straight to the
+// Pipe destinations from the read buffer: nobody else takes it, nothing
+// read earlier waits, and the data flows.
+func (s *Socket) pipeOnlyLocked() bool {
+	st := s.st
+	return !st.subscribed && len(s.pipes) > 0 && st.dataItems == 0 && !st.pumping &&
+		s.dec == nil && !s.paused && !s.pipeWaitingLocked()
+}
+
+// pipeRead writes p, still in the borrowed read buffer, to the Pipe
+// destinations; a destination copies only what it must queue. It holds
+// the pump's place meanwhile, so items keep their order.
+func (s *Socket) pipeRead(p []byte) {
+	st := s.st
+	st.pumping = true
+	pipes := s.pipes
+	s.mu.Unlock()
+	for _, pd := range pipes {
+		s.pipeWrite(pd, p, false)
+	}
+	s.mu.Lock()
+	st.pumping = false
+	if st.pumpAgain {
+		st.pumpAgain = false
+		s.pumpLocked(st)
+	}
 }

@@ -322,6 +322,7 @@ func (srv *Server) accepted(conn net.Conn) {
 	s := newSocket(srv.opts.AllowHalfOpen, srv.hwm)
 	s.maxBuffer = srv.opts.MaxBufferSize
 	s.server = srv
+	s.handling = srv.handler != nil
 	srv.conns[s] = struct{}{}
 	srv.mu.Unlock()
 
@@ -336,7 +337,10 @@ func (srv *Server) accepted(conn net.Conn) {
 	srv.box.kick(&srv.mu)
 	srv.mu.Unlock()
 	if srv.handler != nil {
-		go srv.handler(s)
+		go func() {
+			defer s.handlerReturned()
+			srv.handler(s)
+		}()
 	}
 }
 

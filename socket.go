@@ -30,6 +30,7 @@ type Socket struct {
 	state      sockState
 	conn       net.Conn
 	rawConn    syscall.RawConn    // conn's descriptor, for direct writes; nil if none
+	dw         directWrite        // the direct write in progress, under mu
 	done       chan struct{}      // closed when this connection closes: stops its goroutines
 	cancelDial context.CancelFunc // aborts a connect in progress
 	live       int                // I/O goroutines of this connection still running
@@ -47,6 +48,8 @@ type Socket struct {
 	st        *stream // event stream of the current connection
 	paused    bool
 	eof       bool          // the peer's FIN has been read
+	endTold   bool          // the consumer has the EndEvent (or, with none, it is as good as told)
+	handling  bool          // the server's connection handler is running
 	readWake  chan struct{} // 1-buffered: the read buffer fell under the high-water mark
 	dec       decoder       // set by SetEncoding
 	encoding  string        // canonical name of dec's encoding
@@ -119,6 +122,9 @@ func (s *Socket) setConnLocked(conn net.Conn) {
 	if sc, ok := conn.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			s.rawConn = rc
+			if s.dw.fn == nil {
+				s.dw.fn = s.dw.write
+			}
 		}
 	}
 }
@@ -129,6 +135,17 @@ func (s *Socket) exitIO() {
 	s.mu.Lock()
 	s.live--
 	s.queueCloseLocked()
+	s.mu.Unlock()
+	s.dispatch()
+}
+
+// handlerReturned runs when the server's connection handler returns: a
+// peer's end that waited for it is now told to nobody, if nobody took it.
+func (s *Socket) handlerReturned() {
+	s.mu.Lock()
+	s.handling = false
+	s.endIfUnheardLocked()
+	s.maybeFinishLocked()
 	s.mu.Unlock()
 	s.dispatch()
 }
@@ -169,6 +186,11 @@ func (s *Socket) closeLocked(err error, destroy bool) {
 	}
 	s.closed = true
 	s.destroyed = destroy
+	// The server's count goes down before the descriptor closes, so that
+	// a peer that sees the close also sees the count without it.
+	if s.server != nil {
+		s.server.release(s)
+	}
 	if s.done != nil {
 		close(s.done)
 	}
@@ -196,9 +218,6 @@ func (s *Socket) closeLocked(err error, destroy bool) {
 		s.st.push(ErrorEvent{Err: err})
 	}
 	s.ref.set(false, s.ref.unref)
-	if s.server != nil {
-		s.server.release(s)
-	}
 	s.queueCloseLocked()
 }
 
@@ -220,8 +239,10 @@ func (s *Socket) maybeFinishLocked() {
 	}
 }
 
+// readDoneLocked reports whether the read side is over: the peer's end has
+// been read and the consumer has had all the data and the EndEvent.
 func (s *Socket) readDoneLocked() bool {
-	return s.eof && s.st.dataItems == 0
+	return s.eof && s.st.dataItems == 0 && s.endTold
 }
 
 // touchLocked records activity for the idle timeout: a read, a write

@@ -214,13 +214,14 @@ func (r ReadyState) String() string {
 func (s *Socket) ReadyState() ReadyState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.settleEndLocked()
 	if s.state == stConnecting && !s.closed {
 		return StateOpening
 	}
 	if s.closed || s.state != stOpen {
 		return StateClosed
 	}
-	readable := !s.eof
+	readable := !s.endTold // as Node: readable until 'end' is emitted
 	writable := !s.ending && !s.peerEnded
 	switch {
 	case readable && writable:

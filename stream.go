@@ -19,6 +19,7 @@ type stream struct {
 	stop        chan struct{} // closed by Destroy: never block on the consumer again
 	stopped     bool
 	closeQueued bool // the CloseEvent is in items (or delivered)
+	closeInChan bool // the CloseEvent is in ch, not yet received; ch still open
 	endPiped    bool // the Pipe destinations have been given the end
 	chClosed    bool // the CloseEvent was dispatched and ch closed
 
@@ -56,7 +57,25 @@ func newStream() *stream {
 // events nobody reads holds a bounded amount.
 func (st *stream) push(ev Event) {
 	if st.closeQueued {
-		return // nothing comes after the CloseEvent
+		// Nothing comes after the CloseEvent, but an ErrorEvent reported
+		// by a method called before the consumer had the close goes
+		// before it.
+		if _, isErr := ev.(ErrorEvent); !isErr || st.chClosed || st.stopped {
+			return
+		}
+		if st.closeInChan && !st.takeBackClose() {
+			return // the consumer has the CloseEvent: too late
+		}
+		st.events++
+		if n := len(st.items); n > 0 {
+			if _, last := st.items[n-1].ev.(CloseEvent); last {
+				st.items = append(st.items, st.items[n-1])
+				st.items[n-1] = item{ev: ev}
+				return
+			}
+		}
+		st.items = append(st.items, item{ev: ev}) // the CloseEvent is being sent: it is put back after
+		return
 	}
 	switch ev.(type) {
 	case EndEvent, CloseEvent:
@@ -148,5 +167,27 @@ func (st *stream) unshift(it item) {
 		st.rbytes += it.n
 	} else {
 		st.events++
+	}
+}
+
+// takeBackClose takes the CloseEvent out of the channel's buffer, where it
+// waits unreceived as the only event; it reports false if the consumer has
+// received it (or other events still wait before it: then the ErrorEvent
+// comes too late to pass them). The emitter, waiting in awaitClose, sends
+// nothing meanwhile.
+func (st *stream) takeBackClose() bool {
+	if len(st.ch) != 1 {
+		return false
+	}
+	select {
+	case ev := <-st.ch:
+		st.sent--
+		st.closeInChan = false
+		st.items = append(st.items, item{ev: ev})
+		st.events++
+		st.signal()
+		return true
+	default:
+		return false // the consumer took it just now
 	}
 }

@@ -251,17 +251,10 @@ func (s *Socket) writeNowLocked(p []byte) (int, error) {
 	if s.rawConn == nil {
 		return 0, nil
 	}
-	var n int
-	var werr error
-	err := s.rawConn.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), p)
-			if werr != syscall.EINTR {
-				break
-			}
-		}
-		return true // never wait for writability here
-	})
+	s.dw.p = p
+	err := s.rawConn.Write(s.dw.fn)
+	n, werr := s.dw.n, s.dw.err
+	s.dw = directWrite{fn: s.dw.fn}
 	switch {
 	case err != nil:
 		return 0, sysError("write", remoteString(s.conn), err)
@@ -340,7 +333,7 @@ func (s *Socket) wakeWritersLocked() {
 func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 	defer s.exitIO()
 	var reqs []writeReq
-	var bufs net.Buffers
+	var bufs, view net.Buffers // view is the one WriteTo consumes
 	for {
 		s.mu.Lock()
 		if s.closed || s.done != done {
@@ -371,8 +364,8 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 		}
 		var err error
 		if total > 0 {
-			b := bufs // WriteTo consumes its receiver
-			_, err = b.WriteTo(conn)
+			view = bufs
+			_, err = view.WriteTo(conn)
 		}
 		clear(bufs)
 
@@ -433,6 +426,26 @@ func (s *Socket) finishWriteLocked(conn net.Conn) {
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); err != nil {
 			s.closeLocked(sysError("shutdown", remoteString(conn), err), true)
+		}
+	}
+}
+
+// directWrite is the state of one direct write, kept in the socket with a
+// callback made once, so that a direct write allocates nothing. It is
+// used under the socket's lock.
+type directWrite struct {
+	fn  func(fd uintptr) bool
+	p   []byte
+	n   int
+	err error
+}
+
+// write is the RawConn callback of a direct write; it never asks to wait.
+func (w *directWrite) write(fd uintptr) bool {
+	for {
+		w.n, w.err = syscall.Write(int(fd), w.p)
+		if w.err != syscall.EINTR {
+			return true
 		}
 	}
 }

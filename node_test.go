@@ -710,6 +710,7 @@ func TestNode_net_connect_handle_econnrefused(t *testing.T) {
 // test-net-connect-immediate-finish: End right after a connect to a host
 // that does not resolve must not break anything: the error still comes.
 func TestNode_net_connect_immediate_finish(t *testing.T) {
+	offlineDNS(t) // the lookup fails here, with no query leaving the machine
 	c, err := Connect(ConnectOptions{Host: "no.way.you.will.resolve.this.invalid", Port: nodeRefusedPort(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -802,6 +803,7 @@ func TestNode_net_create_connection(t *testing.T) {
 // test-net-dns-error: a host name of 256 '*' gives ENOTFOUND and no
 // connect.
 func TestNode_net_dns_error(t *testing.T) {
+	offlineDNS(t)
 	c, err := ConnectTCP(42, strings.Repeat("*", 256))
 	if err != nil {
 		t.Fatalf("ConnectTCP(42, 256 stars) = %v; want nil (the failure is an event)", err)

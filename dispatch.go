@@ -15,31 +15,30 @@ import "time"
 // high-water mark, then it stops reading) and a few other events, so a
 // consumer that subscribes just after Connect or in its connection handler
 // misses nothing. A socket whose events are never asked for costs no
-// goroutine for them.
+// goroutine for them, nor does one whose consumer keeps up.
 func (s *Socket) Events() <-chan Event {
 	s.mu.Lock()
 	st := s.st
 	if st.ch == nil {
 		st.ch = make(chan Event, eventCapacity)
 	}
-	start := !st.subscribed && !st.chClosed
-	st.subscribed = true
-	s.mu.Unlock()
-	if start {
-		go s.emit(st)
+	if !st.subscribed {
+		st.subscribed = true
+		s.deliverLocked(st)
 	}
+	s.mu.Unlock()
 	return st.ch
 }
 
-// dispatch moves deliverable items on. With a subscriber it wakes the
-// emitter; without one it runs the (never blocking) delivery to Pipe
-// destinations inline. Call it, without the lock, after any change that
-// can make an item deliverable.
+// dispatch moves deliverable items on: to a subscriber (see
+// deliverLocked), or without one to the Pipe destinations (see
+// pumpLocked). Call it, without the lock, after any change that can make
+// an item deliverable.
 func (s *Socket) dispatch() {
 	s.mu.Lock()
 	st := s.st
 	if st.subscribed {
-		st.signal()
+		s.deliverLocked(st)
 	} else {
 		s.pumpLocked(st)
 	}
@@ -80,8 +79,39 @@ func (s *Socket) pumpLocked(st *stream) {
 	}
 	st.pumping = false
 	if st.subscribed {
-		st.signal() // hand over to the emitter that started meanwhile
+		s.deliverLocked(st) // someone subscribed meanwhile
 	}
+}
+
+// deliverLocked delivers to a subscriber what can go without waiting:
+// each event is put in the channel's spare room at once, by whichever
+// goroutine made it deliverable, so a consumer that keeps up costs no
+// goroutine. What must wait (a full channel, Pipe writes, the receipt of
+// the end, the close, a destroyed stream) is left to the emitter
+// goroutine, started on demand; it returns when nothing waits.
+func (s *Socket) deliverLocked(st *stream) {
+	switch {
+	case st.emitting:
+		st.signal()
+		return
+	case st.pumping || st.chClosed:
+		return
+	}
+	for !st.stopped && !st.closeInChan && !(s.endBuffered && st == s.st) && len(s.pipes) == 0 {
+		it, ok := s.nextLocked(st)
+		if !ok {
+			return
+		}
+		if _, last := it.ev.(CloseEvent); last || !s.placeLocked(st, it) {
+			st.unshift(it)
+			break
+		}
+	}
+	if len(st.items) == 0 && !st.stopped && !(s.endBuffered && st == s.st) {
+		return
+	}
+	st.emitting = true
+	go s.emit(st)
 }
 
 // emit is the emitter goroutine of a subscribed stream: it delivers items
@@ -107,9 +137,13 @@ func (s *Socket) emit(st *stream) {
 		}
 		if ok && stop != nil && s.countsEndLocked(st, it) {
 			if s.placeLocked(st, it) {
+				_, last := it.ev.(CloseEvent)
+				if last {
+					st.emitting = false
+				}
 				s.mu.Unlock()
 				s.deliverToPipes(st, it, false)
-				if _, last := it.ev.(CloseEvent); last {
+				if last {
 					return
 				}
 				pollDelay = endPollMin
@@ -119,6 +153,13 @@ func (s *Socket) emit(st *stream) {
 			ok = false
 		}
 		poll4End := s.endBuffered && st == s.st || !ok && s.countsEndHeadLocked(st)
+		if !ok && !poll4End && !st.pumping {
+			// Nothing to deliver and nothing to wait for: the next change
+			// delivers inline or starts an emitter again.
+			st.emitting = false
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 		if !ok {
 			var tick <-chan time.Time
@@ -197,6 +238,9 @@ func (s *Socket) emit(st *stream) {
 			continue
 		}
 		s.afterDispatchLocked(st, it, sent)
+		if closing {
+			st.emitting = false
+		}
 		s.mu.Unlock()
 		if closing {
 			return
@@ -218,6 +262,7 @@ func (s *Socket) awaitClose(st *stream, stop chan struct{}) bool {
 		if len(st.ch) == 0 || st.stopped {
 			st.closeInChan = false
 			st.chClosed = true
+			st.emitting = false
 			close(st.ch)
 			s.mu.Unlock()
 			return true

@@ -12,7 +12,8 @@ type stream struct {
 	events    int // other items, for the cap before a consumer comes
 
 	ch          chan Event
-	subscribed  bool          // Events was called: an emitter goroutine delivers
+	subscribed  bool          // Events was called
+	emitting    bool          // an emitter goroutine runs
 	pumping     bool          // a goroutine is dispatching; others leave it the work
 	pumpAgain   bool          // state changed while pumping
 	wake        chan struct{} // 1-buffered: wakes the emitter

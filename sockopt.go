@@ -101,12 +101,15 @@ func (s *Socket) applyOptionsLocked() error {
 	return nil
 }
 
-// Address is Node's socket.address(): the local address. It is the zero
-// Addr before the connection is up and after close. Safe for concurrent
+// Address is Node's socket.address(): the local TCP address. It is the
+// zero Addr (Node's null) before the connection is up, after close, and on
+// a Unix socket, which has no such address in Node. Safe for concurrent
 // use.
 func (s *Socket) Address() Addr {
 	if c := s.openConn(); c != nil {
-		return addrOf(c.LocalAddr())
+		if a := addrOf(c.LocalAddr()); a.Family != "" {
+			return a
+		}
 	}
 	return Addr{}
 }
@@ -134,12 +137,7 @@ func (s *Socket) remote() Addr {
 	return Addr{}
 }
 
-func (s *Socket) local() Addr {
-	if a := s.Address(); a.Family != "" {
-		return a
-	}
-	return Addr{}
-}
+func (s *Socket) local() Addr { return s.Address() }
 
 func (s *Socket) openConn() net.Conn {
 	s.mu.Lock()

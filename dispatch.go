@@ -114,10 +114,11 @@ func (s *Socket) deliverLocked(st *stream) {
 	go s.emit(st)
 }
 
-// emit is the emitter goroutine of a subscribed stream: it delivers items
-// in order and exits after the CloseEvent. Its sends select on the
-// stream's stop signal, which Destroy closes; from then on it only leaves
-// the terminal events in the channel's spare capacity and never blocks.
+// emit is the emitter goroutine of a subscribed stream, started by
+// deliverLocked: it delivers items in order, and returns when nothing
+// waits or after the CloseEvent. Its sends select on the stream's stop
+// signal, which Destroy closes; from then on it only leaves the terminal
+// events in the channel's spare capacity and never blocks.
 //
 // While an EndEvent that ends this side waits in the channel's buffer
 // (see settleEndLocked), events are put in the channel only under the lock

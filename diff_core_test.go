@@ -16,14 +16,6 @@ func replaceVal(who, ev, from, to string) func(map[string][]rec) {
 	}
 }
 
-func adjustAll(fs ...func(map[string][]rec)) func(map[string][]rec) {
-	return func(m map[string][]rec) {
-		for _, f := range fs {
-			f(m)
-		}
-	}
-}
-
 // TestDifferentialCore runs the core scenarios against node.
 func TestDifferentialCore(t *testing.T) {
 	runScenarios(t, coreScenarios)

@@ -1,0 +1,1776 @@
+package nodenet
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestDifferentialMore runs the second set of differential scenarios
+// against node: half-open variants, destroy and reset, server address,
+// close and connection limits, idle timeouts, write return values and
+// backpressure, pause/resume, every encoding on both directions, byte
+// counters, addresses over IPv4, IPv6 and Unix sockets, write errors, a
+// large checksummed transfer and isIP.
+func TestDifferentialMore(t *testing.T) {
+	list := append([]scenario(nil), moreScenarios...)
+	list = append(list, encodingScenarios()...)
+	list = append(list, isIPScenario())
+	if ipv6Loopback() {
+		list = append(list, ipv6AddressScenario)
+	} else {
+		t.Run(ipv6AddressScenario.name, func(t *testing.T) { t.Skip("::1 is not available here") })
+	}
+	runScenarios(t, list)
+}
+
+// moreJS is the Node side's share of this file's helpers, put before a
+// scenario's script where it needs them. traceSkip is trace without the
+// records of the events named in skip; traceQuiet skips data and drain,
+// for transfers whose chunking and drain count are not part of the
+// contract (nodenet's writer runs concurrently with the caller, so the
+// queue may empty, and owe a drain, between two Sends of one handler).
+// addrStr prints an address() result with the port as a boolean (port >
+// 0, or equal to the given port); orEmpty prints undefined as "".
+const moreJS = `
+function traceSkip(s, who, skip) {
+  open++;
+  s.on('close', () => { open--; if (finishing && open === 0) setImmediate(print); });
+  const r = (ev, val) => { if (!skip.includes(ev)) rec(who, ev, val); };
+  s.on('connect', () => r('connect'));
+  s.on('data', d => r('data', typeof d === 'string' ? d : d.toString('latin1')));
+  s.on('end', () => r('end'));
+  s.on('timeout', () => r('timeout'));
+  s.on('drain', () => r('drain'));
+  s.on('error', e => r('error', errVal(e)));
+  s.on('close', h => r('close', h));
+  return s;
+}
+function traceQuiet(s, who) { return traceSkip(s, who, ['data', 'drain']); }
+function addrStr(a, port) {
+  if (a === null) return 'null';
+  if (a.address === undefined) return '{}';
+  return a.family + ' ' + a.address + ' ' + (port === undefined ? a.port > 0 : a.port === port);
+}
+function orEmpty(v) { return v === undefined || v === null ? '' : String(v); }
+`
+
+// traceSkip is the Go side of moreJS's traceSkip: tr.trace without the
+// records of the events named in skip.
+func (tr *tracer) traceSkip(s *Socket, who string, on func(Event), skip ...string) {
+	ch := s.Events()
+	tr.wg.Add(1)
+	go func() {
+		defer tr.wg.Done()
+		for ev := range ch {
+			if slices.Contains(skip, EventName(ev)) {
+				if on != nil {
+					on(ev)
+				}
+				continue
+			}
+			switch ev := ev.(type) {
+			case DataEvent:
+				if ev.Data != nil {
+					tr.rec(who, "data", latin1(ev.Data))
+				} else {
+					tr.rec(who, "data", ev.Text)
+				}
+			case ErrorEvent:
+				tr.rec(who, "error", errVal(ev.Err))
+			case CloseEvent:
+				tr.rec(who, "close", strconv.FormatBool(ev.HadError))
+			default:
+				tr.rec(who, EventName(ev), "")
+			}
+			if on != nil {
+				on(ev)
+			}
+		}
+	}()
+}
+
+// traceQuiet is moreJS's traceQuiet: traceSkip of data and drain.
+func (tr *tracer) traceQuiet(s *Socket, who string, on func(Event)) {
+	tr.traceSkip(s, who, on, "data", "drain")
+}
+
+// whenAll returns a function that runs f on its n-th call: a server is
+// closed once both ends of its connection have closed, since a Go accept
+// can lag behind the client's whole life.
+func whenAll(n int, f func()) func() {
+	var left atomic.Int64
+	left.Store(int64(n))
+	return func() {
+		if left.Add(-1) == 0 {
+			f()
+		}
+	}
+}
+
+// waitGate waits for a scenario's Go side to reach a step that a
+// concurrent peer must not overtake (bounded, so a broken run fails
+// rather than hangs).
+func waitGate(gate <-chan struct{}) {
+	select {
+	case <-gate:
+	case <-time.After(testTimeout):
+	}
+}
+
+// setVal sets the value of who's records of ev.
+func setVal(who, ev, val string) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for i, r := range m[who] {
+			if r.Ev == ev {
+				m[who][i].Val = val
+			}
+		}
+	}
+}
+
+// addrStr is moreJS's addrStr for nodenet's Addr, whose zero value stands
+// for Node's null.
+func addrStr(a Addr, port int) string {
+	if a == (Addr{}) {
+		return "null"
+	}
+	ok := a.Port > 0
+	if port != 0 {
+		ok = a.Port == port
+	}
+	return a.Family + " " + a.Address + " " + strconv.FormatBool(ok)
+}
+
+// orEmpty gives a port as Node prints it: 0 (nodenet's "none") is
+// undefined, printed as "".
+func orEmpty(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return strconv.Itoa(port)
+}
+
+func errStr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return errVal(err)
+}
+
+func ipv6Loopback() bool {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// closeTo rewrites who's last close record to had_error = to.
+func closeTo(who, to string) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for i := len(m[who]) - 1; i >= 0; i-- {
+			if m[who][i].Ev == "close" {
+				m[who][i].Val = to
+				return
+			}
+		}
+	}
+}
+
+// insertAfter puts r after the first record of who whose event is ev.
+func insertAfter(who, ev string, r rec) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for i, x := range m[who] {
+			if x.Ev == ev {
+				m[who] = append(m[who][:i+1], append([]rec{r}, m[who][i+1:]...)...)
+				return
+			}
+		}
+	}
+}
+
+// pattern is the content of the large transfer: byte i is i mod 251.
+func pattern(off, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte((off + i) % 251)
+	}
+	return b
+}
+
+const patternJS = `
+function pattern(off, n) { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = (off + i) % 251; return b; }
+`
+
+var moreScenarios = []scenario{
+	{
+		name: "client allowHalfOpen writes after the server's end",
+		node: `
+const srv = net.createServer(s => { trace(s, 'server socket'); s.end('hello'); });
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect({port: srv.address().port, host: '127.0.0.1', allowHalfOpen: true}), 'client');
+  c.on('end', () => {
+    rec('client', 'readyState', c.readyState);
+    rec('client', 'write', c.write('reply'));
+    c.end('bye');
+  });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", nil)
+				s.EndString("hello", "")
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port, AllowHalfOpen: true})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case EndEvent:
+					tr.rec("client", "readyState", c.ReadyState().String())
+					ok, err := c.SendString("reply", "", nil)
+					if err != nil {
+						t.Errorf("write after the peer's end with AllowHalfOpen: %v", err)
+					}
+					tr.rec("client", "write", strconv.FormatBool(ok))
+					c.EndString("bye", "")
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "allowHalfOpen on both sides: readyState through the half-closes",
+		node: `
+const srv = net.createServer({allowHalfOpen: true}, s => {
+  trace(s, 'server socket');
+  s.on('end', () => { rec('server socket', 'readyState', s.readyState); s.end('late reply'); });
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect({port: srv.address().port, host: '127.0.0.1', allowHalfOpen: true}), 'client');
+  c.on('connect', () => { c.end('req'); rec('client', 'readyState', c.readyState); });
+  c.on('end', () => rec('client', 'readyState at end', c.readyState));
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			// The server replies once the client has recorded its
+			// readyState: Go runs both ends at once, and the reply and
+			// the close could otherwise come between End and ReadyState.
+			gate := make(chan struct{})
+			srv := CreateServer(ServerOptions{AllowHalfOpen: true}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(EndEvent); ok {
+						tr.rec("server socket", "readyState", s.ReadyState().String())
+						waitGate(gate)
+						s.EndString("late reply", "")
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port, AllowHalfOpen: true})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					c.EndString("req", "")
+					tr.rec("client", "readyState", c.ReadyState().String())
+					close(gate)
+				case EndEvent:
+					tr.rec("client", "readyState at end", c.ReadyState().String())
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "End with data in an encoding while connecting",
+		node: `
+const srv = net.createServer(s => trace(s, 'server socket'));
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.end('68692c20656e64', 'hex');
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			if err := c.EndString("68692c20656e64", "hex"); err != nil {
+				t.Error(err)
+			}
+			tr.trace(c, "client", func(ev Event) {
+				if _, ok := ev.(CloseEvent); ok {
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "End while connecting with nothing queued",
+		node: `
+const srv = net.createServer(s => trace(s, 'server socket'));
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.end();
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			c.End()
+			tr.trace(c, "client", func(ev Event) {
+				if _, ok := ev.(CloseEvent); ok {
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "End twice: no error, one FIN",
+		node: `
+const srv = net.createServer(s => trace(s, 'server socket'));
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('connect', () => { c.end('a'); c.end(); });
+  c.on('close', () => { rec('client', 'bytesWritten', c.bytesWritten); srv.close(finish); });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					if err := c.EndString("a", ""); err != nil {
+						t.Error(err)
+					}
+					if err := c.End(); err != nil {
+						t.Errorf("second End: %v", err)
+					}
+				case CloseEvent:
+					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "write after End",
+		node: `
+const srv = net.createServer({allowHalfOpen: true}, s => { trace(s, 'server socket'); s.on('end', () => s.end()); });
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('connect', () => { c.end('x'); rec('client', 'write', c.write('y')); });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			// The server ends its side once the client has written after
+			// its End: Go runs both ends at once, and the server's FIN and
+			// the close could otherwise come between End and the write.
+			gate := make(chan struct{})
+			srv := CreateServer(ServerOptions{AllowHalfOpen: true}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(EndEvent); ok {
+						waitGate(gate)
+						s.End()
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					c.EndString("x", "")
+					ok, err := c.SendString("y", "", nil)
+					if !errors.Is(err, ErrWriteAfterEnd) {
+						t.Errorf("write after End returned %v; want ErrWriteAfterEnd", err)
+					}
+					tr.rec("client", "write", strconv.FormatBool(ok))
+					close(gate)
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+		adjust: func(m map[string][]rec) {
+			replaceVal("client", "error", "ERR_STREAM_WRITE_AFTER_END ", "write after end")(m)
+			var out []rec
+			for _, r := range m["client"] {
+				if r.Ev == "close" {
+					out = append(out, rec{"client", "end", ""}, rec{"client", "close", "false"})
+					continue
+				}
+				out = append(out, r)
+			}
+			m["client"] = out
+		},
+		why: "v20's write after end is ERR_STREAM_WRITE_AFTER_END and destroys the socket (close(true), no 'end'); " +
+			"v0.10 and API.md's decision: the error 'write after end' leaves the socket open, so the server's FIN " +
+			"still gives 'end' and then close(false)",
+	},
+	{
+		name: "write after the peer's FIN is EPIPE; the queued writes still flush",
+		node: moreJS + `
+let ss;
+const srv = net.createServer(s => {
+  ss = s;
+  traceQuiet(s, 'server socket');
+  s.pause();
+  s.on('close', () => rec('server socket', 'bytesRead', s.bytesRead));
+  s.end('bye');
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = traceSkip(net.connect(srv.address().port, '127.0.0.1'), 'client', ['drain']);
+  c.on('connect', () => { const chunk = Buffer.alloc(1 << 20, 'q'); for (let i = 0; i < 8; i++) c.write(chunk); });
+  // Two ticks: v20 ends the writable side on the tick after 'end'.
+  c.on('end', () => process.nextTick(() => process.nextTick(() => {
+    rec('client', 'write', c.write('x'));
+    rec('client', 'bufferSize > 0', c.bufferSize > 0);
+  })));
+  c.once('error', () => ss.resume());
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			var ss atomic.Pointer[Socket]
+			tr.serve(srv, "", func(s *Socket) {
+				ss.Store(s)
+				s.Pause()
+				tr.traceQuiet(s, "server socket", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
+					}
+				})
+				s.EndString("bye", "")
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			resumed := false
+			tr.traceSkip(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					chunk := bytes.Repeat([]byte{'q'}, 1<<20)
+					for range 8 {
+						c.Send(chunk, nil)
+					}
+				case EndEvent:
+					// The queue cannot flush while the server is paused, so
+					// the socket stays open: the EPIPE event is sure to come.
+					ok, err := c.SendString("x", "", nil)
+					var ne *Error
+					if !errors.As(err, &ne) || ne.Code != "EPIPE" {
+						t.Errorf("write after the peer's FIN returned %v; want EPIPE", err)
+					}
+					tr.rec("client", "write", strconv.FormatBool(ok))
+					tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
+				case ErrorEvent:
+					if !resumed {
+						resumed = true
+						ss.Load().Resume()
+					}
+				case CloseEvent:
+					srv.Close()
+				}
+			}, "drain")
+		},
+		adjust: func(m map[string][]rec) {
+			closeTo("client", "false")(m)
+			setVal("client", "bufferSize > 0", "true")(m)
+			setVal("server socket", "bytesRead", "8388608")(m)
+		},
+		why: "v20's writeAfterFIN destroys the socket with the EPIPE error: close(true), bufferSize undefined at once, " +
+			"and the writes still queued are dropped, so the server reads only part of the 8 MiB; in v0.10 (SPEC §1.4, " +
+			"E5, E7b) and API.md's decision the EPIPE error does not destroy the socket, the queued writes flush in full " +
+			"after the FIN, and the close that follows is close(false)",
+	},
+	{
+		name: "EPIPE from a write at the end of a slow EndEvent handler",
+		node: `
+const srv = net.createServer(s => { trace(s, 'server socket'); s.end('bye'); });
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('end', () => {
+    const until = Date.now() + 50;
+    while (Date.now() < until) {} // a handler that works for a while
+    // Two ticks: v20 ends the writable side on the tick after 'end'.
+    process.nextTick(() => process.nextTick(() => rec('client', 'write', c.write('x'))));
+  });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", nil)
+				s.EndString("bye", "")
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case EndEvent:
+					time.Sleep(50 * time.Millisecond) // a handler that works for a while
+					ok, err := c.SendString("x", "", nil)
+					var ne *Error
+					if !errors.As(err, &ne) || ne.Code != "EPIPE" {
+						t.Errorf("write after the peer's FIN returned %v; want EPIPE", err)
+					}
+					tr.rec("client", "write", strconv.FormatBool(ok))
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+		adjust: closeTo("client", "false"),
+		why: "v20 still accepts a write inside the 'end' handler, so the script writes two ticks later, where v20's " +
+			"writeAfterFIN gives EPIPE and destroys: close(true); v0.10 gives EPIPE for the write in the handler itself " +
+			"(SPEC E7) and the automatic close after it is close(false). The EPIPE 'error' comes before 'close' in " +
+			"both, as API.md's decision (returned and emitted) asks",
+	},
+	{
+		name: "destroy with queued writes against a non-reading peer",
+		node: moreJS + `
+let ss;
+const srv = net.createServer(s => { ss = s; trace(s, 'server socket'); s.pause(); s.write('go'); });
+srv.listen(0, '127.0.0.1', () => {
+  const c = traceSkip(net.connect(srv.address().port, '127.0.0.1'), 'client', ['drain']);
+  c.once('data', () => {
+    const chunk = Buffer.alloc(1 << 20, 'x'), r = [];
+    for (let i = 0; i < 8; i++) r.push(c.write(chunk));
+    rec('client', 'writes', r.join(' '));
+    rec('client', 'bufferSize > 0', c.bufferSize > 0);
+    rec('client', 'bytesWritten', c.bytesWritten);
+    c.destroy();
+  });
+  c.on('close', () => { ss.destroy(); srv.close(finish); });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			var ss atomic.Pointer[Socket]
+			tr.serve(srv, "", func(s *Socket) {
+				ss.Store(s)
+				s.Pause()
+				tr.trace(s, "server socket", nil)
+				s.SendString("go", "", nil)
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			started := false
+			tr.traceSkip(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case DataEvent:
+					if started {
+						return
+					}
+					started = true
+					chunk := bytes.Repeat([]byte{'x'}, 1<<20)
+					var r []string
+					for range 8 {
+						ok, _ := c.Send(chunk, nil)
+						r = append(r, strconv.FormatBool(ok))
+					}
+					tr.rec("client", "writes", strings.Join(r, " "))
+					tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
+					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
+					c.Destroy()
+				case CloseEvent:
+					ss.Load().Destroy()
+					srv.Close()
+				}
+			}, "drain")
+		},
+		adjust: setVal("client", "writes", "false false false false false false false false"),
+		why: "v20.20 computes write()'s result after the synchronous write attempt (length < hwm || length === 0), " +
+			"so the first 1 MiB writes return true while the kernel takes them whole (how many depends on the kernel); " +
+			"v0.10's rule (SPEC §1.3 W3, API.md) gives false for every write of 16384 bytes or more. Drains are not " +
+			"recorded: nodenet's writer may empty the queue between two Sends and owe a drain before the Destroy",
+	},
+	{
+		name: "destroy twice in a write callback",
+		node: `
+const srv = net.createServer(s => trace(s, 'server socket'));
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('connect', () => c.write('pending', e => {
+    rec('client', 'write callback', e ? errVal(e) : '');
+    c.destroy();
+    c.destroy();
+  }));
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			closeSrv := whenAll(2, func() { srv.Close() })
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						closeSrv()
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					c.SendString("pending", "", func(err error) {
+						tr.rec("client", "write callback", errStr(err))
+						c.Destroy()
+						c.Destroy()
+					})
+				case CloseEvent:
+					closeSrv()
+				}
+			})
+		},
+	},
+	{
+		name: "destroy with an error, twice",
+		node: `
+const srv = net.createServer(s => trace(s, 'server socket'));
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('connect', () => { c.destroy(new Error('boom')); c.destroy(new Error('boom2')); });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			closeSrv := whenAll(2, func() { srv.Close() })
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						closeSrv()
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					c.DestroyWithError(errors.New("boom"))
+					c.DestroyWithError(errors.New("boom2"))
+				case CloseEvent:
+					closeSrv()
+				}
+			})
+		},
+	},
+	{
+		name: "write after destroy",
+		node: `
+const srv = net.createServer(s => trace(s, 'server socket'));
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('connect', () => {
+    c.destroy();
+    rec('client', 'write', c.write('x', e => rec('client', 'write callback', e ? errVal(e) : '')));
+  });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			closeSrv := whenAll(2, func() { srv.Close() })
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						closeSrv()
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					c.Destroy()
+					ok, err := c.SendString("x", "", func(err error) { tr.rec("client", "write callback", errStr(err)) })
+					if !errors.Is(err, ErrSocketClosed) {
+						t.Errorf("write after Destroy returned %v; want ErrSocketClosed", err)
+					}
+					tr.rec("client", "write", strconv.FormatBool(ok))
+				case CloseEvent:
+					closeSrv()
+				}
+			})
+		},
+		adjust: dropEv("client", "write callback"),
+		why: "v20 calls the failed write's callback with ERR_STREAM_DESTROYED (v0.10 with 'This socket is closed.', " +
+			"and emitted 'error' too); nodenet returns ErrSocketClosed from Send and, as doc.go decides, calls no " +
+			"callback of a failed Send and emits no event (SPEC §1.3: 'one error, or just the returned error')",
+	},
+	{
+		name: "destroy while connecting",
+		node: `
+const srv = net.createServer();
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.destroy();
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", nil, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			c.Destroy()
+			tr.trace(c, "client", func(ev Event) {
+				if _, ok := ev.(CloseEvent); ok {
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "peer reset gives ECONNRESET and close(true)",
+		node: `
+// The peer resets (SO_LINGER 0) once it has read the client's byte, so the
+// client has surely seen its 'connect'.
+const srv = net.createServer(s => s.on('data', () => s.resetAndDestroy()));
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('connect', () => c.write('x'));
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.wg.Add(1)
+			go func() {
+				defer tr.wg.Done()
+				conn, err := ln.Accept()
+				ln.Close()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				conn.Read(make([]byte, 1))
+				conn.(*net.TCPConn).SetLinger(0)
+				conn.Close()
+			}()
+			c := mustConnect(t, ConnectOptions{Port: ln.Addr().(*net.TCPAddr).Port})
+			tr.trace(c, "client", func(ev Event) {
+				if _, ok := ev.(ConnectEvent); ok {
+					c.SendString("x", "", nil)
+				}
+			})
+		},
+	},
+	{
+		name: "server address before, during and after listening; close with no connection",
+		node: moreJS + `
+const srv = traceServer(net.createServer(), 'server');
+rec('addr', 'before listen', addrStr(srv.address()));
+srv.listen(0, '127.0.0.1', () => {
+  rec('addr', 'listening', addrStr(srv.address()));
+  srv.close(() => {
+    rec('addr', 'after close', addrStr(srv.address()));
+    const any = net.createServer();
+    any.listen(0, () => {
+      rec('addr', 'no host', addrStr(any.address()));
+      any.close(finish);
+    });
+  });
+  rec('addr', 'closing', addrStr(srv.address()));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.rec("addr", "before listen", addrStr(srv.Address(), 0))
+			tr.serve(srv, "server", nil, func(ev Event) {
+				switch ev.(type) {
+				case ListeningEvent:
+					tr.rec("addr", "listening", addrStr(srv.Address(), 0))
+					if err := srv.Close(); err != nil {
+						t.Error(err)
+					}
+					tr.rec("addr", "closing", addrStr(srv.Address(), 0))
+				case CloseEvent:
+					tr.rec("addr", "after close", addrStr(srv.Address(), 0))
+					anySrv := CreateServer(ServerOptions{}, nil)
+					if err := anySrv.Listen(0, "", 0); err != nil {
+						t.Error(err)
+						return
+					}
+					tr.rec("addr", "no host", addrStr(anySrv.Address(), 0))
+					anySrv.Close()
+				}
+			})
+			mustListen(t, srv)
+		},
+		adjust: replaceVal("addr", "no host", "IPv6 :: true", "IPv4 0.0.0.0 true"),
+		why:    "v20's listen() with no host binds '::' (dual stack); v0.10 and API.md's decision bind 0.0.0.0, IPv4 only",
+	},
+	{
+		name: "server close with an open connection",
+		node: moreJS + `
+let ss, port;
+const srv = traceServer(net.createServer(s => {
+  ss = s;
+  trace(s, 'server socket');
+  srv.close();
+  rec('order', 'close called', addrStr(srv.address()));
+  trace(net.connect(port, '127.0.0.1'), 'third');
+  s.end('bye');
+}), 'server');
+srv.on('close', () => { rec('order', 'server close', ss.readyState); finish(); });
+srv.listen(0, '127.0.0.1', () => {
+  port = srv.address().port;
+  trace(net.connect(port, '127.0.0.1'), 'client');
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			var ss atomic.Pointer[Socket]
+			tr.serve(srv, "server", func(s *Socket) {
+				ss.Store(s)
+				tr.trace(s, "server socket", nil)
+				port := srv.Address().Port
+				if err := srv.Close(); err != nil {
+					t.Error(err)
+				}
+				tr.rec("order", "close called", addrStr(srv.Address(), 0))
+				tr.trace(mustConnect(t, ConnectOptions{Port: port}), "third", nil)
+				s.EndString("bye", "")
+			}, func(ev Event) {
+				if _, ok := ev.(CloseEvent); ok {
+					tr.rec("order", "server close", ss.Load().ReadyState().String())
+				}
+			})
+			port := mustListen(t, srv)
+			tr.trace(mustConnect(t, ConnectOptions{Port: port}), "client", nil)
+		},
+	},
+	{
+		name: "maxConnections: a connection over the limit gets connect, end, close(false)",
+		node: `
+const srv = traceServer(net.createServer(s => { trace(s, 'server socket'); s.write('hi'); }), 'server');
+srv.maxConnections = 1;
+srv.listen(0, '127.0.0.1', () => {
+  const port = srv.address().port;
+  const c1 = trace(net.connect(port, '127.0.0.1'), 'first');
+  c1.once('data', () => {
+    const c2 = trace(net.connect(port, '127.0.0.1'), 'second');
+    c2.on('close', () => c1.end());
+  });
+  c1.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			if err := srv.SetMaxConnections(1); err != nil {
+				t.Error(err)
+			}
+			tr.serve(srv, "server", func(s *Socket) {
+				tr.trace(s, "server socket", nil)
+				s.SendString("hi", "", nil)
+			}, nil)
+			port := mustListen(t, srv)
+			c1 := mustConnect(t, ConnectOptions{Port: port})
+			started := false
+			tr.trace(c1, "first", func(ev Event) {
+				switch ev.(type) {
+				case DataEvent:
+					if started {
+						return
+					}
+					started = true
+					c2 := mustConnect(t, ConnectOptions{Port: port})
+					tr.trace(c2, "second", func(ev Event) {
+						if _, ok := ev.(CloseEvent); ok {
+							c1.End()
+						}
+					})
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "connection counts",
+		node: `
+let n = 0, c1, c2;
+const srv = net.createServer(s => {
+  const i = ++n;
+  trace(s, 'server socket ' + i);
+  srv.getConnections((e, k) => { rec('count', 'connection ' + i, k); s.write('hi'); });
+  s.on('close', () => srv.getConnections((e, k) => {
+    rec('count', 'closed ' + i, k);
+    if (i === 1) c2.end(); else srv.close(finish);
+  }));
+});
+srv.listen(0, '127.0.0.1', () => {
+  const port = srv.address().port;
+  c1 = trace(net.connect(port, '127.0.0.1'), 'first');
+  c1.once('data', () => {
+    c2 = trace(net.connect(port, '127.0.0.1'), 'second');
+    c2.once('data', () => c1.end());
+  });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			var c2 atomic.Pointer[Socket]
+			n := 0
+			tr.serve(srv, "", func(s *Socket) {
+				n++
+				i := n
+				tr.rec("count", fmt.Sprint("connection ", i), strconv.Itoa(srv.Connections()))
+				tr.trace(s, fmt.Sprint("server socket ", i), func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						tr.rec("count", fmt.Sprint("closed ", i), strconv.Itoa(srv.Connections()))
+						if i == 1 {
+							c2.Load().End()
+						} else {
+							srv.Close()
+						}
+					}
+				})
+				s.SendString("hi", "", nil)
+			}, nil)
+			port := mustListen(t, srv)
+			c1 := mustConnect(t, ConnectOptions{Port: port})
+			started := false
+			tr.trace(c1, "first", func(ev Event) {
+				if _, ok := ev.(DataEvent); !ok || started {
+					return
+				}
+				started = true
+				s2 := mustConnect(t, ConnectOptions{Port: port})
+				c2.Store(s2)
+				got := false
+				tr.trace(s2, "second", func(ev Event) {
+					if _, ok := ev.(DataEvent); ok && !got {
+						got = true
+						c1.End()
+					}
+				})
+			})
+		},
+	},
+	{
+		name: "idle timeout: once per idle period, re-armed by traffic, disabled by 0",
+		node: `
+const srv = net.createServer(s => { trace(s, 'server socket'); s.on('data', d => s.write(d)); });
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  let n = 0;
+  c.on('connect', () => c.setTimeout(80));
+  c.on('timeout', () => {
+    n++;
+    // Each wait is over two idle periods: a timeout that repeated while
+    // idle, or fired after setTimeout(0), would show in the trace.
+    if (n === 1) setTimeout(() => c.write('a'), 200);
+    else if (n === 2) { c.setTimeout(0); setTimeout(() => c.end(), 200); }
+  });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", func(ev Event) {
+					if d, ok := ev.(DataEvent); ok {
+						s.Send(d.Data, nil)
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			n := 0
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					c.SetTimeout(80 * time.Millisecond)
+				case TimeoutEvent:
+					n++
+					switch n {
+					case 1:
+						time.AfterFunc(200*time.Millisecond, func() { c.SendString("a", "", nil) })
+					case 2:
+						c.SetTimeout(0)
+						time.AfterFunc(200*time.Millisecond, func() { c.End() })
+					}
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "write return values, drain and callback order at the high-water mark",
+		node: moreJS + `
+const srv = net.createServer(s => {
+  traceQuiet(s, 'server socket');
+  s.on('close', () => rec('server socket', 'bytesRead', s.bytesRead));
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('connect', () => {
+    rec('writes', 'write 16383', c.write(Buffer.alloc(16383, 'a'), () => {
+      rec('writes', 'callback 16383');
+      rec('writes', 'write 16384', c.write(Buffer.alloc(16384, 'b'), () => {
+        rec('writes', 'callback 16384');
+        // v0.10.18 lost the drain here (SPEC §5.2): false, then a write
+        // in the same tick; exactly one drain is owed.
+        rec('writes', 'write 20000', c.write(Buffer.alloc(20000, 'c'), () => rec('writes', 'callback 20000')));
+        c.write('x', () => { rec('writes', 'callback x'); c.end(); });
+      }));
+    }));
+  });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				tr.traceQuiet(s, "server socket", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					// The callbacks run on the writer goroutine: the first
+					// waits until its write's result is recorded.
+					recorded := make(chan struct{})
+					ok, _ := c.Send(bytes.Repeat([]byte{'a'}, 16383), func(err error) {
+						<-recorded
+						tr.rec("writes", "callback 16383", errStr(err))
+						ok, _ := c.Send(bytes.Repeat([]byte{'b'}, 16384), func(err error) {
+							tr.rec("writes", "callback 16384", errStr(err))
+							ok, _ := c.Send(bytes.Repeat([]byte{'c'}, 20000), func(err error) {
+								tr.rec("writes", "callback 20000", errStr(err))
+							})
+							tr.rec("writes", "write 20000", strconv.FormatBool(ok))
+							c.SendString("x", "", func(err error) {
+								tr.rec("writes", "callback x", errStr(err))
+								c.End()
+							})
+						})
+						tr.rec("writes", "write 16384", strconv.FormatBool(ok))
+					})
+					tr.rec("writes", "write 16383", strconv.FormatBool(ok))
+					close(recorded)
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+		adjust: func(m map[string][]rec) {
+			replaceVal("writes", "write 16384", "true", "false")(m)
+			replaceVal("writes", "write 20000", "true", "false")(m)
+			dropEv("client", "drain")(m)
+			insertAfter("client", "connect", rec{"client", "drain", ""})(m)
+			insertAfter("client", "connect", rec{"client", "drain", ""})(m)
+		},
+		why: "v20.20 computes write()'s result after a synchronous flush (length < hwm || length === 0), so a " +
+			"16384- or 20000-byte write to an idle socket returns true and owes no drain; v0.10's rule (SPEC §1.3 W3, " +
+			"API.md) is false for any write that brings the queue to 16384, then exactly one drain when it empties: " +
+			"one after the 16384 bytes, one after the 20000 bytes and the 'x' written in the same tick",
+	},
+	{
+		name: "bufferSize and drain against a paused peer",
+		node: moreJS + `
+let ss;
+const srv = net.createServer(s => {
+  ss = s;
+  traceQuiet(s, 'server socket');
+  s.pause();
+  s.on('close', () => rec('server socket', 'bytesRead', s.bytesRead));
+  s.write('go');
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = traceSkip(net.connect(srv.address().port, '127.0.0.1'), 'client', ['drain']);
+  c.once('data', () => {
+    const chunk = Buffer.alloc(1 << 20, 'z'), r = [];
+    for (let i = 0; i < 8; i++) r.push(c.write(chunk));
+    rec('client', 'writes', r.join(' '));
+    rec('client', 'bufferSize > 0', c.bufferSize > 0);
+    rec('client', 'bytesWritten', c.bytesWritten);
+    ss.resume();
+  });
+  let ended = false;
+  c.on('drain', () => {
+    if (ended || c.bufferSize !== 0) return;
+    ended = true;
+    rec('client', 'flushed', c.bufferSize + ' ' + c.bytesWritten);
+    c.end();
+  });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			var ss atomic.Pointer[Socket]
+			tr.serve(srv, "", func(s *Socket) {
+				ss.Store(s)
+				s.Pause()
+				tr.traceQuiet(s, "server socket", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
+					}
+				})
+				s.SendString("go", "", nil)
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			started, ended := false, false
+			tr.traceSkip(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case DataEvent:
+					if started {
+						return
+					}
+					started = true
+					chunk := bytes.Repeat([]byte{'z'}, 1<<20)
+					var r []string
+					for range 8 {
+						ok, _ := c.Send(chunk, nil)
+						r = append(r, strconv.FormatBool(ok))
+					}
+					tr.rec("client", "writes", strings.Join(r, " "))
+					tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
+					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
+					ss.Load().Resume()
+				case DrainEvent:
+					// All the Sends were made before any drain is handled:
+					// the first drain that finds the queue empty is the last.
+					if ended || c.BufferSize() != 0 {
+						return
+					}
+					ended = true
+					tr.rec("client", "flushed", fmt.Sprint(c.BufferSize(), " ", c.BytesWritten()))
+					c.End()
+				case CloseEvent:
+					srv.Close()
+				}
+			}, "drain")
+		},
+		adjust: setVal("client", "writes", "false false false false false false false false"),
+		why: "v20.20 computes write()'s result after the synchronous write attempt, so the first 1 MiB writes return " +
+			"true while the kernel takes them whole; v0.10's rule (SPEC §1.3 W3, API.md) gives false for every write " +
+			"of 16384 bytes or more. Drains are not recorded: nodenet's writer runs concurrently with the Sends and " +
+			"may empty the queue, and owe a drain, between two of them",
+	},
+	{
+		name: "pause, data and FIN while paused, resume on a signal",
+		node: `
+let n = 0, main;
+const srv = net.createServer(s => {
+  if (++n === 1) { main = s; trace(s, 'server socket'); return; }
+  // The second connection is the client's control connection: the data
+  // is written and ended on the first, then the control says resume.
+  trace(s, 'control server');
+  main.write('abc', () => s.end('go'));
+  main.end('def');
+});
+srv.listen(0, '127.0.0.1', () => {
+  const port = srv.address().port;
+  const c = trace(net.connect(port, '127.0.0.1'), 'client');
+  c.pause();
+  c.on('connect', () => {
+    const ctl = trace(net.connect(port, '127.0.0.1'), 'control');
+    ctl.once('data', () => { rec('client', 'resume'); c.resume(); });
+  });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			n := 0
+			var main *Socket // used on the serve goroutine only
+			tr.serve(srv, "", func(s *Socket) {
+				if n++; n == 1 {
+					main = s
+					tr.trace(s, "server socket", nil)
+					return
+				}
+				tr.trace(s, "control server", nil)
+				main.SendString("abc", "", func(error) { s.EndString("go", "") })
+				main.EndString("def", "")
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			c.Pause()
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					ctl := mustConnect(t, ConnectOptions{Port: port})
+					resumed := false
+					tr.trace(ctl, "control", func(ev Event) {
+						if _, ok := ev.(DataEvent); ok && !resumed {
+							resumed = true
+							tr.rec("client", "resume", "")
+							c.Resume()
+						}
+					})
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "string writes in every encoding",
+		node: `
+const srv = net.createServer(s => {
+  trace(s, 'server socket');
+  s.on('close', () => rec('server socket', 'bytesRead', s.bytesRead));
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.on('connect', () => {
+    const w = [['68656c6c6f', 'hex'], ['aGVsbG8=', 'base64'], ['aGVs bG8', 'base64'], ['a-_b', 'base64'],
+      ['h\u00e9llo', 'utf8'], ['h\u00e9llo', 'UTF-8'], ['h\u00e9\u{1F600}', 'ucs2'], ['h\u00e9', 'utf16le'],
+      ['h\u00e9\u0100', 'ascii'], ['h\u00e9\u0100\u{1F600}', 'binary'], ['\u00ff', 'latin1'], ['', 'utf8']];
+    rec('client', 'writes', w.map(([s, e]) => c.write(s, e)).join(' '));
+    c.end('21', 'hex');
+  });
+  c.on('close', () => { rec('client', 'bytesWritten', c.bytesWritten); srv.close(finish); });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					w := [][2]string{{"68656c6c6f", "hex"}, {"aGVsbG8=", "base64"}, {"aGVs bG8", "base64"}, {"a-_b", "base64"},
+						{"h\u00e9llo", "utf8"}, {"h\u00e9llo", "UTF-8"}, {"h\u00e9\U0001F600", "ucs2"}, {"h\u00e9", "utf16le"},
+						{"h\u00e9\u0100", "ascii"}, {"h\u00e9\u0100\U0001F600", "binary"}, {"\u00ff", "latin1"}, {"", "utf8"}}
+					var r []string
+					for _, x := range w {
+						ok, err := c.SendString(x[0], x[1], nil)
+						if err != nil {
+							t.Errorf("SendString(%q, %q): %v", x[0], x[1], err)
+						}
+						r = append(r, strconv.FormatBool(ok))
+					}
+					tr.rec("client", "writes", strings.Join(r, " "))
+					c.EndString("21", "hex")
+				case CloseEvent:
+					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "byte counters with multi-byte strings",
+		node: `
+const srv = net.createServer(s => {
+  trace(s, 'server socket');
+  s.end('\u00f1and\u00fa \u{1F600}!');
+  s.on('close', () => rec('server socket', 'bytes', s.bytesRead + ' ' + s.bytesWritten));
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.write('h\u00e9llo');
+  c.write(Buffer.from([1, 2, 3]));
+  c.end('\u20ac');
+  rec('client', 'bytesWritten while connecting', c.bytesWritten);
+  c.on('close', () => { rec('client', 'bytes', c.bytesRead + ' ' + c.bytesWritten); srv.close(finish); });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				// End before subscribing: the client's data and FIN may
+				// already be here, and a consumer that had received the
+				// EndEvent would make this End an EPIPE (Node's connection
+				// handler always runs before any read).
+				s.EndString("\u00f1and\u00fa \U0001F600!", "")
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						tr.rec("server socket", "bytes", fmt.Sprint(s.BytesRead(), " ", s.BytesWritten()))
+					}
+				})
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			c.SendString("h\u00e9llo", "", nil)
+			c.Send([]byte{1, 2, 3}, nil)
+			c.EndString("\u20ac", "")
+			tr.rec("client", "bytesWritten while connecting", strconv.FormatInt(c.BytesWritten(), 10))
+			tr.trace(c, "client", func(ev Event) {
+				if _, ok := ev.(CloseEvent); ok {
+					tr.rec("client", "bytes", fmt.Sprint(c.BytesRead(), " ", c.BytesWritten()))
+					srv.Close()
+				}
+			})
+		},
+	},
+	tcpAddressScenario("addresses over IPv4", "127.0.0.1"),
+	unixAddressScenario("addresses over a Unix socket", false),
+	unixAddressScenario("socket.address() over a Unix socket", true),
+	{
+		name: "a transfer of 8 MiB, echoed, with sha256 on both sides",
+		node: moreJS + patternJS + `
+const crypto = require('crypto');
+const total = 8 << 20;
+const srv = net.createServer(s => {
+  traceQuiet(s, 'server socket');
+  const h = crypto.createHash('sha256');
+  s.on('data', d => h.update(d));
+  s.on('end', () => rec('server socket', 'sha256', h.digest('hex')));
+  s.on('close', () => rec('server socket', 'bytes', s.bytesRead + ' ' + s.bytesWritten));
+  s.pipe(s);
+  s.write('R'); // ready: the client starts sending on it
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = traceQuiet(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  const h = crypto.createHash('sha256');
+  c.on('data', d => h.update(d));
+  c.on('end', () => rec('client', 'sha256', h.digest('hex')));
+  let off = 0;
+  function step() {
+    while (off < total) {
+      const n = Math.min(65536, total - off);
+      const ok = c.write(pattern(off, n));
+      off += n;
+      if (!ok) { c.once('drain', step); return; }
+    }
+    c.end();
+  }
+  c.once('data', step);
+  c.on('close', () => { rec('client', 'bytes', c.bytesRead + ' ' + c.bytesWritten); srv.close(finish); });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			const total = 8 << 20
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				h := sha256.New()
+				tr.traceQuiet(s, "server socket", func(ev Event) {
+					switch ev := ev.(type) {
+					case DataEvent:
+						h.Write(ev.Data)
+					case EndEvent:
+						tr.rec("server socket", "sha256", hex.EncodeToString(h.Sum(nil)))
+					case CloseEvent:
+						tr.rec("server socket", "bytes", fmt.Sprint(s.BytesRead(), " ", s.BytesWritten()))
+					}
+				})
+				s.Pipe(s)
+				// Ready: the client starts sending on it, so no data
+				// reaches the Events consumer before Pipe is attached
+				// (Node attaches both listeners in one tick).
+				s.SendString("R", "", nil)
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			h := sha256.New()
+			off, started, ended := 0, false, false
+			step := func() {
+				for off < total {
+					n := min(65536, total-off)
+					ok, err := c.Send(pattern(off, n), nil)
+					off += n
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !ok {
+						return // wait for the DrainEvent
+					}
+				}
+				ended = true
+				c.End()
+			}
+			tr.traceQuiet(c, "client", func(ev Event) {
+				switch ev := ev.(type) {
+				case DrainEvent:
+					if !ended {
+						step()
+					}
+				case DataEvent:
+					h.Write(ev.Data)
+					if !started {
+						started = true
+						step()
+					}
+				case EndEvent:
+					tr.rec("client", "sha256", hex.EncodeToString(h.Sum(nil)))
+				case CloseEvent:
+					tr.rec("client", "bytes", fmt.Sprint(c.BytesRead(), " ", c.BytesWritten()))
+					srv.Close()
+				}
+			})
+		},
+	},
+	{
+		name: "reconnecting a closed socket",
+		node: `
+let n = 0;
+const srv = net.createServer(s => { const i = ++n; trace(s, 'server socket ' + i); s.end('r' + i); });
+srv.listen(0, '127.0.0.1', () => {
+  const port = srv.address().port;
+  const c = trace(net.connect(port, '127.0.0.1'), 'client');
+  let round = 1;
+  c.on('close', () => {
+    rec('client', 'bytesRead', c.bytesRead);
+    if (round++ === 1) { open++; c.connect(port, '127.0.0.1'); } else srv.close(finish);
+  });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			n := 0
+			tr.serve(srv, "", func(s *Socket) {
+				n++
+				tr.trace(s, fmt.Sprint("server socket ", n), nil)
+				s.EndString(fmt.Sprint("r", n), "")
+			}, nil)
+			port := mustListen(t, srv)
+			c := mustConnect(t, ConnectOptions{Port: port})
+			round := 1
+			var on func(Event)
+			on = func(ev Event) {
+				if _, ok := ev.(CloseEvent); !ok {
+					return
+				}
+				tr.rec("client", "bytesRead", strconv.FormatInt(c.BytesRead(), 10))
+				if round++; round == 2 {
+					if err := c.Connect(ConnectOptions{Port: port, Host: "127.0.0.1"}); err != nil {
+						t.Error(err)
+						srv.Close()
+						return
+					}
+					tr.trace(c, "client", on)
+				} else {
+					srv.Close()
+				}
+			}
+			tr.trace(c, "client", on)
+		},
+	},
+}
+
+// tcpAddressScenario checks server.address(), socket.address() and the
+// remote/local address and port getters on both ends of a TCP connection
+// over host, during the connection and after close.
+func tcpAddressScenario(name, host string) scenario {
+	return scenario{
+		name: name,
+		node: moreJS + fmt.Sprintf("const host = %q;\n", host) + `
+let port, cport;
+const srv = net.createServer(s => {
+  trace(s, 'server socket');
+  s.on('data', () => {
+    rec('addr', 'server socket local', [addrStr(s.address(), port), s.localAddress, s.localPort === port].join(' '));
+    rec('addr', 'server socket remote', [s.remoteAddress, s.remotePort === cport].join(' '));
+    s.end();
+  });
+});
+srv.listen(0, host, () => {
+  port = srv.address().port;
+  rec('addr', 'server', addrStr(srv.address()));
+  const c = trace(net.connect(port, host), 'client');
+  c.on('connect', () => {
+    cport = c.localPort;
+    rec('addr', 'client local', [addrStr(c.address(), cport), c.localAddress, c.localPort > 0].join(' '));
+    rec('addr', 'client remote', [c.remoteAddress, c.remotePort === port].join(' '));
+    c.write('x');
+  });
+  c.on('close', () => {
+    rec('addr', 'client after close', [addrStr(c.address()), orEmpty(c.remoteAddress), orEmpty(c.remotePort), orEmpty(c.localAddress), orEmpty(c.localPort)].join(','));
+    srv.close(finish);
+  });
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			srv := CreateServer(ServerOptions{}, nil)
+			var cport atomic.Int64
+			tr.serve(srv, "", func(s *Socket) {
+				port := srv.Address().Port
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(DataEvent); ok {
+						tr.rec("addr", "server socket local", fmt.Sprint(addrStr(s.Address(), port), " ", s.LocalAddress(), " ", s.LocalPort() == port))
+						tr.rec("addr", "server socket remote", fmt.Sprint(s.RemoteAddress(), " ", int64(s.RemotePort()) == cport.Load()))
+						s.End()
+					}
+				})
+			}, nil)
+			if err := srv.Listen(0, host, 0); err != nil {
+				t.Fatal(err)
+			}
+			port := srv.Address().Port
+			tr.rec("addr", "server", addrStr(srv.Address(), 0))
+			c := mustConnect(t, ConnectOptions{Port: port, Host: host})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					cport.Store(int64(c.LocalPort()))
+					tr.rec("addr", "client local", fmt.Sprint(addrStr(c.Address(), c.LocalPort()), " ", c.LocalAddress(), " ", c.LocalPort() > 0))
+					tr.rec("addr", "client remote", fmt.Sprint(c.RemoteAddress(), " ", c.RemotePort() == port))
+					c.SendString("x", "", nil)
+				case CloseEvent:
+					tr.rec("addr", "client after close", strings.Join([]string{addrStr(c.Address(), 0), c.RemoteAddress(),
+						orEmpty(c.RemotePort()), c.LocalAddress(), orEmpty(c.LocalPort())}, ","))
+					srv.Close()
+				}
+			})
+		},
+		adjust: func(m map[string][]rec) {
+			for i, r := range m["addr"] {
+				if r.Ev == "client after close" {
+					m["addr"][i].Val = peerAfterClose.ReplaceAllString(r.Val, "null,,,,")
+				}
+			}
+		},
+		why: "after close v20's socket.address() gives {} and, as v20 caches the peer's name, remoteAddress and " +
+			"remotePort still answer; in v0.10 address() is null and every address getter undefined once the handle " +
+			"is gone (SPEC §1.3 [V]), as nodenet's zero Addr, \"\" and 0 say",
+	}
+}
+
+// peerAfterClose is v20's answer after close: address() {}, the cached
+// remoteAddress and remotePort, no local address or port.
+var peerAfterClose = regexp.MustCompile(`^\{\},[0-9a-f.:]+,[0-9]+,,$`)
+
+// unixAddressScenario checks a Unix socket server and connection: the
+// server's address() is its path, and a Unix socket has no IP address or
+// port on either end. withAddress adds the sockets' own address(), which
+// is null in v0.10 (the pipe handle has no getsockname).
+func unixAddressScenario(name string, withAddress bool) scenario {
+	sc := scenario{
+		name: name,
+		node: moreJS + fmt.Sprintf("const withAddress = %t;\n", withAddress) + `
+const p = require('path').join(process.cwd(), 's.sock');
+function getters(s) {
+  const g = [orEmpty(s.remoteAddress), orEmpty(s.remotePort), orEmpty(s.localAddress), orEmpty(s.localPort)];
+  if (withAddress) g.unshift(addrStr(s.address()));
+  return g.join(',');
+}
+const srv = net.createServer(s => {
+  trace(s, 'server socket');
+  s.on('data', () => { rec('addr', 'server socket', getters(s)); s.end(); });
+});
+srv.listen(p, () => {
+  rec('addr', 'server address is the path', srv.address() === p);
+  const c = trace(net.connect(p), 'client');
+  c.on('connect', () => { rec('addr', 'client', getters(c)); c.write('x'); });
+  c.on('close', () => srv.close(finish));
+});`,
+		run: func(t *testing.T, tr *tracer) {
+			getters := func(s *Socket) string {
+				g := []string{s.RemoteAddress(), orEmpty(s.RemotePort()), s.LocalAddress(), orEmpty(s.LocalPort())}
+				if withAddress {
+					g = append([]string{addrStr(s.Address(), 0)}, g...)
+				}
+				return strings.Join(g, ",")
+			}
+			p := filepath.Join(t.TempDir(), "s.sock")
+			srv := CreateServer(ServerOptions{}, nil)
+			tr.serve(srv, "", func(s *Socket) {
+				tr.trace(s, "server socket", func(ev Event) {
+					if _, ok := ev.(DataEvent); ok {
+						tr.rec("addr", "server socket", getters(s))
+						s.End()
+					}
+				})
+			}, nil)
+			if err := srv.ListenUnix(p); err != nil {
+				t.Fatal(err)
+			}
+			a := srv.Address()
+			tr.rec("addr", "server address is the path", strconv.FormatBool(a.Address == p && a.Family == "" && a.Port == 0))
+			c := mustConnect(t, ConnectOptions{Path: p})
+			tr.trace(c, "client", func(ev Event) {
+				switch ev.(type) {
+				case ConnectEvent:
+					tr.rec("addr", "client", getters(c))
+					c.SendString("x", "", nil)
+				case CloseEvent:
+					srv.Close()
+				}
+			})
+		},
+	}
+	if withAddress {
+		sc.adjust = func(m map[string][]rec) {
+			for i, r := range m["addr"] {
+				m["addr"][i].Val = strings.Replace(r.Val, "{},", "null,", 1)
+			}
+		}
+		sc.why = "a Unix socket has no getsockname: v20's socket.address() gives {} there, v0.10 gives null " +
+			"(SPEC §1.3 socket.address()), which nodenet's zero Addr stands for"
+	}
+	return sc
+}
+
+var ipv6AddressScenario = tcpAddressScenario("addresses over IPv6", "::1")
+
+// encodingScenarios feed each encoding one byte at a time: the server
+// writes a byte, waits for the write's completion and 2 ms more, then
+// writes the next, so the client's decoder mostly sees one byte per read.
+// Chunking is not part of the contract (data records merge), so the traces
+// compare the decoded text as a whole, which is the decoder's invariant.
+func encodingScenarios() []scenario {
+	type enc struct {
+		name, enc string
+		data      []byte
+		adjust    func(map[string][]rec)
+		why       string
+	}
+	list := []enc{
+		{name: "utf8 with 2-, 3- and 4-byte characters", enc: "utf8",
+			data: []byte("a\u20acb\U0001F600c\u00e9")},
+		{name: "ucs2 with a surrogate pair and an odd last byte", enc: "ucs2",
+			data: append(encodeUCS2("a\u20acb\U0001F600c"), 0x41),
+			// Each half of the pair, alone in its 'data' string, is
+			// printed by JSON.stringify as a lone surrogate, which Go's
+			// JSON decoder turns into U+FFFD.
+			adjust: replaceVal("client", "data", "a\u20acb\uFFFD\uFFFDc", "a\u20acb\U0001F600c"),
+			why: "v20's StringDecoder emits the lead surrogate of a pair that arrives one byte at a time as a " +
+				"'data' string of its own, and the trail in the next; v0.10 holds a trailing lead surrogate so a " +
+				"pair is never split across 'data' events (SPEC §1.6 [V]), as nodenet does"},
+		{name: "base64 with a remainder at the end", enc: "base64",
+			data: []byte{0x61, 0x62, 0x63, 0x64, 0x65, 0xFF, 0x00}},
+		{name: "hex", enc: "hex",
+			data: []byte{0x00, 0x7F, 0x80, 0xFF, 0x61}},
+		{name: "ascii strips the high bit", enc: "ascii",
+			data: []byte{0x61, 0xC1, 0xFF, 0x7F, 0x80, 0x0A}},
+		{name: "binary (latin-1)", enc: "binary",
+			data: []byte{0x61, 0xC1, 0xFF, 0x80, 0xE9}},
+		{name: "utf8 truncated at FIN", enc: "utf8",
+			data:   []byte{0x61, 0xE2, 0x82},
+			adjust: replaceVal("client", "data", "a\uFFFD", "a\uFFFD\uFFFD"),
+			why: "v20's StringDecoder turns the cut-off sequence E2 82 at the end into one U+FFFD (WHATWG); " +
+				"v0.10 gives one U+FFFD per held byte, two here (SPEC §1.6), as doc.go decides"},
+	}
+	var out []scenario
+	for _, e := range list {
+		ints := make([]int, len(e.data))
+		for i, b := range e.data {
+			ints[i] = int(b)
+		}
+		js, _ := json.Marshal(ints)
+		data, encoding := e.data, e.enc
+		out = append(out, scenario{
+			name: "setEncoding one byte at a time: " + e.name,
+			node: fmt.Sprintf("const bytes = Buffer.from(%s), enc = %q;\n", js, e.enc) + `
+const srv = net.createServer(s => {
+  trace(s, 'server socket');
+  s.setNoDelay(true);
+  let i = 0;
+  const next = () => {
+    if (i === bytes.length) { s.end(); return; }
+    s.write(bytes.subarray(i, i + 1), () => setTimeout(next, 2));
+    i++;
+  };
+  next();
+});
+srv.listen(0, '127.0.0.1', () => {
+  const c = trace(net.connect(srv.address().port, '127.0.0.1'), 'client');
+  c.setEncoding(enc);
+  c.on('close', () => srv.close(finish));
+});`,
+			run: func(t *testing.T, tr *tracer) {
+				srv := CreateServer(ServerOptions{}, nil)
+				tr.serve(srv, "", func(s *Socket) {
+					tr.trace(s, "server socket", nil)
+					s.SetNoDelay(true)
+					var next func(i int)
+					next = func(i int) {
+						if i == len(data) {
+							s.End()
+							return
+						}
+						s.Send(data[i:i+1], func(err error) {
+							if err == nil {
+								time.AfterFunc(2*time.Millisecond, func() { next(i + 1) })
+							}
+						})
+					}
+					next(0)
+				}, nil)
+				port := mustListen(t, srv)
+				c := mustConnect(t, ConnectOptions{Port: port})
+				if err := c.SetEncoding(encoding); err != nil {
+					t.Error(err)
+				}
+				tr.trace(c, "client", func(ev Event) {
+					if _, ok := ev.(CloseEvent); ok {
+						srv.Close()
+					}
+				})
+			},
+			adjust: e.adjust,
+			why:    e.why,
+		})
+	}
+	return out
+}
+
+// isIPInputs are the inputs of the isIP scenario: addresses, near misses
+// and zones. They must be valid UTF-8 (they travel as JSON).
+var isIPInputs = []string{
+	// IPv4
+	"127.0.0.1", "0.0.0.0", "255.255.255.255", "1.2.3.4", "192.168.1.254", "10.0.0.1",
+	"256.0.0.1", "1.256.1.1", "1.1.256.1", "1.1.1.256", "255.255.255.256", "300.1.1.1", "999.1.1.1",
+	"1.2.3", "1.2.3.4.5", "0.0.0.0.0", "127.1", "2130706433", "1", "0x7f.0.0.1", "1e2.0.0.1",
+	"01.2.3.4", "1.02.3.4", "1.2.3.04", "00.0.0.0", "0.0.0.00", "127.000.000.001", "1.2.3.2555",
+	"1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4.", "..", "...", "1.2.3.-4", "-1.1.1.1", "+1.2.3.4",
+	"1.2.3.4/24", "1.2.3.4:80", "1.1.1.1x", "x1.1.1.1", "1.2.3.4 ", " 1.2.3.4", "1.2.3.4\n", "\t1.2.3.4",
+	"\uff11.2.3.4", "\u0661.\u0662.\u0663.\u0664", "1.2.3.4\x00", "1.2.3.4%eth0", "0.0.0.0%eth0",
+	// IPv6
+	"::", "::1", "::0", "1::", "1::2", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9",
+	"1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7", "::1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8::", "::2:3:4:5:6:7:8",
+	"1:2:3:4:5:6::7", "1:2:3:4:5:6:7::8", "1::2:3:4:5:6:7", ":::", "1::2::3", "1:::2", ":1::2", "1::2:",
+	"1:2", ":", "12345::", "fffff::", "FFFF::", "ffff::", "ABCD::EF", "abcd::EFGH", "g::1", "::g", "x::1",
+	"abcd:ef01:2345:6789:ABCD:EF01:2345:6789", "0:0:0:0:0:0:0:0",
+	"0000:0000:0000:0000:0000:0000:0000:0000", "00000::", "2001:db8::", "2001:db8::1:0:0:1",
+	"2001:DB8:0:0:8:800:200C:417A", "ff02::1", "::ffff:0:0", "64:ff9b::192.0.2.33",
+	"::ffff:1.2.3.4", "::ffff:1.2.3", "::1.2.3.4", "::0.0.0.0", "::255.255.255.255", "::256.255.255.255",
+	"1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "1:2:3:4:5:1.2.3.4", "1::1.2.3.4", "::ffff:01.2.3.4",
+	"::ffff:256.1.1.1", "1.2.3.4::", "::1.2.3.4:1", "1:2:3:4:5:6:7:8.1.2.3",
+	"[::1]", "[::1]:80", "::1 ", " ::1", "::1\n", "::1\x00", "\u00e4::1",
+	// zones
+	"fe80::1%eth0", "fe80::1%1", "fe80::1%", "fe80::1%eth0%1", "fe80::1%eth 0", "fe80::1%eth_0",
+	"fe80::1%a.b-c:d", "fe80::%lo", "::%1", "1::2%zone", "::ffff:1.2.3.4%eth0",
+	"1:2:3:4:5:6:7:8%eth0", "1:2:3:4:5:6:7:8:%eth0", "%eth0",
+	// neither
+	"", " ", "localhost", "example.com", "a", "\x00", "\u00e9", "1.2.3.4.example.com",
+}
+
+// isIPScenario compares isIP, isIPv4 and isIPv6 on isIPInputs. For zones
+// v20 is the decided behaviour (API.md), so no adjustment is needed.
+func isIPScenario() scenario {
+	js, _ := json.Marshal(isIPInputs)
+	return scenario{
+		name: fmt.Sprintf("isIP, isIPv4 and isIPv6 on %d inputs", len(isIPInputs)),
+		node: fmt.Sprintf("const inputs = %s;\n", js) + `
+for (const s of inputs) rec('isip', s, net.isIP(s) + ' ' + net.isIPv4(s) + ' ' + net.isIPv6(s));
+finish();`,
+		run: func(t *testing.T, tr *tracer) {
+			for _, s := range isIPInputs {
+				tr.rec("isip", s, fmt.Sprint(IsIP(s), " ", IsIPv4(s), " ", IsIPv6(s)))
+			}
+		},
+	}
+}

@@ -119,10 +119,11 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 			}
 			return
 		}
+		piped := false
 		if n > 0 {
 			s.bytesRead.Add(int64(n))
 			s.touchLocked()
-			if s.pipeOnlyLocked() {
+			if piped = s.pipeOnlyLocked(); piped {
 				s.pipeRead((*buf)[:n]) // unlocks and locks again
 			} else {
 				s.pushReadLocked((*buf)[:n])
@@ -134,7 +135,9 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 		switch {
 		case err == nil:
 			s.mu.Unlock()
-			s.dispatch()
+			if !piped { // piped data queued nothing to dispatch
+				s.dispatch()
+			}
 			continue
 		case errors.Is(err, io.EOF):
 			s.onEOFLocked()

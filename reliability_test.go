@@ -49,8 +49,9 @@ func maxFD(t testing.TB) int {
 
 // loadClient runs one client of TestLoadIntegrity: it streams a seeded
 // random payload in random chunks through the Node-style write or Write,
-// pauses and resumes its reading at random, half-closes, and checks that
-// the echo it gets back is the payload, byte for byte.
+// pauses and resumes its reading at random, goes idle at random (waits
+// until the echo has caught up), half-closes, and checks that the echo it
+// gets back is the payload, byte for byte.
 func loadClient(port int, seed int64, maxSize int) error {
 	rng := rand.New(rand.NewSource(seed))
 	payload := make([]byte, 1+rng.Intn(maxSize))
@@ -62,6 +63,8 @@ func loadClient(port int, seed int64, maxSize int) error {
 		return err
 	}
 	var paused atomic.Bool
+	var received, idleAt atomic.Int64 // bytes echoed back; the count an idle pause waits for
+	caughtUp := make(chan struct{}, 1)
 	var resumers sync.WaitGroup
 	defer resumers.Wait()
 	drained := make(chan struct{}, 1)
@@ -77,6 +80,12 @@ func loadClient(port int, seed int64, maxSize int) error {
 			case DataEvent:
 				h.Write(ev.Data)
 				n += len(ev.Data)
+				if got := received.Add(int64(len(ev.Data))); got >= idleAt.Load() && idleAt.Load() > 0 {
+					select {
+					case caughtUp <- struct{}{}:
+					default:
+					}
+				}
 				if prng.Intn(4) == 0 && !paused.Load() {
 					// A short pause: reading stops, then goes on when
 					// another goroutine resumes it, whatever the writer
@@ -143,6 +152,20 @@ func loadClient(port int, seed int64, maxSize int) error {
 		} else if _, err := c.Write(chunk); err != nil {
 			c.Destroy()
 			break
+		}
+		if rng.Intn(16) == 0 {
+			// An idle pause: wait until everything sent has come back,
+			// so the connection is quiet both ways for a moment.
+			idleAt.Store(int64(off))
+			for received.Load() < int64(off) {
+				select {
+				case <-caughtUp:
+				case <-time.After(testTimeout):
+					c.Destroy()
+					return fmt.Errorf("seed %d: the echo never caught up", seed)
+				}
+			}
+			idleAt.Store(0)
 		}
 	}
 	c.End()

@@ -181,8 +181,11 @@ func (s *Socket) send(p []byte, cb func(error), owned bool) (bool, error) {
 		return false, ErrBufferFull
 	}
 	ok := s.enqueueLocked(p, cb, owned, true)
+	more := s.writeErr != nil || s.drainNow
 	s.mu.Unlock()
-	s.afterEnqueue()
+	if more {
+		s.afterEnqueue()
+	}
 	return ok, nil
 }
 
@@ -272,6 +275,10 @@ func (s *Socket) writeNowLocked(p []byte) (int, error) {
 func (s *Socket) afterEnqueue() {
 	s.mu.Lock()
 	err, drained := s.writeErr, s.drainNow
+	if err == nil && !drained {
+		s.mu.Unlock() // the common case: nothing to do
+		return
+	}
 	s.writeErr, s.drainNow = nil, false
 	var srcs []*Socket
 	if drained {

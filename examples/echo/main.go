@@ -4,6 +4,7 @@
 //	go run ./examples/echo                   # server on port 8124 (-port, -unix PATH)
 //	go run ./examples/echo -client           # client: stdin to the server, replies to stdout
 //	go run ./examples/echo -events           # server that ranges over events instead of Pipe
+//	go run ./examples/echo -greet=false      # a plain echo, for ../shared/bench
 //
 // The server greets each client with "hello\r\n" and echoes what it sends,
 // as Node's c.write('hello\r\n'); c.pipe(c).
@@ -29,6 +30,7 @@ func main() {
 	demo := flag.Bool("demo", false, "run server and client in one process, print their events, exit")
 	events := flag.Bool("events", false, "server echoes by ranging over events instead of Pipe")
 	quiet := flag.Bool("quiet", false, "server prints nothing per connection")
+	greet := flag.Bool("greet", true, `server greets each client with "hello\r\n" (off: a plain echo, as ../shared/bench expects)`)
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -40,25 +42,29 @@ func main() {
 			log.Fatal(err)
 		}
 	default:
-		runServer(*port, *host, *unix, *events, *quiet)
+		runServer(*port, *host, *unix, *events, *quiet, *greet)
 	}
 }
 
 // handler returns the server's connection handler.
-func handler(events, quiet bool) func(*nodenet.Socket) {
+func handler(events, quiet, greet bool) func(*nodenet.Socket) {
 	if !events {
 		return func(c *nodenet.Socket) {
 			if !quiet {
 				log.Println("server connected")
 			}
-			c.SendString("hello\r\n", "", nil)
+			if greet {
+				c.SendString("hello\r\n", "", nil)
+			}
 			c.Pipe(c)
 		}
 	}
 	// The same echo written against the events: Node's data handler with
 	// its backpressure (pause when write returns false, resume on drain).
 	return func(c *nodenet.Socket) {
-		c.SendString("hello\r\n", "", nil)
+		if greet {
+			c.SendString("hello\r\n", "", nil)
+		}
 		for ev := range c.Events() {
 			switch ev := ev.(type) {
 			case nodenet.DataEvent:
@@ -81,8 +87,8 @@ func listen(srv *nodenet.Server, port int, host, unix string) error {
 	return srv.Listen(port, host, 0)
 }
 
-func runServer(port int, host, unix string, events, quiet bool) {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, quiet))
+func runServer(port int, host, unix string, events, quiet, greet bool) {
+	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, quiet, greet))
 	if err := listen(srv, port, host, unix); err != nil {
 		log.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func TestNodeClientTalksToServer(t *testing.T) {
 	}
 	for _, events := range []bool{false, true} {
 		t.Run("events="+strconv.FormatBool(events), func(t *testing.T) {
-			srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true))
+			srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true, true))
 			if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func TestDemo(t *testing.T) {
 func TestClientMode(t *testing.T) {
 	for _, events := range []bool{false, true} {
 		t.Run("events="+strconv.FormatBool(events), func(t *testing.T) {
-			srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true))
+			srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true, true))
 			if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestClientMode(t *testing.T) {
 // The server also serves a Unix socket, and the client reaches it there.
 func TestClientModeUnix(t *testing.T) {
 	path := t.TempDir() + "/echo.sock"
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(false, true))
+	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(false, true, true))
 	if err := listen(srv, 0, "", path); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,41 +65,6 @@ function addrStr(a, port) {
 }
 function orEmpty(v) { return v === undefined || v === null ? '' : String(v); }
 `
-
-// traceSkip is the Go side of moreJS's traceSkip: tr.trace without the
-// records of the events named in skip.
-func (tr *tracer) traceSkip(s *Socket, who string, on func(Event), skip ...string) {
-	ch := s.Events()
-	tr.wg.Add(1)
-	go func() {
-		defer tr.wg.Done()
-		for ev := range ch {
-			if slices.Contains(skip, EventName(ev)) {
-				if on != nil {
-					on(ev)
-				}
-				continue
-			}
-			switch ev := ev.(type) {
-			case DataEvent:
-				if ev.Data != nil {
-					tr.rec(who, "data", latin1(ev.Data))
-				} else {
-					tr.rec(who, "data", ev.Text)
-				}
-			case ErrorEvent:
-				tr.rec(who, "error", errVal(ev.Err))
-			case CloseEvent:
-				tr.rec(who, "close", strconv.FormatBool(ev.HadError))
-			default:
-				tr.rec(who, EventName(ev), "")
-			}
-			if on != nil {
-				on(ev)
-			}
-		}
-	}()
-}
 
 // traceQuiet is moreJS's traceQuiet: traceSkip of data and drain.
 func (tr *tracer) traceQuiet(s *Socket, who string, on func(Event)) {

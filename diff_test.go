@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,30 +114,43 @@ func errVal(err error) string {
 // each event after it is recorded, on the reading goroutine (as a Node
 // listener runs). The tracer waits for the stream to end.
 func (tr *tracer) trace(s *Socket, who string, on func(Event)) {
+	tr.traceSkip(s, who, on)
+}
+
+// traceSkip is trace without the records of the events named in skip (on
+// still sees them).
+func (tr *tracer) traceSkip(s *Socket, who string, on func(Event), skip ...string) {
 	ch := s.Events()
 	tr.wg.Add(1)
 	go func() {
 		defer tr.wg.Done()
 		for ev := range ch {
-			switch ev := ev.(type) {
-			case DataEvent:
-				if ev.Data != nil {
-					tr.rec(who, "data", latin1(ev.Data))
-				} else {
-					tr.rec(who, "data", ev.Text)
-				}
-			case ErrorEvent:
-				tr.rec(who, "error", errVal(ev.Err))
-			case CloseEvent:
-				tr.rec(who, "close", strconv.FormatBool(ev.HadError))
-			default:
-				tr.rec(who, EventName(ev), "")
+			if !slices.Contains(skip, EventName(ev)) {
+				tr.record(who, ev)
 			}
 			if on != nil {
 				on(ev)
 			}
 		}
 	}()
+}
+
+// record adds ev, with its salient value, to the trace.
+func (tr *tracer) record(who string, ev Event) {
+	switch ev := ev.(type) {
+	case DataEvent:
+		if ev.Data != nil {
+			tr.rec(who, "data", latin1(ev.Data))
+		} else {
+			tr.rec(who, "data", ev.Text)
+		}
+	case ErrorEvent:
+		tr.rec(who, "error", errVal(ev.Err))
+	case CloseEvent:
+		tr.rec(who, "close", strconv.FormatBool(ev.HadError))
+	default:
+		tr.rec(who, EventName(ev), "")
+	}
 }
 
 // serve reads a server's events until they end, recording them under who
@@ -151,12 +165,7 @@ func (tr *tracer) serve(srv *Server, who string, onConn func(*Socket), on func(E
 		defer tr.wg.Done()
 		for ev := range ch {
 			if who != "" {
-				switch ev := ev.(type) {
-				case ErrorEvent:
-					tr.rec(who, "error", errVal(ev.Err))
-				default:
-					tr.rec(who, EventName(ev), "")
-				}
+				tr.record(who, ev)
 			}
 			if ce, ok := ev.(ConnectionEvent); ok && onConn != nil {
 				onConn(ce.Socket)

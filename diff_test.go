@@ -164,7 +164,11 @@ func (tr *tracer) serve(srv *Server, who string, onConn func(*Socket), on func(E
 	go func() {
 		defer tr.wg.Done()
 		for ev := range ch {
-			if who != "" {
+			switch {
+			case who == "":
+			case isKind[CloseEvent](ev):
+				tr.rec(who, "close", "") // a server's close has no argument in Node
+			default:
 				tr.record(who, ev)
 			}
 			if ce, ok := ev.(ConnectionEvent); ok && onConn != nil {

@@ -13,10 +13,12 @@ type writeReq struct {
 	cb func(error)
 }
 
-// Send is Node's socket.write(data, cb): it queues a copy of p and never
-// blocks. The result is Node's: true while the queued bytes, counting p,
-// stay under the high-water mark; after a false, exactly one DrainEvent
-// comes when the queue has emptied. cb, when not nil, runs once the bytes
+// Send is Node's socket.write(data, cb): it never blocks. While nothing is
+// queued, p goes to the kernel at once and only what the kernel does not
+// take is copied into the queue; p may be reused when Send returns. The
+// result is Node's: true while the bytes pending, counting p, stay under
+// the high-water mark; after a false, exactly one DrainEvent comes when
+// the queue has emptied (at once if the kernel took everything). cb, when not nil, runs once the bytes
 // are handed to the kernel (with nil), or with the error if the write
 // fails; it is not called if the socket is destroyed first or Send
 // returns an error. cb runs on the socket's writer goroutine: it must not
@@ -42,7 +44,7 @@ func (s *Socket) SendString(str, encoding string, cb func(error)) (bool, error) 
 	return s.send(b, cb, true)
 }
 
-// Write queues a copy of p and returns len(p), as io.Writer; it blocks
+// Write writes p as Send does and returns len(p), as io.Writer; it blocks
 // while the queue is at or over the high-water mark, until the writer has
 // handed enough to the kernel (backpressure the Go way), and owes no
 // DrainEvent. It fails as Send does. Safe for concurrent use: each p is

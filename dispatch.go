@@ -207,6 +207,15 @@ func (s *Socket) emit(st *stream) {
 			// the close (a write after the peer's end) still goes first.
 			rewake = st.wake
 		}
+		if closing && stop != nil && !s.channelDrained(st, stop) {
+			// Something was queued meanwhile (an ErrorEvent): it goes
+			// first, then the CloseEvent.
+			s.mu.Lock()
+			st.items = append(st.items, it)
+			st.events++
+			s.mu.Unlock()
+			continue
+		}
 		if stop != nil {
 			select {
 			case st.ch <- ev:
@@ -245,6 +254,37 @@ func (s *Socket) emit(st *stream) {
 		s.mu.Unlock()
 		if closing {
 			return
+		}
+	}
+}
+
+// channelDrained waits until the consumer has received every event in the
+// channel, so that the CloseEvent goes in alone and can still be taken back
+// (see stream.takeBackClose). It returns false if an event was queued
+// meanwhile; Destroy ends the wait.
+func (s *Socket) channelDrained(st *stream, stop chan struct{}) bool {
+	var t *time.Timer
+	for delay := endPollMin; ; delay = min(2*delay, endPollMax) {
+		s.mu.Lock()
+		queued, empty := len(st.items) > 0, len(st.ch) == 0
+		s.mu.Unlock()
+		switch {
+		case queued:
+			return false
+		case empty:
+			return true
+		}
+		if t == nil {
+			t = time.NewTimer(delay)
+			defer t.Stop()
+		} else {
+			t.Reset(delay)
+		}
+		select {
+		case <-t.C:
+		case <-st.wake:
+		case <-stop:
+			return true
 		}
 	}
 }

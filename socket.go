@@ -68,7 +68,6 @@ type Socket struct {
 	peerEnded    bool          // writes fail with EPIPE: the peer ended and AllowHalfOpen is false
 	endBuffered  bool          // the EndEvent waits in the channel: see settleEndLocked
 	wfinished    bool          // the queue is flushed after End, FIN sent
-	writeWake    chan struct{} // 1-buffered: work for the writer goroutine
 	writable     chan struct{} // closed when pending falls under the high-water mark
 	bytesWritten atomic.Int64
 
@@ -98,7 +97,6 @@ func newSocket(allowHalfOpen bool, hwm int) *Socket {
 		allowHalfOpen: allowHalfOpen,
 		st:            newStream(),
 		readWake:      make(chan struct{}, 1),
-		writeWake:     make(chan struct{}, 1),
 	}
 }
 

@@ -309,22 +309,15 @@ func (s *Socket) endLocked() {
 	}
 }
 
-// startWriterLocked starts the writer goroutine unless it runs already.
+// startWriterLocked starts the writer goroutine unless it runs already;
+// a running writer takes what is queued before it returns.
 func (s *Socket) startWriterLocked() {
 	if s.writing {
-		s.wakeWriterLocked()
 		return
 	}
 	s.writing = true
 	s.live++
 	go s.writeLoop(s.conn, s.done)
-}
-
-func (s *Socket) wakeWriterLocked() {
-	select {
-	case s.writeWake <- struct{}{}:
-	default:
-	}
 }
 
 // wakeWritersLocked releases the callers blocked in Write.

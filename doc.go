@@ -72,8 +72,10 @@
 //     has received the EndEvent, after every DataEvent before it, so a reply
 //     written while handling the request still goes out; a write after
 //     that fails with EPIPE "This socket has been ended by the other
-//     party". With no consumer and no Pipe, a FIN with nothing unread ends
-//     the side at once; with data unread, it ends when the data is consumed.
+//     party". With no consumer, no Pipe and no connection handler still
+//     running (a handler may yet subscribe, as Node's 'connection' listener
+//     runs before any read), a FIN with nothing unread ends the side at
+//     once; with data unread, it ends when the data is consumed.
 //   - A paused socket, or one whose events nobody reads, stops reading from
 //     the kernel once it holds the high-water mark (v0.12's behaviour), so
 //     TCP pushes back on the peer. DataEvents already in the channel when
@@ -105,4 +107,8 @@
 //     SetNoDelay(false) for Node's default.
 //   - Ref and Unref drive the package's Wait, which returns when no
 //     referenced server, socket or pending connect remains.
+//   - MaxBufferSize, a guard Node lacks, bounds a socket's write queue:
+//     Send and End fail with ErrBufferFull past it, Write waits.
+//   - Listeners attach one at a time, not within one tick: to give a Pipe
+//     and a reader of Events the same data, Pause, attach both, Resume.
 package nodenet

@@ -378,8 +378,10 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 			return
 		}
 		if err != nil {
+			// The callbacks get the error first (Node: cb(err), then
+			// 'error', then 'close'). writing stays set meanwhile, so no
+			// second writer starts and runs callbacks beside these.
 			werr := sysError("write", remoteString(conn), err)
-			s.writing = false
 			s.mu.Unlock()
 			for _, r := range reqs {
 				if r.cb != nil {
@@ -387,6 +389,9 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 				}
 			}
 			s.destroy(werr, false)
+			s.mu.Lock()
+			s.writing = false
+			s.mu.Unlock()
 			return
 		}
 		s.pending -= total

@@ -263,8 +263,9 @@ func (s *Socket) emit(st *stream) {
 // (see stream.takeBackClose). It returns false if an event was queued
 // meanwhile; Destroy ends the wait.
 func (s *Socket) channelDrained(st *stream, stop chan struct{}) bool {
-	var t *time.Timer
-	for delay := endPollMin; ; delay = min(2*delay, endPollMax) {
+	var p poller
+	defer p.done()
+	for {
 		s.mu.Lock()
 		queued, empty := len(st.items) > 0, len(st.ch) == 0
 		s.mu.Unlock()
@@ -274,16 +275,7 @@ func (s *Socket) channelDrained(st *stream, stop chan struct{}) bool {
 		case empty:
 			return true
 		}
-		if t == nil {
-			t = time.NewTimer(delay)
-			defer t.Stop()
-		} else {
-			t.Reset(delay)
-		}
-		select {
-		case <-t.C:
-		case <-st.wake:
-		case <-stop:
+		if p.wait(st.wake, stop) {
 			return true
 		}
 	}
@@ -293,8 +285,9 @@ func (s *Socket) channelDrained(st *stream, stop chan struct{}) bool {
 // the channel and returns true. It returns false if an ErrorEvent took the
 // CloseEvent back, to be sent after it. Destroy ends the wait at once.
 func (s *Socket) awaitClose(st *stream, stop chan struct{}) bool {
-	var t *time.Timer
-	for delay := endPollMin; ; delay = min(2*delay, endPollMax) {
+	var p poller
+	defer p.done()
+	for {
 		s.mu.Lock()
 		if !st.closeInChan {
 			s.mu.Unlock()
@@ -309,17 +302,37 @@ func (s *Socket) awaitClose(st *stream, stop chan struct{}) bool {
 			return true
 		}
 		s.mu.Unlock()
-		if t == nil {
-			t = time.NewTimer(delay)
-			defer t.Stop()
-		} else {
-			t.Reset(delay)
-		}
-		select {
-		case <-t.C:
-		case <-st.wake:
-		case <-stop:
-		}
+		p.wait(st.wake, stop)
+	}
+}
+
+// poller waits for what Go does not announce, a buffered value being
+// received: each wait ends at the next poll (endPollMin, doubling up to
+// endPollMax), or earlier on a wake-up or on stop, and reports stop.
+type poller struct {
+	t     *time.Timer
+	delay time.Duration
+}
+
+func (p *poller) wait(wake, stop <-chan struct{}) (stopped bool) {
+	p.delay = min(max(2*p.delay, endPollMin), endPollMax)
+	if p.t == nil {
+		p.t = time.NewTimer(p.delay)
+	} else {
+		p.t.Reset(p.delay)
+	}
+	select {
+	case <-p.t.C:
+	case <-wake:
+	case <-stop:
+		return true
+	}
+	return false
+}
+
+func (p *poller) done() {
+	if p.t != nil {
+		p.t.Stop()
 	}
 }
 

@@ -453,20 +453,33 @@ func BenchmarkAllocsPerRoundTrip(b *testing.B) {
 // limit (ulimit -Hn) is too low.
 func BenchmarkIdleMemory(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		for _, kind := range benchKinds {
-			b.Run(fmt.Sprintf("conns=%d/%s", n, kind), func(b *testing.B) { benchIdle(b, kind, n) })
+		for _, echoed := range []int{1, 64 << 10} {
+			for _, kind := range benchKinds {
+				name := fmt.Sprintf("conns=%d/echoed=%s/%s", n, benchSize(echoed), kind)
+				b.Run(name, func(b *testing.B) { benchIdle(b, kind, n, echoed) })
+			}
 		}
 	}
 }
 
-func benchIdle(b *testing.B, kind string, n int) {
+// benchSize names a byte count the way the benchmarks' names do.
+func benchSize(n int) string {
+	if n >= 1<<10 && n%(1<<10) == 0 {
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// benchIdle measures n connections left idle after each echoed a message
+// of the given size once: what a connection holds between bursts.
+func benchIdle(b *testing.B, kind string, n, echoed int) {
 	benchEnsureFDs(b, n)
 	benchWarmGoroutines(4*n + 64) // nodenet-events: 4 goroutines per connection
 	client := benchClientCost(b, n)
 	b.ResetTimer()
 	var sum benchIdleFigures
 	for range b.N {
-		f := benchIdleOnce(b, kind, n)
+		f := benchIdleOnce(b, kind, n, echoed)
 		sum.bytes += f.bytes
 		sum.stacks += f.stacks
 		sum.goroutines += f.goroutines
@@ -485,7 +498,7 @@ type benchIdleFigures struct{ bytes, stacks, goroutines float64 }
 
 // benchIdleOnce opens n idle connections to a new server of the given kind
 // and returns the growth of live memory and goroutines per connection.
-func benchIdleOnce(b *testing.B, kind string, n int) benchIdleFigures {
+func benchIdleOnce(b *testing.B, kind string, n, echoed int) benchIdleFigures {
 	srv := benchListen(b, kind, n)
 	clients := make([]net.Conn, 0, n)
 	finish := func() {
@@ -494,7 +507,7 @@ func benchIdleOnce(b *testing.B, kind string, n int) benchIdleFigures {
 		}
 		srv.close(b)
 	}
-	one, rb := []byte{'i'}, make([]byte, 1)
+	msg, rb := bytes.Repeat([]byte{'i'}, echoed), make([]byte, echoed)
 
 	g0 := runtime.NumGoroutine()
 	h0, st0 := benchLive()
@@ -502,7 +515,7 @@ func benchIdleOnce(b *testing.B, kind string, n int) benchIdleFigures {
 		c, err := benchDial(srv.addr)
 		if err == nil {
 			clients = append(clients, c)
-			err = benchRoundTrip(c, one, rb)
+			err = benchRoundTrip(c, msg, rb)
 		}
 		if err != nil {
 			finish()

@@ -110,6 +110,21 @@ func (s *Socket) deliverLocked(st *stream) {
 	if len(st.items) == 0 && !st.stopped && !(s.endBuffered && st == s.st) {
 		return
 	}
+	s.startEmitterLocked(st)
+}
+
+// startEmitterLocked starts the emitter goroutine. Its wake and stop channels
+// are made here, the first time, before the goroutine reads them: a
+// socket whose events go only to a Pipe, or whose consumer keeps up,
+// never needs them.
+func (s *Socket) startEmitterLocked(st *stream) {
+	if st.wake == nil {
+		st.wake = make(chan struct{}, 1)
+		st.stop = make(chan struct{})
+		if st.stopped {
+			close(st.stop)
+		}
+	}
 	st.emitting = true
 	go s.emit(st)
 }
@@ -432,9 +447,20 @@ func (s *Socket) nextLocked(st *stream) (item, bool) {
 			}
 		}
 		st.remove(i)
-		return it, true
+		return it.own(), true
 	}
 	return item{}, false
+}
+
+// own gives a data item that lies in a pooled read buffer bytes of its
+// own, for a DataEvent, and gives the buffer back.
+func (it item) own() item {
+	if it.buf != nil {
+		it.data = append([]byte(nil), it.data...)
+		readBufs.Put(it.buf)
+		it.buf = nil
+	}
+	return it
 }
 
 func (st *stream) remove(i int) {
@@ -457,7 +483,7 @@ func (st *stream) remove(i int) {
 func (s *Socket) afterDispatchLocked(st *stream, it item, inChannel bool) {
 	switch it.ev.(type) {
 	case nil:
-		if st.rbytes < s.hwm {
+		if st.rbytes < s.hwm && s.readWake != nil {
 			select {
 			case s.readWake <- struct{}{}:
 			default:

@@ -104,8 +104,25 @@ func (s *Socket) deliverToPipes(st *stream, it item, exclusive bool) {
 		if it.isText {
 			b, owned = []byte(it.text), true
 		}
+		if it.buf != nil {
+			// b lies in a pooled read buffer: a single destination may
+			// keep it and give it back once written; several copy what
+			// they queue, and it goes back at once.
+			kept := false
+			if owned {
+				kept = s.pipeWrite(pipes[0], b, false, it.buf)
+			} else {
+				for _, pd := range pipes {
+					s.pipeWrite(pd, b, false, nil)
+				}
+			}
+			if !kept {
+				readBufs.Put(it.buf)
+			}
+			return
+		}
 		for _, pd := range pipes {
-			s.pipeWrite(pd, b, owned)
+			s.pipeWrite(pd, b, owned, nil)
 		}
 	case EndEvent:
 		for _, pd := range pipes {
@@ -117,14 +134,14 @@ func (s *Socket) deliverToPipes(st *stream, it item, exclusive bool) {
 // pipeWrite writes b to one destination. When the destination says it is
 // full, the source waits for its drain; the check after marking closes the
 // race with a drain that came in between.
-func (s *Socket) pipeWrite(pd *pipeDst, b []byte, owned bool) {
-	ok, err := pd.dst.send(b, nil, owned)
+func (s *Socket) pipeWrite(pd *pipeDst, b []byte, owned bool, lent *[]byte) (kept bool) {
+	ok, kept, err := pd.dst.send(b, nil, owned, lent)
 	if err != nil {
 		s.unpipe(pd.dst)
-		return
+		return false
 	}
 	if ok {
-		return
+		return kept
 	}
 	s.mu.Lock()
 	pd.waiting = true
@@ -135,4 +152,5 @@ func (s *Socket) pipeWrite(pd *pipeDst, b []byte, owned bool) {
 	if !still {
 		s.onPipeDrain(pd.dst)
 	}
+	return kept
 }

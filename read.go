@@ -95,9 +95,13 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 	for {
 		s.mu.Lock()
 		for s.st.rbytes >= s.hwm && s.done == done && !s.closed {
+			if s.readWake == nil {
+				s.readWake = make(chan struct{}, 1)
+			}
+			wake := s.readWake
 			s.mu.Unlock()
 			select {
-			case <-s.readWake:
+			case <-wake:
 			case <-done:
 				return
 			}
@@ -119,17 +123,17 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 			}
 			return
 		}
-		piped := false
+		piped, kept := false, false
 		if n > 0 {
 			s.bytesRead.Add(int64(n))
 			s.touchLocked()
 			if piped = s.pipeOnlyLocked(); piped {
-				s.pipeRead((*buf)[:n]) // unlocks and locks again
+				kept = s.pipeRead((*buf)[:n], buf) // unlocks and locks again
 			} else {
-				s.pushReadLocked((*buf)[:n])
+				kept = s.pushReadLocked((*buf)[:n], buf)
 			}
 		}
-		if buf != nil {
+		if buf != nil && !kept {
 			readBufs.Put(buf)
 		}
 		switch {
@@ -151,18 +155,33 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 	}
 }
 
-// pushReadLocked queues a copy of p, decoded when an encoding is set.
-// Each DataEvent owns its bytes: the read buffer is reused.
-func (s *Socket) pushReadLocked(p []byte) {
+// pushReadLocked queues p, read into the pooled buffer buf, decoded when
+// an encoding is set. Each DataEvent owns its bytes, so p is copied and
+// buf reused; but while nobody has subscribed, the first data item keeps
+// buf itself (kept reports it), and later reads are appended in its spare
+// room. A Pipe then writes from it and gives it back, so data read before
+// the connection handler attaches its Pipe, or while the Pipe waits for
+// its destination's drain, costs no allocation; a subscriber gets a copy
+// (item.own), and buf goes back then.
+func (s *Socket) pushReadLocked(p []byte, buf *[]byte) (kept bool) {
+	st := s.st
 	if s.dec != nil {
 		// The few bytes of a split character that the decoder holds are
 		// not counted as buffered: they belong to no event yet.
 		if t := s.dec.write(p); t != "" {
-			s.st.pushData(item{text: t, isText: true, n: len(p)})
+			st.pushData(item{text: t, isText: true, n: len(p)})
 		}
-		return
+		return false
 	}
-	s.st.pushData(item{data: append([]byte(nil), p...), n: len(p)})
+	if st.joinData(p) {
+		return false
+	}
+	it := item{data: p, n: len(p), buf: buf}
+	if st.subscribed || st.dataItems > 0 {
+		it.data, it.buf = append([]byte(nil), p...), nil
+	}
+	st.pushData(it)
+	return it.buf != nil
 }
 
 // onEOFLocked handles the peer's FIN: flush the decoder, queue the
@@ -228,16 +247,22 @@ func (s *Socket) pipeOnlyLocked() bool {
 		s.dec == nil && !s.paused && !s.pipeWaitingLocked()
 }
 
-// pipeRead writes p, still in the borrowed read buffer, to the Pipe
-// destinations; a destination copies only what it must queue. It holds
-// the pump's place meanwhile, so items keep their order.
-func (s *Socket) pipeRead(p []byte) {
+// pipeRead writes p, still in the borrowed read buffer buf, to the Pipe
+// destinations. A single destination keeps buf if it must queue p (kept
+// reports it: buf is then the destination's to give back), so a full
+// kernel buffer costs no copy; with several, each copies what it queues.
+// It holds the pump's place meanwhile, so items keep their order.
+func (s *Socket) pipeRead(p []byte, buf *[]byte) (kept bool) {
 	st := s.st
 	st.pumping = true
 	pipes := s.pipes
 	s.mu.Unlock()
-	for _, pd := range pipes {
-		s.pipeWrite(pd, p, false)
+	if len(pipes) == 1 {
+		kept = s.pipeWrite(pipes[0], p, false, buf)
+	} else {
+		for _, pd := range pipes {
+			s.pipeWrite(pd, p, false, nil)
+		}
 	}
 	s.mu.Lock()
 	st.pumping = false
@@ -245,4 +270,5 @@ func (s *Socket) pipeRead(p []byte) {
 		st.pumpAgain = false
 		s.pumpLocked(st)
 	}
+	return kept
 }

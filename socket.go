@@ -50,7 +50,7 @@ type Socket struct {
 	eof       bool          // the peer's FIN has been read
 	endTold   bool          // the consumer has the EndEvent (or, with none, it is as good as told)
 	handling  bool          // the server's connection handler is running
-	readWake  chan struct{} // 1-buffered: the read buffer fell under the high-water mark
+	readWake  chan struct{} // 1-buffered: the read buffer fell under the high-water mark (made by the first wait)
 	dec       decoder       // set by SetEncoding
 	encoding  string        // canonical name of dec's encoding
 	pipes     []*pipeDst    // destinations of Pipe
@@ -96,7 +96,6 @@ func newSocket(allowHalfOpen bool, hwm int) *Socket {
 		hwm:           hwm,
 		allowHalfOpen: allowHalfOpen,
 		st:            newStream(),
-		readWake:      make(chan struct{}, 1),
 	}
 }
 

@@ -16,8 +16,8 @@ type stream struct {
 	emitting    bool          // an emitter goroutine runs
 	pumping     bool          // a goroutine is dispatching; others leave it the work
 	pumpAgain   bool          // state changed while pumping
-	wake        chan struct{} // 1-buffered: wakes the emitter
-	stop        chan struct{} // closed by Destroy: never block on the consumer again
+	wake        chan struct{} // 1-buffered: wakes the emitter (made with the first emitter)
+	stop        chan struct{} // closed by Destroy: never block on the consumer again (idem)
 	stopped     bool
 	closeQueued bool // the CloseEvent is in items (or delivered)
 	closeInChan bool // the CloseEvent is in ch, not yet received; ch still open
@@ -37,7 +37,8 @@ type item struct {
 	data   []byte // raw data, when no encoding is set
 	text   string // decoded data, when an encoding is set
 	isText bool
-	n      int // bytes read for this item
+	n      int     // bytes read for this item
+	buf    *[]byte // the pooled read buffer data lies in, to give back once piped
 }
 
 // eventCapacity is the capacity of an event channel. Two slots let the
@@ -49,33 +50,14 @@ const eventCapacity = 2
 // a consumer that has not called Events yet; Node keeps none.
 const maxHeldEvents = 16
 
-func newStream() *stream {
-	return &stream{wake: make(chan struct{}, 1), stop: make(chan struct{})}
-}
+func newStream() *stream { return &stream{} }
 
 // push queues a non-data event. Before anyone subscribes, repeats of edge
 // events are coalesced and other events are capped, so a socket whose
 // events nobody reads holds a bounded amount.
 func (st *stream) push(ev Event) {
 	if st.closeQueued {
-		// Nothing comes after the CloseEvent, but an ErrorEvent reported
-		// by a method called before the consumer had the close goes
-		// before it.
-		if _, isErr := ev.(ErrorEvent); !isErr || st.chClosed || st.stopped {
-			return
-		}
-		if st.closeInChan && !st.takeBackClose() {
-			return // the consumer has the CloseEvent: too late
-		}
-		st.events++
-		if n := len(st.items); n > 0 {
-			if _, last := st.items[n-1].ev.(CloseEvent); last {
-				st.items = append(st.items, st.items[n-1])
-				st.items[n-1] = item{ev: ev}
-				return
-			}
-		}
-		st.items = append(st.items, item{ev: ev}) // the CloseEvent is being sent: it is put back after
+		st.pushBeforeClose(ev)
 		return
 	}
 	switch ev.(type) {
@@ -94,24 +76,62 @@ func (st *stream) push(ev Event) {
 	st.items = append(st.items, item{ev: ev})
 }
 
+// pushBeforeClose queues ev after the CloseEvent was queued. Nothing comes
+// after the CloseEvent, but an ErrorEvent reported by a method called
+// before the consumer had the close goes before it. (Kept out of push so
+// that push's frame stays small: it runs on the reader's stack.)
+func (st *stream) pushBeforeClose(ev Event) {
+	if _, isErr := ev.(ErrorEvent); !isErr || st.chClosed || st.stopped {
+		return
+	}
+	if st.closeInChan && !st.takeBackClose() {
+		return // the consumer has the CloseEvent: too late
+	}
+	st.events++
+	if n := len(st.items); n > 0 {
+		if _, last := st.items[n-1].ev.(CloseEvent); last {
+			st.items = append(st.items, st.items[n-1])
+			st.items[n-1] = item{ev: ev}
+			return
+		}
+	}
+	st.items = append(st.items, item{ev: ev}) // the CloseEvent is being sent: it is put back after
+}
+
 // pushData queues read data, joining it to a data item still queued at the
 // tail, as Node joins buffered chunks.
 func (st *stream) pushData(it item) {
+	if !it.isText && st.joinData(it.data) {
+		return
+	}
 	st.rbytes += it.n
 	if n := len(st.items); n > 0 {
 		last := &st.items[n-1]
-		if last.ev == nil && last.isText == it.isText {
-			if it.isText {
-				last.text += it.text
-			} else {
-				last.data = append(last.data, it.data...)
-			}
+		if last.ev == nil && last.isText && it.isText {
+			last.text += it.text
 			last.n += it.n
 			return
 		}
 	}
 	st.dataItems++
 	st.items = append(st.items, it)
+}
+
+// joinData appends p to the raw data item at the tail, if there is one,
+// and reports whether it did; p is not retained.
+func (st *stream) joinData(p []byte) bool {
+	n := len(st.items)
+	if n == 0 {
+		return false
+	}
+	last := &st.items[n-1]
+	if last.ev != nil || last.isText {
+		return false
+	}
+	last.data = append(last.data, p...)
+	last.n += len(p)
+	st.rbytes += len(p)
+	return true
 }
 
 // dropAll forgets everything queued: after a destroy only the terminal
@@ -129,7 +149,9 @@ func (st *stream) abandon() {
 		return
 	}
 	st.stopped = true
-	close(st.stop)
+	if st.stop != nil {
+		close(st.stop)
+	}
 	kept := st.items[:0]
 	for _, it := range st.items {
 		switch it.ev.(type) {

@@ -9,8 +9,9 @@ import (
 // writeReq is one queued write: bytes the socket owns, and the callback
 // to run once they are handed to the kernel.
 type writeReq struct {
-	b  []byte
-	cb func(error)
+	b   []byte
+	cb  func(error)
+	buf *[]byte // the read buffer b lies in, lent by a Pipe: back to readBufs once written
 }
 
 // Send is Node's socket.write(data, cb): it never blocks. While nothing is
@@ -30,7 +31,8 @@ type writeReq struct {
 // ErrorEvent and leave the socket open. On a destroyed or never connected
 // socket it returns ErrSocketClosed. Safe for concurrent use.
 func (s *Socket) Send(p []byte, cb func(error)) (bool, error) {
-	return s.send(p, cb, false)
+	ok, _, err := s.send(p, cb, false, nil)
+	return ok, err
 }
 
 // SendString is Node's socket.write(string, encoding, cb): Send of str
@@ -41,7 +43,8 @@ func (s *Socket) SendString(str, encoding string, cb func(error)) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	return s.send(b, cb, true)
+	ok, _, err := s.send(b, cb, true, nil)
+	return ok, err
 }
 
 // Write writes p as Send does and returns len(p), as io.Writer; it blocks
@@ -89,7 +92,7 @@ func (s *Socket) writePiece(p []byte) error {
 		<-w // closed when the queue falls under the mark or the socket closes
 		s.mu.Lock()
 	}
-	s.enqueueLocked(p, nil, false, false) // Write waits itself: it owes no DrainEvent
+	s.enqueueLocked(p, nil, false, nil, false) // Write waits itself: it owes no DrainEvent
 	s.mu.Unlock()
 	s.afterEnqueue()
 	return nil
@@ -129,11 +132,22 @@ func (s *Socket) End(data ...[]byte) error {
 		return ErrBufferFull
 	}
 	for _, p := range data {
-		s.enqueueLocked(p, nil, false, true)
+		s.enqueueLocked(p, nil, false, nil, true)
 	}
-	s.endLocked()
+	finished := false
+	if len(s.wq) == 0 && !s.writing && s.writeErr == nil && s.state == stOpen && !s.closed {
+		// Nothing to flush: send the FIN now rather than start a writer
+		// goroutine for it (an echo ends each connection this way).
+		s.ending, finished = true, true
+		s.finishWriteLocked(s.conn)
+	} else {
+		s.endLocked()
+	}
 	s.mu.Unlock()
 	s.afterEnqueue()
+	if finished {
+		s.dispatch()
+	}
 	return nil
 }
 
@@ -171,24 +185,27 @@ func encodeArg(str, encoding string) ([]byte, error) {
 	return encodeString(str, enc)
 }
 
-func (s *Socket) send(p []byte, cb func(error), owned bool) (bool, error) {
+// send is Send's work. owned says p is the socket's to keep; lent, when
+// not nil, is the pooled read buffer p lies in, which the queue may keep
+// instead of copying p (kept reports it did: the queue gives it back).
+func (s *Socket) send(p []byte, cb func(error), owned bool, lent *[]byte) (ok, kept bool, err error) {
 	s.mu.Lock()
 	if err := s.writeErrLocked(); err != nil {
 		s.mu.Unlock()
 		s.dispatch()
-		return false, err
+		return false, false, err
 	}
 	if !s.roomLocked(len(p)) {
 		s.mu.Unlock()
-		return false, ErrBufferFull
+		return false, false, ErrBufferFull
 	}
-	ok := s.enqueueLocked(p, cb, owned, true)
+	ok, kept = s.enqueueLocked(p, cb, owned, lent, true)
 	more := s.writeErr != nil || s.drainNow
 	s.mu.Unlock()
 	if more {
 		s.afterEnqueue()
 	}
-	return ok, nil
+	return ok, kept, nil
 }
 
 // writeErrLocked reports why the socket cannot take a write now. The
@@ -215,8 +232,10 @@ func (s *Socket) writeErrLocked() error {
 // nothing is queued or being written, the bytes go to the kernel at once
 // from the caller (as libuv does), without a copy or a goroutine; only what
 // the kernel did not take is queued, for a writer goroutine to flush.
-func (s *Socket) enqueueLocked(p []byte, cb func(error), owned, owesDrain bool) bool {
-	ok := s.pending+len(p) < s.hwm
+//
+// owned and lent are as for send; kept reports that the queue keeps lent.
+func (s *Socket) enqueueLocked(p []byte, cb func(error), owned bool, lent *[]byte, owesDrain bool) (ok, kept bool) {
+	ok = s.pending+len(p) < s.hwm
 	if !ok && owesDrain {
 		s.needDrain = true
 	}
@@ -225,7 +244,7 @@ func (s *Socket) enqueueLocked(p []byte, cb func(error), owned, owesDrain bool) 
 		n, err := s.writeNowLocked(p)
 		if err != nil {
 			s.writeErr = err // the caller destroys the socket once unlocked
-			return ok
+			return ok, false
 		}
 		if n > 0 {
 			s.touchLocked()
@@ -236,18 +255,30 @@ func (s *Socket) enqueueLocked(p []byte, cb func(error), owned, owesDrain bool) 
 				s.drainNow = true
 				s.st.push(DrainEvent{})
 			}
-			return ok
+			return ok, false
 		}
 	}
-	if !owned {
-		p = append([]byte(nil), p...)
+	return ok, s.queueLocked(p, cb, owned, lent)
+}
+
+// queueLocked queues what enqueueLocked could not write at once, for the
+// writer goroutine. It is kept apart so that the direct write, which runs
+// on the reader's stack under a Pipe, stays shallow: a parked reader's
+// stack is only as large as its deepest moment.
+func (s *Socket) queueLocked(p []byte, cb func(error), owned bool, lent *[]byte) (kept bool) {
+	req := writeReq{b: p, cb: cb}
+	switch {
+	case lent != nil:
+		req.buf, kept = lent, true // no copy: the writer gives the buffer back
+	case !owned:
+		req.b = append([]byte(nil), p...)
 	}
-	s.wq = append(s.wq, writeReq{b: p, cb: cb})
+	s.wq = append(s.wq, req)
 	s.pending += len(p)
 	if s.state == stOpen {
 		s.startWriterLocked()
 	}
-	return ok
+	return kept
 }
 
 // writeNowLocked writes p without waiting: it returns how much the kernel
@@ -262,13 +293,21 @@ func (s *Socket) writeNowLocked(p []byte) (int, error) {
 	s.dw = directWrite{fn: s.dw.fn}
 	switch {
 	case err != nil:
-		return 0, sysError("write", remoteString(s.conn), err)
+		return 0, s.writeError(err)
 	case werr == syscall.EAGAIN:
 		return 0, nil
 	case werr != nil:
-		return 0, sysError("write", remoteString(s.conn), os.NewSyscallError("write", werr))
+		return 0, s.writeError(os.NewSyscallError("write", werr))
 	}
 	return n, nil
+}
+
+// writeError is a failed write's error, made out of the direct write's
+// line so as not to deepen its frame.
+//
+//go:noinline
+func (s *Socket) writeError(err error) error {
+	return sysError("write", remoteString(s.conn), err)
 }
 
 // afterEnqueue finishes a write outside the lock: it destroys the socket
@@ -416,6 +455,9 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 		for i, r := range reqs {
 			if r.cb != nil {
 				r.cb(nil)
+			}
+			if r.buf != nil {
+				readBufs.Put(r.buf)
 			}
 			reqs[i] = writeReq{}
 		}

@@ -2,9 +2,7 @@ package nodenet
 
 import (
 	"context"
-	"errors"
 	"net"
-	"strconv"
 )
 
 // Connect is Node's net.connect(options): it returns a socket at once and
@@ -14,13 +12,23 @@ import (
 // CloseEvent{HadError: true}. The error return is only for invalid
 // options, which Node throws synchronously.
 func Connect(opts ConnectOptions) (*Socket, error) {
+	return ConnectContext(context.Background(), opts)
+}
+
+// ConnectContext is Connect with a context for the connecting phase:
+// when ctx is done before the connection is up, the attempt stops and the
+// socket is destroyed with an ErrorEvent whose error has Code "ABORT_ERR"
+// (as Node's signal option) and unwraps to ctx's cause; ConnectOptions'
+// Timeout gives "ETIMEDOUT" instead. Once connected, ctx no longer
+// matters, as with net.Dialer.DialContext.
+func ConnectContext(ctx context.Context, opts ConnectOptions) (*Socket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	hwm, _ := highWaterMark(opts.HighWaterMark)
 	s := newSocket(opts.AllowHalfOpen, hwm)
 	s.maxBuffer = opts.MaxBufferSize
-	if err := s.Connect(opts); err != nil {
+	if err := s.ConnectContext(ctx, opts); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -44,6 +52,15 @@ func ConnectUnix(path string) (*Socket, error) {
 // AllowHalfOpen on and set the others. It returns ErrAlreadyConnected while the socket is
 // connecting, open, or still closing. Safe for concurrent use.
 func (s *Socket) Connect(opts ConnectOptions) error {
+	return s.ConnectContext(context.Background(), opts)
+}
+
+// ConnectContext is Connect with a context for the connecting phase, as
+// the package's ConnectContext. Safe for concurrent use.
+func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error {
+	if ctx == nil {
+		return argError("ConnectContext: nil context")
+	}
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -65,7 +82,14 @@ func (s *Socket) Connect(opts ConnectOptions) error {
 	if opts.MaxBufferSize > 0 {
 		s.maxBuffer = opts.MaxBufferSize
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	if opts.Nagle {
+		no := false
+		s.noDelay = &no
+	}
+	if opts.KeepAlive {
+		s.keepAlive = &keepAliveSetting{enable: true, delay: opts.KeepAliveInitialDelay}
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	s.state = stConnecting
 	s.cancelDial = cancel
 	s.done = make(chan struct{})
@@ -91,24 +115,14 @@ func (s *Socket) resetLocked() {
 	s.ending, s.peerEnded, s.wfinished, s.endBuffered = false, false, false, false
 	s.bytesRead.Store(0)
 	s.bytesWritten.Store(0)
+	s.lastRead.Store(0)
+	s.lastWrite.Store(0)
 }
 
 // connectAndRead dials, then serves as the connection's reader goroutine.
 func (s *Socket) connectAndRead(ctx context.Context, opts ConnectOptions, done chan struct{}) {
 	defer s.exitIO()
-	network, address := "unix", opts.Path
-	var d net.Dialer
-	if opts.Path == "" {
-		host := opts.Host
-		if host == "" {
-			host = "localhost"
-		}
-		network, address = "tcp", net.JoinHostPort(host, strconv.Itoa(opts.Port))
-		if opts.LocalAddress != "" {
-			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(opts.LocalAddress)}
-		}
-	}
-	conn, err := d.DialContext(ctx, network, address)
+	conn, err := s.dial(ctx, opts)
 
 	s.mu.Lock()
 	if s.closed || s.done != done {
@@ -123,12 +137,7 @@ func (s *Socket) connectAndRead(ctx context.Context, opts ConnectOptions, done c
 	s.cancelDial = nil
 	if err != nil {
 		s.mu.Unlock()
-		syscallName := "connect"
-		var le *net.OpError
-		if errors.As(err, &le) && le.Source != nil && le.Addr == nil {
-			syscallName = "bind"
-		}
-		s.destroy(sysError(syscallName, address, err), false)
+		s.destroy(err, false)
 		return
 	}
 	s.setConnLocked(conn)

@@ -67,6 +67,7 @@ function trace(s, who) {
 function traceServer(srv, who) {
   srv.on('listening', () => rec(who, 'listening'));
   srv.on('connection', () => rec(who, 'connection'));
+  srv.on('drop', () => rec(who, 'drop')); // v18.6+; nodenet's DropEvent
   srv.on('error', e => rec(who, 'error', errVal(e)));
   srv.on('close', () => rec(who, 'close'));
   return srv;

@@ -46,9 +46,17 @@ func (s *Socket) dispatch() {
 	if s.closed && len(s.pipeSrcs) > 0 {
 		srcs, s.pipeSrcs = s.pipeSrcs, nil
 	}
+	var hook func(*Socket, ReadyState)
+	if s.closed && s.server != nil && !s.closeHooked {
+		s.closeHooked = true // this goroutine tells ConnState, once
+		hook = s.server.opts.ConnState
+	}
 	s.mu.Unlock()
 	for _, src := range srcs {
 		src.unpipe(s)
+	}
+	if hook != nil {
+		hook(s, StateClosed)
 	}
 }
 
@@ -483,11 +491,8 @@ func (st *stream) remove(i int) {
 func (s *Socket) afterDispatchLocked(st *stream, it item, inChannel bool) {
 	switch it.ev.(type) {
 	case nil:
-		if st.rbytes < s.hwm && s.readWake != nil {
-			select {
-			case s.readWake <- struct{}{}:
-			default:
-			}
+		if st.rbytes < s.hwm {
+			s.wakeReaderLocked()
 		}
 		if st == s.st {
 			s.maybeFinishLocked()
@@ -566,8 +571,22 @@ func (s *Socket) Pause() {
 func (s *Socket) Resume() {
 	s.mu.Lock()
 	s.paused = false
+	if s.holdReads { // PauseOnConnect: the first Resume starts reading
+		s.holdReads = false
+		s.wakeReaderLocked()
+	}
 	s.mu.Unlock()
 	s.dispatch()
+}
+
+// wakeReaderLocked tells a reader waiting for room that it may read again.
+func (s *Socket) wakeReaderLocked() {
+	if s.readWake != nil {
+		select {
+		case s.readWake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // IsPaused reports whether Pause is in effect. Safe for concurrent use.

@@ -62,6 +62,32 @@ type ConnectionEvent struct {
 	Socket *Socket
 }
 
+// DropEvent is a server's 'drop' (Node v18.6): a connection was accepted
+// and closed at once. Reason is "maxConnections" (over the
+// SetMaxConnections limit, with DropOverLimit) or "blockList" (the peer's
+// address is in ServerOptions.BlockList).
+type DropEvent struct {
+	Local, Remote Addr
+	Reason        string
+}
+
+// ConnectionAttemptEvent is Node v20's 'connectionAttempt': a connect
+// starts trying one of the addresses its host resolved to.
+type ConnectionAttemptEvent struct {
+	Address Addr
+}
+
+// ConnectionAttemptFailedEvent is Node v20's 'connectionAttemptFailed':
+// one address failed; the connect goes on with the others, if any.
+type ConnectionAttemptFailedEvent struct {
+	Address Addr
+	Err     error
+}
+
+func (DropEvent) eventName() string                    { return "drop" }
+func (ConnectionAttemptEvent) eventName() string       { return "connectionAttempt" }
+func (ConnectionAttemptFailedEvent) eventName() string { return "connectionAttemptFailed" }
+
 func (ConnectEvent) eventName() string    { return "connect" }
 func (DataEvent) eventName() string       { return "data" }
 func (EndEvent) eventName() string        { return "end" }
@@ -73,8 +99,10 @@ func (ListeningEvent) eventName() string  { return "listening" }
 func (ConnectionEvent) eventName() string { return "connection" }
 
 // EventName returns Node's name for ev: "connect", "data", "end",
-// "timeout", "drain", "error", "close", "listening" or "connection".
-// It is safe for concurrent use.
+// "timeout", "drain", "error", "close", "listening", "connection", or for
+// the events of later Node and of nodenet, "drop", "connectionAttempt",
+// "connectionAttemptFailed", "shutdown" and the others' names. It is safe
+// for concurrent use.
 func EventName(ev Event) string {
 	if ev == nil {
 		return ""

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 )
 
 // DefaultHighWaterMark is the write queue size, in bytes, at which Send
@@ -28,6 +29,61 @@ type ServerOptions struct {
 	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
 	// in Node. A guard against a peer that never reads.
 	MaxBufferSize int
+
+	// PauseOnConnect is later Node's pauseOnConnect: accepted sockets do
+	// not read at all until Resume, so a connection can be handed to
+	// another process (SendHandle) with nothing read from it.
+	PauseOnConnect bool
+	// Nagle turns Nagle's algorithm on for accepted sockets, as
+	// SetNoDelay(false) does: Node's default, while Go's sockets, and so
+	// nodenet's, send at once (Node's noDelay: true).
+	Nagle bool
+	// KeepAlive is later Node's keepAlive option: TCP keep-alive with
+	// KeepAliveInitialDelay (0: the system's) on accepted sockets, as
+	// SetKeepAlive(true, delay). When false the socket keeps Go's default
+	// (keep-alive on, 15 s).
+	KeepAlive             bool
+	KeepAliveInitialDelay time.Duration
+
+	// OverLimit chooses what happens to a connection over the
+	// SetMaxConnections limit: DropOverLimit (Node's) or WaitOverLimit.
+	OverLimit MaxConnectionsPolicy
+	// BlockList, when not nil, drops connections from the addresses it
+	// blocks (a DropEvent with Reason "blockList"), as later Node's
+	// blockList option. It may be changed while the server runs.
+	BlockList *BlockList
+	// ConnState, when not nil, is called with StateOpen for every accepted
+	// connection before the program sees it, and with StateClosed once it
+	// has closed, in the spirit of http.Server.ConnState. It runs on a
+	// library goroutine, must not block, and may call the socket's methods.
+	ConnState func(*Socket, ReadyState)
+}
+
+// MaxConnectionsPolicy says what a server does with a connection over its
+// SetMaxConnections limit.
+type MaxConnectionsPolicy uint8
+
+const (
+	// DropOverLimit is Node's policy: the connection is accepted and
+	// closed at once, and a DropEvent tells the server's consumer.
+	DropOverLimit MaxConnectionsPolicy = iota
+	// WaitOverLimit stops accepting while the server is at its limit, as
+	// netutil.LimitListener does: new connections wait in the listen
+	// backlog (the kernel's queue, up to the backlog) and are accepted as
+	// open ones close.
+	WaitOverLimit
+)
+
+// applyTo gives an accepted socket the server's socket options.
+func (o *ServerOptions) applyTo(s *Socket) {
+	s.holdReads = o.PauseOnConnect
+	if o.Nagle {
+		no := false
+		s.noDelay = &no
+	}
+	if o.KeepAlive {
+		s.keepAlive = &keepAliveSetting{enable: true, delay: o.KeepAliveInitialDelay}
+	}
 }
 
 // SocketOptions configure NewSocket. The zero value makes an unconnected
@@ -74,6 +130,29 @@ type ConnectOptions struct {
 	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
 	// in Node. A guard against a peer that never reads.
 	MaxBufferSize int
+
+	// Timeout bounds the connecting phase (resolving and every attempt):
+	// past it the socket is destroyed with an "ETIMEDOUT" error. 0 means
+	// no bound but the system's.
+	Timeout time.Duration
+	// Resolver looks Host up; nil means net.DefaultResolver (Node's lookup
+	// option).
+	Resolver *net.Resolver
+	// AttemptDelay is the Happy Eyeballs delay (RFC 8305) when Host
+	// resolves to several addresses: how long one attempt runs before the
+	// next address is tried beside it. 0 means DefaultAttemptDelay.
+	AttemptDelay time.Duration
+	// ReportAttempts makes the socket emit ConnectionAttemptEvent and
+	// ConnectionAttemptFailedEvent for each address tried when Host
+	// resolves to several (Node v20's events; Node v0.10 has none).
+	ReportAttempts bool
+	// BlockList, when not nil, refuses to connect to the addresses it
+	// blocks: such an attempt fails with Code "ERR_IP_BLOCKED".
+	BlockList *BlockList
+	// Nagle, KeepAlive and KeepAliveInitialDelay: see ServerOptions.
+	Nagle                 bool
+	KeepAlive             bool
+	KeepAliveInitialDelay time.Duration
 }
 
 // Addr is a bound address as Node's address() reports it. For TCP, Address
@@ -144,6 +223,14 @@ func (o ConnectOptions) validate() error {
 	}
 	if err := validateMaxBuffer(o.MaxBufferSize); err != nil {
 		return err
+	}
+	switch {
+	case o.Timeout < 0:
+		return argError("Timeout should be >= 0, got %v", o.Timeout)
+	case o.AttemptDelay < 0:
+		return argError("AttemptDelay should be >= 0, got %v", o.AttemptDelay)
+	case o.KeepAliveInitialDelay < 0:
+		return argError("KeepAliveInitialDelay should be >= 0, got %v", o.KeepAliveInitialDelay)
 	}
 	if o.Path != "" {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // readBufSize is the most one read takes from the kernel: Node's 64 KiB.
@@ -94,7 +95,7 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 	r := newConnReader(conn)
 	for {
 		s.mu.Lock()
-		for s.st.rbytes >= s.hwm && s.done == done && !s.closed {
+		for (s.st.rbytes >= s.hwm || s.holdReads) && s.done == done && !s.closed {
 			if s.readWake == nil {
 				s.readWake = make(chan struct{}, 1)
 			}
@@ -126,6 +127,7 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 		piped, kept := false, false
 		if n > 0 {
 			s.bytesRead.Add(int64(n))
+			s.lastRead.Store(time.Now().UnixNano())
 			s.touchLocked()
 			if piped = s.pipeOnlyLocked(); piped {
 				kept = s.pipeRead((*buf)[:n], buf) // unlocks and locks again

@@ -1,13 +1,13 @@
 package nodenet
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os"
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -32,7 +32,12 @@ type Server struct {
 	closed     chan struct{} // closed when the CloseEvent is queued (for Shutdown)
 	conns      map[*Socket]struct{}
 	maxConns   int
+	room       chan struct{} // 1-buffered: a connection closed (WaitOverLimit)
+	exclusive  bool          // ListenOptions.Exclusive: the socket is not shared
+	stopCtx    func() bool   // stops ListenContext's AfterFunc
 	ref        handleRef
+
+	accepted, dropped, forced atomic.Int64 // for Stats
 
 	box *outbox
 }
@@ -77,30 +82,11 @@ func (srv *Server) Events() <-chan Event {
 // returned as an *Error and also emitted as an ErrorEvent; the server
 // may then Listen again.
 func (srv *Server) Listen(port int, host string, backlog int) error {
-	if err := validatePort(port); err != nil {
+	open, err := tcpOpener(ListenOptions{Port: port, Host: host, Backlog: backlog})
+	if err != nil {
 		return err
 	}
-	if backlog < 0 {
-		return argError("backlog should be >= 0, got %d", backlog)
-	}
-	if backlog == 0 {
-		backlog = DefaultBacklog
-	}
-	network, address := "tcp", net.JoinHostPort(host, strconv.Itoa(port))
-	if host == "" {
-		network, address = "tcp4", "0.0.0.0:"+strconv.Itoa(port)
-	}
-	return srv.listen(func() (net.Listener, error) {
-		ln, err := net.Listen(network, address)
-		if err != nil {
-			return nil, sysError("listen", address, err)
-		}
-		if err := setBacklog(ln, backlog); err != nil {
-			ln.Close()
-			return nil, sysError("listen", address, err)
-		}
-		return ln, nil
-	})
+	return srv.listen(open)
 }
 
 // ListenUnix is Node's server.listen(path): it listens on a Unix socket
@@ -111,17 +97,7 @@ func (srv *Server) ListenUnix(path string) error {
 	if path == "" {
 		return argError("Unix socket path is empty")
 	}
-	return srv.listen(func() (net.Listener, error) {
-		ln, err := net.Listen("unix", path)
-		if err != nil {
-			return nil, sysError("listen", path, err)
-		}
-		if err := setBacklog(ln, DefaultBacklog); err != nil {
-			ln.Close()
-			return nil, sysError("listen", path, err)
-		}
-		return ln, nil
-	})
+	return srv.listen(unixOpener(path, 0))
 }
 
 // ListenHandle is Node's server.listen(handle): h is a net.Listener (used
@@ -185,8 +161,11 @@ func fileListener(f *os.File) (net.Listener, error) {
 func (srv *Server) dupListener() (net.Listener, error) {
 	srv.mu.Lock()
 	ln := srv.ln
-	listening := srv.listening
+	listening, exclusive := srv.listening, srv.exclusive
 	srv.mu.Unlock()
+	if exclusive {
+		return nil, argError("ListenHandle: the server listens with Exclusive: its socket is not shared")
+	}
 	fl, ok := ln.(interface{ File() (*os.File, error) })
 	if !listening || !ok {
 		return nil, argError("ListenHandle: the server is not listening on a socket")
@@ -273,6 +252,9 @@ func (srv *Server) acceptLoop(ln net.Listener, stop, done chan struct{}) {
 	defer close(done)
 	var delay time.Duration
 	for {
+		if !srv.waitForRoom(stop) {
+			return
+		}
 		conn, err := ln.Accept()
 		if err != nil {
 			srv.mu.Lock()
@@ -292,7 +274,7 @@ func (srv *Server) acceptLoop(ln net.Listener, stop, done chan struct{}) {
 			continue
 		}
 		delay = 0
-		srv.accepted(conn)
+		srv.accept(conn)
 	}
 }
 
@@ -309,22 +291,43 @@ func sleep(d time.Duration, stop chan struct{}) bool {
 	}
 }
 
-// accepted hands a new connection to the program, or closes it at once
-// when the server is over its connection limit or closing (Node: the
-// client sees the connection, then its end; the server emits nothing).
-func (srv *Server) accepted(conn net.Conn) {
+// accept hands a new connection to the program, or drops it: closes it at
+// once, as Node does (the client sees the connection, then its end), when
+// the server is over its connection limit, closing, or the peer's address
+// is blocked; a DropEvent tells it, as later Node's 'drop' does.
+func (srv *Server) accept(conn net.Conn) {
 	srv.mu.Lock()
-	if !srv.listening || (srv.maxConns > 0 && len(srv.conns) >= srv.maxConns) {
+	reason := ""
+	switch {
+	case !srv.listening:
+		reason = "closing"
+	case srv.maxConns > 0 && len(srv.conns) >= srv.maxConns:
+		reason = "maxConnections"
+	case srv.opts.BlockList != nil && srv.opts.BlockList.checkAddr(conn.RemoteAddr()):
+		reason = "blockList"
+	}
+	if reason != "" {
+		srv.dropped.Add(1)
+		if reason != "closing" {
+			srv.box.push(DropEvent{Local: addrOf(conn.LocalAddr()), Remote: addrOf(conn.RemoteAddr()), Reason: reason})
+			srv.box.kick(&srv.mu)
+		}
 		srv.mu.Unlock()
 		conn.Close()
 		return
 	}
+	srv.accepted.Add(1)
 	s := newSocket(srv.opts.AllowHalfOpen, srv.hwm)
 	s.maxBuffer = srv.opts.MaxBufferSize
 	s.server = srv
 	s.handling = srv.handler != nil
+	s.paused = srv.opts.PauseOnConnect
+	srv.opts.applyTo(s)
 	srv.conns[s] = struct{}{}
 	srv.mu.Unlock()
+	if hook := srv.opts.ConnState; hook != nil {
+		hook(s, StateOpen)
+	}
 
 	// Start the socket before announcing it, so that whoever receives it
 	// finds it open; the server's lock is not held, since a closing
@@ -344,10 +347,39 @@ func (srv *Server) accepted(conn net.Conn) {
 	}
 }
 
+// waitForRoom holds the accept loop while the server is at its connection
+// limit under WaitOverLimit, so that new connections wait in the listen
+// backlog. It returns false if the server closes meanwhile.
+func (srv *Server) waitForRoom(stop chan struct{}) bool {
+	for {
+		srv.mu.Lock()
+		full := srv.opts.OverLimit == WaitOverLimit && srv.maxConns > 0 && len(srv.conns) >= srv.maxConns
+		if full && srv.room == nil {
+			srv.room = make(chan struct{}, 1)
+		}
+		room := srv.room
+		srv.mu.Unlock()
+		if !full {
+			return true
+		}
+		select {
+		case <-room:
+		case <-stop:
+			return false
+		}
+	}
+}
+
 // release is called by a socket of the server when it closes.
 func (srv *Server) release(s *Socket) {
 	srv.mu.Lock()
 	delete(srv.conns, s)
+	if srv.room != nil {
+		select {
+		case srv.room <- struct{}{}:
+		default:
+		}
+	}
 	srv.maybeCloseLocked()
 	srv.mu.Unlock()
 }
@@ -377,6 +409,10 @@ func (srv *Server) Close() error {
 	srv.box.cancelListening()
 	close(srv.stop)
 	srv.ln.Close()
+	if srv.stopCtx != nil {
+		srv.stopCtx()
+		srv.stopCtx = nil
+	}
 	srv.ref.set(false, srv.ref.unref)
 	done := srv.acceptDone
 	srv.mu.Unlock()
@@ -387,24 +423,14 @@ func (srv *Server) Close() error {
 	return nil
 }
 
-// Shutdown closes the server as Close does, then waits until its last
-// connection has closed (the CloseEvent) or ctx is done, and returns
-// ctx.Err() in that case. It may be called after Close.
-func (srv *Server) Shutdown(ctx context.Context) error {
+// closeListener is ListenContext's Close when its context is done; it
+// does nothing if the server has closed and listened again since.
+func (srv *Server) closeListener(ln net.Listener) {
 	srv.mu.Lock()
-	closed := srv.closed
+	same := srv.listening && srv.ln == ln
 	srv.mu.Unlock()
-	if err := srv.Close(); err != nil && !errors.Is(err, ErrNotRunning) {
-		return err
-	}
-	if closed == nil {
-		return nil // never listened
-	}
-	select {
-	case <-closed:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	if same {
+		srv.Close()
 	}
 }
 
@@ -429,15 +455,22 @@ func (srv *Server) Connections() int {
 }
 
 // SetMaxConnections is Node's maxConnections: once n connections are open,
-// further ones are accepted and closed at once, with no server event. 0
-// means no limit; a negative n is an error. Lowering it does not close
-// open connections.
+// further ones are accepted and closed at once with a DropEvent (Node
+// v18.6's 'drop'), or, with ServerOptions.OverLimit WaitOverLimit, wait in
+// the listen backlog until a connection closes. 0 means no limit; a
+// negative n is an error. Lowering it does not close open connections.
 func (srv *Server) SetMaxConnections(n int) error {
 	if n < 0 {
 		return argError("max connections should be >= 0, got %d", n)
 	}
 	srv.mu.Lock()
 	srv.maxConns = n
+	if srv.room != nil { // a raised limit lets a waiting accept loop go on
+		select {
+		case srv.room <- struct{}{}:
+		default:
+		}
+	}
 	srv.mu.Unlock()
 	return nil
 }

@@ -470,39 +470,72 @@ func TestServerListenThenCloseAtOnce(t *testing.T) {
 	}
 }
 
+// TestServerShutdown: a connection whose events are read gets a
+// ShutdownEvent and is left to the program; at the deadline it is
+// destroyed and Shutdown reports it.
 func TestServerShutdown(t *testing.T) {
 	srv := CreateServer(ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	connectClient(t, port)
 	s := r.waitConnection(1)
+	rs := record(t, s)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown(ctx with a 20ms deadline) with a connection open = %v; want %v", err, context.DeadlineExceeded)
+	err := srv.Shutdown(ctx)
+	var forced *ForcedError
+	if !errors.As(err, &forced) || forced.Forced != 1 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown(ctx with a 20ms deadline) with a consumed connection open = %v; want a *ForcedError{Forced: 1} wrapping %v", err, context.DeadlineExceeded)
 	}
 	refusedConnect(t, port)
-	if got := r.events(); count[CloseEvent](got) != 0 {
-		t.Errorf("server events before the connection closed = %q; want no close", names(got))
-	}
-
-	waiting := make(chan error, 1)
-	go func() { waiting <- srv.Shutdown(ctxTimeout(t)) }()
-	s.Destroy()
-	select {
-	case err := <-waiting:
-		if err != nil {
-			t.Errorf("Shutdown(ctx) after the last connection closed = %v; want nil", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("Shutdown(ctx) did not return after the last connection closed")
+	if got, want := names(rs.wait()), "shutdown close(false)"; got != want {
+		t.Errorf("events of the server's socket = %q; want %q", got, want)
 	}
 	if got, want := names(r.wait()), "listening connection close(false)"; got != want {
 		t.Errorf("server events = %q; want %q", got, want)
 	}
+	if st := srv.Stats(); st.Forced != 1 || st.Active != 0 {
+		t.Errorf("Stats() = %+v; want 1 forced, 0 active", st)
+	}
 	if err := srv.Shutdown(ctxTimeout(t)); err != nil {
 		t.Errorf("Shutdown(ctx) on a closed server = %v; want nil", err)
+	}
+}
+
+// TestServerShutdownEndsIdle: a connection nobody consumes, with nothing
+// to write or deliver, is ended at once: the peer sees the FIN, closes,
+// and Shutdown returns nil. A connection whose consumer ends it on the
+// ShutdownEvent lets Shutdown return as well.
+func TestServerShutdownEndsIdle(t *testing.T) {
+	srv := CreateServer(ServerOptions{}, nil)
+	r := recordServer(t, srv)
+	port := listenTCP(t, srv)
+	_, ri := connectClient(t, port)
+	r.waitConnection(1)
+	_, rb := connectClient(t, port)
+	s := r.waitConnection(2)
+	evs := s.Events()
+	go func() {
+		for ev := range evs {
+			if _, ok := ev.(ShutdownEvent); ok {
+				s.EndString("bye", "")
+			}
+		}
+	}()
+	// Each client (AllowHalfOpen false) ends its side, and so closes,
+	// once its server side has ended.
+	if err := srv.Shutdown(ctxTimeout(t)); err != nil {
+		t.Errorf("Shutdown(ctx) = %v; want nil (every connection ended and closed)", err)
+	}
+	if got := string(dataOf(rb.wait())); got != "bye" {
+		t.Errorf("the consumed connection's client got %q; want %q", got, "bye")
+	}
+	if got := names(ri.wait()); got != "connect end close(false)" {
+		t.Errorf("the idle connection's client events = %q; want %q", got, "connect end close(false)")
+	}
+	if got, want := names(r.wait()), "listening connection connection close(false)"; got != want {
+		t.Errorf("server events = %q; want %q", got, want)
 	}
 }
 
@@ -560,8 +593,11 @@ func TestServerMaxConnections(t *testing.T) {
 	if got, want := s3.RemotePort(), c3.LocalPort(); got != want {
 		t.Errorf("second ConnectionEvent: Socket.RemotePort() = %d; want the third client's port %d (a ConnectionEvent came for the rejected client?)", got, want)
 	}
-	if got, want := names(r.events()), "listening connection connection"; got != want {
-		t.Errorf("server events = %q; want %q", got, want)
+	if got, want := names(r.events()), "listening connection drop connection"; got != want {
+		t.Errorf("server events = %q; want %q (the drop is Node v18.6's 'drop')", got, want)
+	}
+	if st := srv.Stats(); st.Accepted != 2 || st.Dropped != 1 || st.Active != 1 {
+		t.Errorf("Stats() = %+v; want 2 accepted, 1 dropped, 1 active", st)
 	}
 }
 

@@ -50,12 +50,16 @@ type Socket struct {
 	eof       bool          // the peer's FIN has been read
 	endTold   bool          // the consumer has the EndEvent (or, with none, it is as good as told)
 	handling  bool          // the server's connection handler is running
+	holdReads bool          // PauseOnConnect: no read at all until Resume
+	shutdownTold bool       // the ShutdownEvent was queued
+	closeHooked  bool       // ServerOptions.ConnState was told of the close
 	readWake  chan struct{} // 1-buffered: the read buffer fell under the high-water mark (made by the first wait)
 	dec       decoder       // set by SetEncoding
 	encoding  string        // canonical name of dec's encoding
 	pipes     []*pipeDst    // destinations of Pipe
 	pipeSrcs  []*Socket     // sockets that Pipe into this one
 	bytesRead atomic.Int64
+	lastRead  atomic.Int64 // unix ns of the last read, for Stats
 
 	// Write side.
 	wq           []writeReq
@@ -70,6 +74,7 @@ type Socket struct {
 	wfinished    bool          // the queue is flushed after End, FIN sent
 	writable     chan struct{} // closed when pending falls under the high-water mark
 	bytesWritten atomic.Int64
+	lastWrite    atomic.Int64 // unix ns of the last write handed to the kernel, for Stats
 
 	// Idle timeout (Node's setTimeout): one timer, re-armed lazily.
 	timeout    time.Duration
@@ -107,6 +112,7 @@ func (s *Socket) startLocked(conn net.Conn) {
 	s.live = 1
 	s.ref.set(true, s.ref.unref)
 	s.touchLocked()
+	s.applyOptionsLocked() // best effort, as Node's options at creation
 	go s.readLoop(conn, s.done, true)
 }
 

@@ -212,6 +212,10 @@ func (r ReadyState) String() string {
 func (s *Socket) ReadyState() ReadyState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.readyStateLocked()
+}
+
+func (s *Socket) readyStateLocked() ReadyState {
 	s.settleEndLocked()
 	if s.state == stConnecting && !s.closed {
 		return StateOpening
@@ -230,4 +234,50 @@ func (s *Socket) ReadyState() ReadyState {
 		return StateWriteOnly
 	}
 	return StateClosed
+}
+
+// Connecting is Node's socket.connecting: Connect has been called and the
+// connection is not up yet. Safe for concurrent use.
+func (s *Socket) Connecting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stConnecting && !s.closed
+}
+
+// Pending is Node's socket.pending: the socket is not connected, because
+// Connect has not been called, or is still connecting, or it has closed.
+// Safe for concurrent use.
+func (s *Socket) Pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state != stOpen || s.closed
+}
+
+// ResetAndDestroy is later Node's socket.resetAndDestroy(): it closes a
+// TCP connection with an RST instead of a FIN (SO_LINGER 0, so the peer
+// gets ECONNRESET and no TIME_WAIT is left here) and destroys the socket,
+// dropping its queue. A socket still connecting is just destroyed. It
+// returns an error wrapping ErrInvalidArgument for a Unix socket (Node's
+// ERR_INVALID_HANDLE_TYPE) and ErrSocketClosed after close. Safe for
+// concurrent use.
+func (s *Socket) ResetAndDestroy() error {
+	s.mu.Lock()
+	if s.closed || s.state == stIdle {
+		s.mu.Unlock()
+		return ErrSocketClosed
+	}
+	if s.state == stOpen {
+		tc, ok := s.conn.(*net.TCPConn)
+		if !ok {
+			s.mu.Unlock()
+			return argError("ResetAndDestroy: not a TCP socket (%T)", s.conn)
+		}
+		if err := tc.SetLinger(0); err != nil {
+			s.mu.Unlock()
+			return sysError("setsockopt", "", err)
+		}
+	}
+	s.mu.Unlock()
+	s.Destroy()
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // writeReq is one queued write: bytes the socket owns, and the callback
@@ -247,6 +248,7 @@ func (s *Socket) enqueueLocked(p []byte, cb func(error), owned bool, lent *[]byt
 			return ok, false
 		}
 		if n > 0 {
+			s.lastWrite.Store(time.Now().UnixNano())
 			s.touchLocked()
 		}
 		if p = p[n:]; len(p) == 0 {
@@ -434,6 +436,7 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 			return
 		}
 		s.pending -= total
+		s.lastWrite.Store(time.Now().UnixNano())
 		s.touchLocked()
 		drained := s.needDrain && s.pending == 0
 		if drained {

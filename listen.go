@@ -1,0 +1,139 @@
+package nodenet
+
+import (
+	"cmp"
+	"context"
+	"net"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenOptions configure Server.ListenContext, Node's
+// server.listen(options): a TCP Port (with Host and Backlog) or a Unix
+// socket Path, and the socket options of later Node versions.
+type ListenOptions struct {
+	// Port is the TCP port, 0..65535; 0 picks a free port.
+	Port int
+	// Host is the address to bind; "" means every IPv4 address, as in
+	// Listen. "::" binds IPv6 and, unless IPv6Only, IPv4 as well.
+	Host string
+	// Backlog is listen(2)'s queue length; 0 means DefaultBacklog.
+	Backlog int
+	// Path, when set, is a Unix socket path; the TCP fields are then unused.
+	Path string
+	// IPv6Only is Node's ipv6Only: an IPv6 host ("::") does not also
+	// accept IPv4 connections (IPV6_V6ONLY), so another socket may bind
+	// the same port on IPv4.
+	IPv6Only bool
+	// ReusePort is Node's reusePort (SO_REUSEPORT): several servers, in
+	// one process or several, may listen on the same address and port,
+	// and the kernel spreads the incoming connections among them. Every
+	// one of them must set it.
+	ReusePort bool
+	// Exclusive is Node's exclusive: the listening socket is this
+	// server's alone. ListenHandle(srv) and SendHandle refuse to share it.
+	Exclusive bool
+}
+
+// ListenContext listens as opts says and serves until ctx is done, then
+// closes the server as Close does (the accept loop stops at once; open
+// connections are left to finish, see Shutdown). It returns what Listen
+// returns, or ctx's error if ctx is done already. ListenContext itself
+// does not wait: the server runs in the background.
+func (srv *Server) ListenContext(ctx context.Context, opts ListenOptions) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if opts.Backlog < 0 {
+		return argError("backlog should be >= 0, got %d", opts.Backlog)
+	}
+	open := unixOpener(opts.Path, opts.Backlog)
+	if opts.Path == "" {
+		var err error
+		if open, err = tcpOpener(opts); err != nil {
+			return err
+		}
+	}
+	if err := srv.listen(open); err != nil {
+		return err
+	}
+	srv.mu.Lock()
+	srv.exclusive = opts.Exclusive
+	if ctx.Done() != nil {
+		// No goroutine waits for ctx: AfterFunc runs Close when it is
+		// done, and Close cancels the AfterFunc when the server closes
+		// first.
+		ln := srv.ln
+		srv.stopCtx = context.AfterFunc(ctx, func() { srv.closeListener(ln) })
+	}
+	srv.mu.Unlock()
+	return nil
+}
+
+// tcpOpener checks opts and returns the function that binds and listens.
+func tcpOpener(opts ListenOptions) (func() (net.Listener, error), error) {
+	if err := validatePort(opts.Port); err != nil {
+		return nil, err
+	}
+	if opts.Backlog < 0 {
+		return nil, argError("backlog should be >= 0, got %d", opts.Backlog)
+	}
+	backlog := cmp.Or(opts.Backlog, DefaultBacklog)
+	network, address := "tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
+	if opts.Host == "" {
+		network, address = "tcp4", "0.0.0.0:"+strconv.Itoa(opts.Port)
+	}
+	lc := net.ListenConfig{Control: socketOptions(opts.IPv6Only, opts.ReusePort)}
+	return func() (net.Listener, error) {
+		ln, err := lc.Listen(context.Background(), network, address)
+		if err != nil {
+			return nil, sysError("listen", address, err)
+		}
+		if err := setBacklog(ln, backlog); err != nil {
+			ln.Close()
+			return nil, sysError("listen", address, err)
+		}
+		return ln, nil
+	}, nil
+}
+
+// unixOpener returns the function that listens on a Unix socket at path.
+func unixOpener(path string, backlog int) func() (net.Listener, error) {
+	backlog = cmp.Or(backlog, DefaultBacklog)
+	return func() (net.Listener, error) {
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			return nil, sysError("listen", path, err)
+		}
+		if err := setBacklog(ln, backlog); err != nil {
+			ln.Close()
+			return nil, sysError("listen", path, err)
+		}
+		return ln, nil
+	}
+}
+
+// socketOptions returns the Control function that sets IPV6_V6ONLY and
+// SO_REUSEPORT before bind(2), or nil when neither is asked for.
+func socketOptions(ipv6Only, reusePort bool) func(network, address string, c syscall.RawConn) error {
+	if !ipv6Only && !reusePort {
+		return nil
+	}
+	return func(network, address string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			if reusePort {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			}
+			if serr == nil && ipv6Only && network == "tcp6" {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
+}

@@ -1,0 +1,128 @@
+package nodenet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ShutdownEvent tells a socket that its server is shutting down
+// (Server.Shutdown): the program should finish what it is doing and End
+// the socket; at Shutdown's deadline the socket is destroyed. It is not a
+// Node event (Node has no staged shutdown); it comes at most once.
+type ShutdownEvent struct{}
+
+func (ShutdownEvent) eventName() string { return "shutdown" }
+
+// ForcedError is Shutdown's error when its context ended before the last
+// connection had closed: Forced connections were destroyed then. It
+// unwraps to the context's error.
+type ForcedError struct {
+	Forced int
+	Err    error
+}
+
+func (e *ForcedError) Error() string {
+	return fmt.Sprintf("nodenet: shutdown destroyed %d connection(s): %v", e.Forced, e.Err)
+}
+
+func (e *ForcedError) Unwrap() error { return e.Err }
+
+// Shutdown closes the server in stages, as net/http's Shutdown does for
+// HTTP: it stops accepting (Close); sends every open connection a
+// ShutdownEvent; ends (half-closes) at once each connection that is idle:
+// one that nobody consumes (no reader of Events, its handler has
+// returned: a Pipe echo, say) with nothing queued to write and nothing
+// unread; then waits, ending connections as they become idle, until the
+// last one has closed (nil), or until ctx is done: it then destroys the
+// connections that remain and returns a *ForcedError, which unwraps to
+// ctx.Err(). Connections with a reader of Events are left to the program,
+// which has the ShutdownEvent. Shutdown may be called after Close, and
+// again; Close keeps Node's meaning.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	closed := srv.closed
+	srv.mu.Unlock()
+	if err := srv.Close(); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	if closed == nil {
+		return nil // never listened
+	}
+	for _, s := range srv.openConns() {
+		s.notifyShutdown()
+	}
+	// Connections become idle without telling anyone, so the idle ones are
+	// looked for again with a backoff, as net/http polls for idle
+	// connections.
+	delay := time.Millisecond
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-closed:
+			return nil
+		case <-ctx.Done():
+			return srv.forceClose(ctx, closed)
+		case <-t.C:
+		}
+		for _, s := range srv.openConns() {
+			s.endIfIdle()
+		}
+		t.Reset(delay)
+		delay = min(2*delay, 500*time.Millisecond)
+	}
+}
+
+// forceClose destroys the connections left at Shutdown's deadline.
+func (srv *Server) forceClose(ctx context.Context, closed chan struct{}) error {
+	select {
+	case <-closed:
+		return nil // the last one closed meanwhile
+	default:
+	}
+	conns := srv.openConns()
+	for _, s := range conns {
+		s.Destroy()
+	}
+	srv.forced.Add(int64(len(conns)))
+	return &ForcedError{Forced: len(conns), Err: ctx.Err()}
+}
+
+// openConns is a snapshot of the server's open connections.
+func (srv *Server) openConns() []*Socket {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	conns := make([]*Socket, 0, len(srv.conns))
+	for s := range srv.conns {
+		conns = append(conns, s)
+	}
+	return conns
+}
+
+// notifyShutdown queues the ShutdownEvent, once.
+func (s *Socket) notifyShutdown() {
+	s.mu.Lock()
+	if s.shutdownTold || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.shutdownTold = true
+	s.st.push(ShutdownEvent{})
+	s.mu.Unlock()
+	s.dispatch()
+}
+
+// endIfIdle ends the socket if nobody consumes it and it has nothing to
+// write or deliver: ending it loses nothing, and the peer learns that the
+// server is going away.
+func (s *Socket) endIfIdle() {
+	s.mu.Lock()
+	idle := !s.st.subscribed && !s.handling && !s.ending && !s.closed &&
+		s.state == stOpen && s.pending == 0 && len(s.wq) == 0 && s.st.dataItems == 0
+	s.mu.Unlock()
+	if idle {
+		s.End()
+	}
+}

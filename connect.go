@@ -1,6 +1,7 @@
 package nodenet
 
 import (
+	"cmp"
 	"context"
 	"net"
 )
@@ -25,9 +26,9 @@ func ConnectContext(ctx context.Context, opts ConnectOptions) (*Socket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	hwm, _ := highWaterMark(opts.HighWaterMark)
-	s := newSocket(opts.AllowHalfOpen, hwm)
-	s.maxBuffer = opts.MaxBufferSize
+	f, _ := opts.flow()
+	s := newSocket(opts.AllowHalfOpen, f.hwm)
+	s.flow = f
 	if err := s.ConnectContext(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -76,12 +77,17 @@ func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error 
 	if opts.AllowHalfOpen {
 		s.allowHalfOpen = true
 	}
+	f := s.flow
 	if opts.HighWaterMark > 0 {
-		s.hwm = opts.HighWaterMark
+		f.hwm = opts.HighWaterMark
 	}
-	if opts.MaxBufferSize > 0 {
-		s.maxBuffer = opts.MaxBufferSize
+	f.lwm = cmp.Or(opts.LowWaterMark, f.lwm)
+	f.rhwm = cmp.Or(opts.ReadHighWaterMark, f.rhwm)
+	f.maxBuffer = cmp.Or(opts.MaxBufferSize, f.maxBuffer)
+	if f.lwm >= f.hwm {
+		return argError("LowWaterMark (%d) should be below HighWaterMark (%d)", f.lwm, f.hwm)
 	}
+	s.flow = f
 	if opts.Nagle {
 		no := false
 		s.noDelay = &no
@@ -95,7 +101,7 @@ func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error 
 	s.done = make(chan struct{})
 	s.live = 1 // the connecting goroutine, which becomes the reader
 	s.ref.set(true, s.ref.unref)
-	s.touchLocked()
+	s.touchLocked(onConnect)
 	go s.connectAndRead(ctx, opts, s.done)
 	return nil
 }
@@ -143,7 +149,7 @@ func (s *Socket) connectAndRead(ctx context.Context, opts ConnectOptions, done c
 	s.setConnLocked(conn)
 	s.applyOptionsLocked()
 	s.st.push(ConnectEvent{})
-	s.touchLocked()
+	s.touchLocked(onConnect)
 	if len(s.wq) > 0 || s.ending {
 		s.startWriterLocked() // writes and End made while connecting
 	}
@@ -156,11 +162,8 @@ func (s *Socket) connectAndRead(ctx context.Context, opts ConnectOptions, done c
 // open, connected stream socket descriptor (reading starts at once);
 // without it, it makes an unconnected socket for Socket.Connect.
 func NewSocket(opts SocketOptions) (*Socket, error) {
-	hwm, err := highWaterMark(opts.HighWaterMark)
+	f, err := opts.flow()
 	if err != nil {
-		return nil, err
-	}
-	if err := validateMaxBuffer(opts.MaxBufferSize); err != nil {
 		return nil, err
 	}
 	switch opts.Type {
@@ -168,8 +171,8 @@ func NewSocket(opts SocketOptions) (*Socket, error) {
 	default:
 		return nil, argError("unsupported socket type %q (want tcp, tcp4, tcp6 or unix)", opts.Type)
 	}
-	s := newSocket(opts.AllowHalfOpen, hwm)
-	s.maxBuffer = opts.MaxBufferSize
+	s := newSocket(opts.AllowHalfOpen, f.hwm)
+	s.flow = f
 	if opts.FD == nil {
 		return s, nil
 	}

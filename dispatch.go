@@ -491,7 +491,7 @@ func (st *stream) remove(i int) {
 func (s *Socket) afterDispatchLocked(st *stream, it item, inChannel bool) {
 	switch it.ev.(type) {
 	case nil:
-		if st.rbytes < s.hwm {
+		if st.rbytes < s.rhwm {
 			s.wakeReaderLocked()
 		}
 		if st == s.st {

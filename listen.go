@@ -56,20 +56,7 @@ func (srv *Server) ListenContext(ctx context.Context, opts ListenOptions) error 
 			return err
 		}
 	}
-	if err := srv.listen(open); err != nil {
-		return err
-	}
-	srv.mu.Lock()
-	srv.exclusive = opts.Exclusive
-	if ctx.Done() != nil {
-		// No goroutine waits for ctx: AfterFunc runs Close when it is
-		// done, and Close cancels the AfterFunc when the server closes
-		// first.
-		ln := srv.ln
-		srv.stopCtx = context.AfterFunc(ctx, func() { srv.closeListener(ln) })
-	}
-	srv.mu.Unlock()
-	return nil
+	return srv.listenWith(ctx, open, opts.Exclusive)
 }
 
 // tcpOpener checks opts and returns the function that binds and listens.

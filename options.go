@@ -1,6 +1,7 @@
 package nodenet
 
 import (
+	"cmp"
 	"net"
 	"os"
 	"strconv"
@@ -29,6 +30,16 @@ type ServerOptions struct {
 	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
 	// in Node. A guard against a peer that never reads.
 	MaxBufferSize int
+	// LowWaterMark is the write queue size at or under which a socket
+	// whose queue reached HighWaterMark is writable again (Writable, a
+	// blocked Write goes on) and the DrainEvent a false Send owes comes,
+	// as Netty's and asyncio's low mark. 0 (Node's) means when the queue
+	// is empty; it must be below HighWaterMark.
+	LowWaterMark int
+	// ReadHighWaterMark is how much unread data a socket reads ahead
+	// before it stops reading (paused, or with no consumer yet); 0 means
+	// HighWaterMark. Node v20's readableHighWaterMark.
+	ReadHighWaterMark int
 
 	// PauseOnConnect is later Node's pauseOnConnect: accepted sockets do
 	// not read at all until Resume, so a connection can be handed to
@@ -74,6 +85,18 @@ const (
 	WaitOverLimit
 )
 
+func (o ConnectOptions) flow() (flow, error) {
+	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize)
+}
+
+func (o SocketOptions) flow() (flow, error) {
+	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize)
+}
+
+func (o ServerOptions) flow() (flow, error) {
+	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize)
+}
+
 // applyTo gives an accepted socket the server's socket options.
 func (o *ServerOptions) applyTo(s *Socket) {
 	s.holdReads = o.PauseOnConnect
@@ -106,6 +129,16 @@ type SocketOptions struct {
 	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
 	// in Node. A guard against a peer that never reads.
 	MaxBufferSize int
+	// LowWaterMark is the write queue size at or under which a socket
+	// whose queue reached HighWaterMark is writable again (Writable, a
+	// blocked Write goes on) and the DrainEvent a false Send owes comes,
+	// as Netty's and asyncio's low mark. 0 (Node's) means when the queue
+	// is empty; it must be below HighWaterMark.
+	LowWaterMark int
+	// ReadHighWaterMark is how much unread data a socket reads ahead
+	// before it stops reading (paused, or with no consumer yet); 0 means
+	// HighWaterMark. Node v20's readableHighWaterMark.
+	ReadHighWaterMark int
 }
 
 // ConnectOptions configure Connect and Socket.Connect: a TCP Port (with
@@ -130,6 +163,16 @@ type ConnectOptions struct {
 	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
 	// in Node. A guard against a peer that never reads.
 	MaxBufferSize int
+	// LowWaterMark is the write queue size at or under which a socket
+	// whose queue reached HighWaterMark is writable again (Writable, a
+	// blocked Write goes on) and the DrainEvent a false Send owes comes,
+	// as Netty's and asyncio's low mark. 0 (Node's) means when the queue
+	// is empty; it must be below HighWaterMark.
+	LowWaterMark int
+	// ReadHighWaterMark is how much unread data a socket reads ahead
+	// before it stops reading (paused, or with no consumer yet); 0 means
+	// HighWaterMark. Node v20's readableHighWaterMark.
+	ReadHighWaterMark int
 
 	// Timeout bounds the connecting phase (resolving and every attempt):
 	// past it the socket is destroyed with an "ETIMEDOUT" error. 0 means
@@ -200,6 +243,34 @@ func validatePort(port int) error {
 	return nil
 }
 
+// flow holds a socket's marks, from its options.
+type flow struct {
+	hwm       int // write queue: Send returns false at it, Write waits
+	lwm       int // the queue is writable again, and drains, at or under it
+	rhwm      int // unread data read ahead before reading stops
+	maxBuffer int // MaxBufferSize; 0: no bound
+}
+
+// newFlow checks the marks of an options struct and fills in defaults.
+func newFlow(high, low, readHigh, maxBuffer int) (flow, error) {
+	hwm, err := highWaterMark(high)
+	if err != nil {
+		return flow{}, err
+	}
+	if err := validateMaxBuffer(maxBuffer); err != nil {
+		return flow{}, err
+	}
+	switch {
+	case low < 0:
+		return flow{}, argError("LowWaterMark should be >= 0, got %d", low)
+	case low >= hwm:
+		return flow{}, argError("LowWaterMark (%d) should be below HighWaterMark (%d)", low, hwm)
+	case readHigh < 0:
+		return flow{}, argError("ReadHighWaterMark should be >= 0, got %d", readHigh)
+	}
+	return flow{hwm: hwm, lwm: low, rhwm: cmp.Or(readHigh, hwm), maxBuffer: maxBuffer}, nil
+}
+
 func highWaterMark(n int) (int, error) {
 	switch {
 	case n < 0:
@@ -218,10 +289,7 @@ func validateMaxBuffer(n int) error {
 }
 
 func (o ConnectOptions) validate() error {
-	if _, err := highWaterMark(o.HighWaterMark); err != nil {
-		return err
-	}
-	if err := validateMaxBuffer(o.MaxBufferSize); err != nil {
+	if _, err := o.flow(); err != nil {
 		return err
 	}
 	switch {

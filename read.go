@@ -95,7 +95,7 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 	r := newConnReader(conn)
 	for {
 		s.mu.Lock()
-		for (s.st.rbytes >= s.hwm || s.holdReads) && s.done == done && !s.closed {
+		for (s.st.rbytes >= s.rhwm || s.holdReads) && s.done == done && !s.closed {
 			if s.readWake == nil {
 				s.readWake = make(chan struct{}, 1)
 			}
@@ -128,7 +128,7 @@ func (s *Socket) readLoop(conn net.Conn, done chan struct{}, owned bool) {
 		if n > 0 {
 			s.bytesRead.Add(int64(n))
 			s.lastRead.Store(time.Now().UnixNano())
-			s.touchLocked()
+			s.touchLocked(onRead)
 			if piped = s.pipeOnlyLocked(); piped {
 				kept = s.pipeRead((*buf)[:n], buf) // unlocks and locks again
 			} else {
@@ -190,7 +190,7 @@ func (s *Socket) pushReadLocked(p []byte, buf *[]byte) (kept bool) {
 // EndEvent behind the data, and end this side when it may.
 func (s *Socket) onEOFLocked() {
 	s.eof = true
-	s.touchLocked()
+	s.touchLocked(onEnd)
 	if s.dec != nil {
 		if t := s.dec.end(); t != "" {
 			s.st.pushData(item{text: t, isText: true})

@@ -1,6 +1,7 @@
 package nodenet
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -21,7 +22,7 @@ import (
 type Server struct {
 	mu      sync.Mutex
 	opts    ServerOptions
-	hwm     int
+	flow    flow // of every accepted socket
 	handler func(*Socket)
 
 	ln         net.Listener
@@ -47,13 +48,13 @@ type Server struct {
 // accepted connection, as well as a ConnectionEvent being emitted. The
 // server does not listen until Listen, ListenUnix or ListenHandle.
 func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
-	hwm, err := highWaterMark(opts.HighWaterMark)
+	f, err := opts.flow()
 	if err != nil {
-		hwm = DefaultHighWaterMark // a bad mark is reported by Listen
+		f, _ = newFlow(0, 0, 0, 0) // a bad mark is reported by Listen
 	}
 	return &Server{
 		opts:    opts,
-		hwm:     hwm,
+		flow:    f,
 		handler: onConnection,
 		conns:   make(map[*Socket]struct{}),
 		box:     newOutbox(),
@@ -201,10 +202,14 @@ func setBacklog(ln net.Listener, backlog int) error {
 }
 
 func (srv *Server) listen(open func() (net.Listener, error)) error {
-	if _, err := highWaterMark(srv.opts.HighWaterMark); err != nil {
-		return err
-	}
-	if err := validateMaxBuffer(srv.opts.MaxBufferSize); err != nil {
+	return srv.listenWith(nil, open, false)
+}
+
+// listenWith listens on what open gives. exclusive and, when not nil, ctx
+// are ListenContext's: both take effect with the listening state, under
+// the same lock, so that no one sees the one without the other.
+func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, error), exclusive bool) error {
+	if _, err := srv.opts.flow(); err != nil {
 		return err
 	}
 	srv.mu.Lock()
@@ -233,6 +238,13 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 	}
 	srv.ln = ln
 	srv.listening = true
+	srv.exclusive = exclusive
+	if ctx != nil && ctx.Done() != nil {
+		// No goroutine waits for ctx: AfterFunc runs Close when it is
+		// done, and Close cancels the AfterFunc when the server closes
+		// first.
+		srv.stopCtx = context.AfterFunc(ctx, func() { srv.closeListener(ln) })
+	}
 	srv.acceptDone = make(chan struct{})
 	srv.closed = make(chan struct{})
 	srv.ref.set(true, srv.ref.unref)
@@ -317,8 +329,8 @@ func (srv *Server) accept(conn net.Conn) {
 		return
 	}
 	srv.accepted.Add(1)
-	s := newSocket(srv.opts.AllowHalfOpen, srv.hwm)
-	s.maxBuffer = srv.opts.MaxBufferSize
+	s := newSocket(srv.opts.AllowHalfOpen, srv.flow.hwm)
+	s.flow = srv.flow
 	s.server = srv
 	s.handling = srv.handler != nil
 	s.paused = srv.opts.PauseOnConnect

@@ -20,8 +20,7 @@ type Socket struct {
 	mu sync.Mutex
 
 	// Configuration.
-	hwm           int
-	maxBuffer     int // MaxBufferSize; 0: no bound
+	flow
 	allowHalfOpen bool
 	server        *Server // the server that accepted it, or nil
 
@@ -45,21 +44,21 @@ type Socket struct {
 	keepAlive *keepAliveSetting
 
 	// Read side.
-	st        *stream // event stream of the current connection
-	paused    bool
-	eof       bool          // the peer's FIN has been read
-	endTold   bool          // the consumer has the EndEvent (or, with none, it is as good as told)
-	handling  bool          // the server's connection handler is running
-	holdReads bool          // PauseOnConnect: no read at all until Resume
-	shutdownTold bool       // the ShutdownEvent was queued
-	closeHooked  bool       // ServerOptions.ConnState was told of the close
-	readWake  chan struct{} // 1-buffered: the read buffer fell under the high-water mark (made by the first wait)
-	dec       decoder       // set by SetEncoding
-	encoding  string        // canonical name of dec's encoding
-	pipes     []*pipeDst    // destinations of Pipe
-	pipeSrcs  []*Socket     // sockets that Pipe into this one
-	bytesRead atomic.Int64
-	lastRead  atomic.Int64 // unix ns of the last read, for Stats
+	st           *stream // event stream of the current connection
+	paused       bool
+	eof          bool          // the peer's FIN has been read
+	endTold      bool          // the consumer has the EndEvent (or, with none, it is as good as told)
+	handling     bool          // the server's connection handler is running
+	holdReads    bool          // PauseOnConnect: no read at all until Resume
+	shutdownTold bool          // the ShutdownEvent was queued
+	closeHooked  bool          // ServerOptions.ConnState was told of the close
+	readWake     chan struct{} // 1-buffered: the read buffer fell under the high-water mark (made by the first wait)
+	dec          decoder       // set by SetEncoding
+	encoding     string        // canonical name of dec's encoding
+	pipes        []*pipeDst    // destinations of Pipe
+	pipeSrcs     []*Socket     // sockets that Pipe into this one
+	bytesRead    atomic.Int64
+	lastRead     atomic.Int64 // unix ns of the last read, for Stats
 
 	// Write side.
 	wq           []writeReq
@@ -68,6 +67,7 @@ type Socket struct {
 	drainNow     bool          // a direct write emptied the queue after a false
 	pending      int           // bytes queued or in flight, not yet taken by the kernel
 	needDrain    bool          // a Send returned false; a DrainEvent is owed
+	unwritable   bool          // the queue reached the high-water mark and has not yet fallen to the low one
 	ending       bool          // End was called (or the peer's FIN ended this side)
 	peerEnded    bool          // writes fail with EPIPE: the peer ended and AllowHalfOpen is false
 	endBuffered  bool          // the EndEvent waits in the channel: see settleEndLocked
@@ -76,11 +76,8 @@ type Socket struct {
 	bytesWritten atomic.Int64
 	lastWrite    atomic.Int64 // unix ns of the last write handed to the kernel, for Stats
 
-	// Idle timeout (Node's setTimeout): one timer, re-armed lazily.
-	timeout    time.Duration
-	timer      *time.Timer
-	timerArmed bool
-	lastActive time.Time
+	// Idle timeouts (Node's setTimeout and the finer ones): one timer.
+	idle idleTimers
 }
 
 type sockState uint8
@@ -98,7 +95,7 @@ type keepAliveSetting struct {
 
 func newSocket(allowHalfOpen bool, hwm int) *Socket {
 	return &Socket{
-		hwm:           hwm,
+		flow:          flow{hwm: hwm, rhwm: hwm},
 		allowHalfOpen: allowHalfOpen,
 		st:            newStream(),
 	}
@@ -111,7 +108,7 @@ func (s *Socket) startLocked(conn net.Conn) {
 	s.done = make(chan struct{})
 	s.live = 1
 	s.ref.set(true, s.ref.unref)
-	s.touchLocked()
+	s.touchLocked(onConnect)
 	s.applyOptionsLocked() // best effort, as Node's options at creation
 	go s.readLoop(conn, s.done, true)
 }
@@ -207,12 +204,9 @@ func (s *Socket) closeLocked(err error, destroy bool) {
 	// Queued writes are dropped; writers blocked in Write return.
 	s.wq = nil
 	s.pending = 0
-	s.needDrain = false
+	s.needDrain, s.unwritable = false, false
 	s.wakeWritersLocked()
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timerArmed = false
-	}
+	s.stopIdleLocked()
 	if destroy {
 		s.st.dropAll()
 	}
@@ -248,63 +242,3 @@ func (s *Socket) readDoneLocked() bool {
 	return s.eof && s.st.dataItems == 0 && s.endTold
 }
 
-// touchLocked records activity for the idle timeout: a read, a write
-// handed to the kernel, a connect.
-func (s *Socket) touchLocked() {
-	if s.timeout <= 0 || s.closed {
-		return
-	}
-	s.lastActive = time.Now()
-	if !s.timerArmed {
-		s.timerArmed = true
-		s.timer.Reset(s.timeout)
-	}
-}
-
-// onTimer runs when the idle timer fires. The timer is not reset on every
-// activity (that would cost a timer operation per read); instead it
-// re-arms itself here for the rest of the idle period.
-func (s *Socket) onTimer() {
-	s.mu.Lock()
-	if s.timeout <= 0 || s.closed || !s.timerArmed {
-		s.mu.Unlock()
-		return
-	}
-	if idle := time.Since(s.lastActive); idle < s.timeout {
-		s.timer.Reset(s.timeout - idle)
-		s.mu.Unlock()
-		return
-	}
-	s.timerArmed = false // once per idle period: activity re-arms it
-	s.st.push(TimeoutEvent{})
-	s.mu.Unlock()
-	s.dispatch()
-}
-
-// SetTimeout sets the idle timeout: after d with no read, no write handed
-// to the kernel and no connect activity, a TimeoutEvent is emitted, once
-// per idle period. The connection stays open. 0 disables it; a negative d
-// is an error. It may be called before Connect (the connecting phase then
-// counts as idle time). Safe for concurrent use.
-func (s *Socket) SetTimeout(d time.Duration) error {
-	if d < 0 {
-		return argError("timeout should be >= 0, got %v", d)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.timeout = d
-	if d == 0 {
-		if s.timer != nil {
-			s.timer.Stop()
-		}
-		s.timerArmed = false
-		return nil
-	}
-	if s.timer == nil {
-		s.timer = time.AfterFunc(time.Hour, s.onTimer)
-		s.timer.Stop()
-	}
-	s.timerArmed = false
-	s.touchLocked()
-	return nil
-}

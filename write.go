@@ -20,8 +20,9 @@ type writeReq struct {
 // take is copied into the queue; p may be reused when Send returns. The
 // result is Node's: true while the bytes pending, counting p, stay under
 // the high-water mark; after a false, exactly one DrainEvent comes when
-// the queue has emptied (at once if the kernel took everything). cb, when not nil, runs once the bytes
-// are handed to the kernel (with nil), or with the error if the write
+// the queue has emptied, or fallen to LowWaterMark if set (at once if the
+// kernel took everything). cb, when not nil, runs once the bytes are
+// handed to the kernel (with nil), or with the error if the write
 // fails; it is not called if the socket is destroyed first or Send
 // returns an error. cb runs on the socket's writer goroutine: it must not
 // block, and may call the socket's methods.
@@ -48,10 +49,10 @@ func (s *Socket) SendString(str, encoding string, cb func(error)) (bool, error) 
 	return ok, err
 }
 
-// Write writes p as Send does and returns len(p), as io.Writer; it blocks
-// while the queue is at or over the high-water mark, until the writer has
-// handed enough to the kernel (backpressure the Go way), and owes no
-// DrainEvent. It fails as Send does. Safe for concurrent use: each p is
+// Write writes p as Send does and returns len(p), as io.Writer; once the
+// queue has reached the high-water mark it blocks until the writer has
+// handed the queue down to the low-water mark to the kernel (backpressure
+// the Go way), and owes no DrainEvent. It fails as Send does. Safe for concurrent use: each p is
 // queued whole, in call order, except that with a MaxBufferSize a p larger
 // than it goes in parts that another writer's data may separate.
 func (s *Socket) Write(p []byte) (int, error) {
@@ -82,7 +83,7 @@ func (s *Socket) writePiece(p []byte) error {
 			s.dispatch()
 			return err
 		}
-		if s.pending < s.hwm && s.roomLocked(len(p)) {
+		if !s.unwritable && s.roomLocked(len(p)) {
 			break
 		}
 		if s.writable == nil {
@@ -170,6 +171,34 @@ func (s *Socket) BufferSize() int {
 	return s.pending
 }
 
+// Writable reports whether a write now would be taken without pushing
+// back: the socket is open (or connecting) for writing, and its queue has
+// not reached the high-water mark, or has since fallen to the low-water
+// mark (Netty's isWritable, with its hysteresis). Safe for concurrent use.
+func (s *Socket) Writable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.canWriteLocked() && !s.unwritable
+}
+
+// BytesBeforeUnwritable is Netty's bytesBeforeUnwritable: how many more
+// bytes may be queued before Writable turns false (Send would return
+// false); 0 when it is false already. Safe for concurrent use.
+func (s *Socket) BytesBeforeUnwritable() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.canWriteLocked() || s.unwritable {
+		return 0
+	}
+	return max(s.hwm-s.pending, 0)
+}
+
+// canWriteLocked reports whether writes are accepted at all.
+func (s *Socket) canWriteLocked() bool {
+	s.settleEndLocked()
+	return !s.closed && !s.ending && !s.peerEnded && s.state != stIdle
+}
+
 // BytesWritten is Node's bytesWritten: the bytes accepted by Send, Write
 // and End on this connection, including those still queued. Safe for
 // concurrent use.
@@ -237,8 +266,11 @@ func (s *Socket) writeErrLocked() error {
 // owned and lent are as for send; kept reports that the queue keeps lent.
 func (s *Socket) enqueueLocked(p []byte, cb func(error), owned bool, lent *[]byte, owesDrain bool) (ok, kept bool) {
 	ok = s.pending+len(p) < s.hwm
-	if !ok && owesDrain {
-		s.needDrain = true
+	if !ok {
+		s.unwritable = true
+		if owesDrain {
+			s.needDrain = true
+		}
 	}
 	s.bytesWritten.Add(int64(len(p)))
 	if cb == nil && len(p) > 0 && len(s.wq) == 0 && !s.writing && s.state == stOpen && !s.closed {
@@ -249,13 +281,11 @@ func (s *Socket) enqueueLocked(p []byte, cb func(error), owned bool, lent *[]byt
 		}
 		if n > 0 {
 			s.lastWrite.Store(time.Now().UnixNano())
-			s.touchLocked()
+			s.touchLocked(onWrite)
 		}
 		if p = p[n:]; len(p) == 0 {
-			if s.needDrain && s.pending == 0 {
-				s.needDrain = false
+			if s.unwritable && s.drainedLocked() {
 				s.drainNow = true
-				s.st.push(DrainEvent{})
 			}
 			return ok, false
 		}
@@ -277,6 +307,7 @@ func (s *Socket) queueLocked(p []byte, cb func(error), owned bool, lent *[]byte)
 	}
 	s.wq = append(s.wq, req)
 	s.pending += len(p)
+	s.stallStartLocked()
 	if s.state == stOpen {
 		s.startWriterLocked()
 	}
@@ -361,6 +392,23 @@ func (s *Socket) startWriterLocked() {
 	go s.writeLoop(s.conn, s.done)
 }
 
+// drainedLocked runs when the queue has shrunk. At or under the low-water
+// mark the socket is writable again: blocked Writes go on, and the
+// DrainEvent a false Send owes is queued; it reports the latter.
+func (s *Socket) drainedLocked() bool {
+	if s.pending > s.lwm {
+		return false
+	}
+	s.unwritable = false
+	s.wakeWritersLocked()
+	if !s.needDrain {
+		return false
+	}
+	s.needDrain = false
+	s.st.push(DrainEvent{})
+	return true
+}
+
 // wakeWritersLocked releases the callers blocked in Write.
 func (s *Socket) wakeWritersLocked() {
 	if s.writable != nil {
@@ -394,7 +442,7 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 			return
 		}
 		reqs, s.wq = s.wq, reqs[:0]
-		s.touchLocked()
+		s.touchLocked(1 << idleAll) // Node's timer counts a write begun
 		s.mu.Unlock()
 
 		total := 0
@@ -437,15 +485,9 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 		}
 		s.pending -= total
 		s.lastWrite.Store(time.Now().UnixNano())
-		s.touchLocked()
-		drained := s.needDrain && s.pending == 0
-		if drained {
-			s.needDrain = false
-			s.st.push(DrainEvent{})
-		}
-		if s.pending < s.hwm {
-			s.wakeWritersLocked()
-		}
+		s.touchLocked(onWrite)
+		drained := s.unwritable && s.drainedLocked()
+		s.wakeWritersLocked() // a Write waiting for MaxBufferSize room looks again
 		var srcs []*Socket
 		if drained {
 			srcs = append(srcs, s.pipeSrcs...)

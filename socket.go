@@ -241,4 +241,3 @@ func (s *Socket) maybeFinishLocked() {
 func (s *Socket) readDoneLocked() bool {
 	return s.eof && s.st.dataItems == 0 && s.endTold
 }
-

@@ -111,4 +111,34 @@
 //     Send and End fail with ErrBufferFull past it, Write waits.
 //   - Listeners attach one at a time, not within one tick: to give a Pipe
 //     and a reader of Events the same data, Pause, attach both, Resume.
+//   - A connection over SetMaxConnections is closed with a DropEvent on
+//     the server's channel, Node v18.6's 'drop' (v0.10 emitted nothing).
+//   - Connect with a host that resolves to several addresses (localhost
+//     among them) races them as Happy Eyeballs (RFC 8305, as Node v20's
+//     autoSelectFamily); when all fail, the *Error carries the last
+//     attempt's Code and joins every attempt's error.
+//
+// # Beyond Node v0.10
+//
+// Later Node, Netty, asyncio and net/http offer what Node v0.10 lacks; nodenet
+// adds it in Go's terms, and none of it changes the behaviour above unless
+// asked for:
+//
+//   - Contexts: ConnectContext, Server.ListenContext (its context also stops
+//     the accept loop), Server.Shutdown(ctx), Socket.EndContext.
+//   - Staged shutdown: Shutdown sends each connection a ShutdownEvent, ends
+//     the idle ones, waits, and destroys the rest at the deadline
+//     (*ForcedError).
+//   - Flow control: LowWaterMark, ReadHighWaterMark, Writable,
+//     BytesBeforeUnwritable, ServerOptions.PauseOnConnect.
+//   - Idle timeouts by direction: SetReadIdleTimeout, SetWriteIdleTimeout,
+//     SetWriteStallTimeout, each with its event.
+//   - Interop: WrapConn (crypto/tls, net.Pipe), Socket.NetConn, Proxy.
+//   - Listen and connect options: ListenOptions (IPv6Only, ReusePort,
+//     Exclusive), Nagle and KeepAlive at creation, ConnectOptions.Timeout,
+//     Resolver, Happy Eyeballs events, ResetAndDestroy, Connecting, Pending.
+//   - Admission: OverLimit (Node's drop or LimitListener's wait) and
+//     BlockList for servers and clients.
+//   - Observability: Socket.Stats, Server.Stats, ServerOptions.ConnState.
+//   - Handles across processes: SendHandle and ReceiveHandle.
 package nodenet

@@ -73,6 +73,7 @@ type Socket struct {
 	endBuffered  bool          // the EndEvent waits in the channel: see settleEndLocked
 	wfinished    bool          // the queue is flushed after End, FIN sent
 	writable     chan struct{} // closed when pending falls under the high-water mark
+	endWait      chan struct{} // closed when the FIN is sent or the socket closes (EndContext)
 	bytesWritten atomic.Int64
 	lastWrite    atomic.Int64 // unix ns of the last write handed to the kernel, for Stats
 
@@ -206,6 +207,7 @@ func (s *Socket) closeLocked(err error, destroy bool) {
 	s.pending = 0
 	s.needDrain, s.unwritable = false, false
 	s.wakeWritersLocked()
+	s.wakeEndWaitersLocked()
 	s.stopIdleLocked()
 	if destroy {
 		s.st.dropAll()

@@ -1,6 +1,7 @@
 package nodenet
 
 import (
+	"context"
 	"net"
 	"os"
 	"syscall"
@@ -151,6 +152,41 @@ func (s *Socket) End(data ...[]byte) error {
 		s.dispatch()
 	}
 	return nil
+}
+
+// EndContext is End, then a wait until the queue has been handed to the
+// kernel and the FIN sent, or the socket has closed (nil), or ctx is done
+// (ctx.Err(); the socket goes on ending in the background). It returns
+// End's error if End fails. Safe for concurrent use.
+func (s *Socket) EndContext(ctx context.Context, data ...[]byte) error {
+	if err := s.End(data...); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.wfinished || s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.endWait == nil {
+		s.endWait = make(chan struct{})
+	}
+	w := s.endWait
+	s.mu.Unlock()
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wakeEndWaitersLocked releases EndContext's waiters: the FIN is sent or
+// the socket closed.
+func (s *Socket) wakeEndWaitersLocked() {
+	if s.endWait != nil {
+		close(s.endWait)
+		s.endWait = nil
+	}
 }
 
 // EndString is End with str encoded with encoding ("" means utf8).
@@ -513,6 +549,7 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 // FIN, or closes the socket if the peer has already ended.
 func (s *Socket) finishWriteLocked(conn net.Conn) {
 	s.wfinished = true
+	s.wakeEndWaitersLocked()
 	if s.readDoneLocked() {
 		s.closeLocked(nil, false)
 		return

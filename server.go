@@ -129,7 +129,14 @@ func (srv *Server) ListenHandle(h any) error {
 			return argError("ListenHandle: bad file descriptor %d", h)
 		}
 		open = func() (net.Listener, error) {
+			// A process started meanwhile must not inherit the
+			// duplicate before it is marked close-on-exec.
+			syscall.ForkLock.RLock()
 			fd, err := syscall.Dup(h)
+			if err == nil {
+				syscall.CloseOnExec(fd)
+			}
+			syscall.ForkLock.RUnlock()
 			if err != nil {
 				return nil, sysError("listen", "", err)
 			}

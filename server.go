@@ -209,7 +209,7 @@ func setBacklog(ln net.Listener, backlog int) error {
 }
 
 func (srv *Server) listen(open func() (net.Listener, error)) error {
-	return srv.listenWith(nil, open, false)
+	return srv.listenWith(context.Background(), open, false)
 }
 
 // listenWith listens on what open gives. exclusive and, when not nil, ctx
@@ -246,7 +246,7 @@ func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, er
 	srv.ln = ln
 	srv.listening = true
 	srv.exclusive = exclusive
-	if ctx != nil && ctx.Done() != nil {
+	if ctx.Done() != nil {
 		// No goroutine waits for ctx: AfterFunc runs Close when it is
 		// done, and Close cancels the AfterFunc when the server closes
 		// first.

@@ -1,0 +1,378 @@
+package nodenet
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"syscall"
+)
+
+// MaxHandleMessage is the longest message, in bytes, that SendHandle sends
+// with a handle: 64 KiB. The message is for a few words of protocol (what
+// the handle is, what to do with it); send bulk data on the connection.
+const MaxHandleMessage = 64 << 10
+
+// handleHeader is the length of the prefix that gives each message's
+// length. A stream socket keeps no message boundaries, and it carries
+// ancillary data only with at least one byte of data, so an empty message
+// needs the prefix too.
+const handleHeader = 4
+
+// SendHandle is Node's child.send(msg, handle): it sends h's socket
+// descriptor over uc, as SCM_RIGHTS ancillary data, with msg (at most
+// MaxHandleMessage bytes; it may be empty), to a process that takes it
+// with ReceiveHandle. uc must be a stream Unix socket ("unix": one end of
+// a socketpair, or a connection to net.ListenUnix("unix", ...)), as Node's
+// IPC channel is. h is one of:
+//
+//   - A listening *Server. A duplicate of its listening socket is sent and
+//     the server keeps listening, so both processes accept from the same
+//     queue, as in Node's cluster; Close it to leave every connection to
+//     the receiver. A server listening with ListenOptions.Exclusive is
+//     refused. A Unix-socket server still owns its socket file: it removes
+//     the file when it closes, and the receiver's copy then has no path.
+//   - A connected *Socket. The connection moves to the receiver: SendHandle
+//     takes its descriptor and destroys the Socket, so that exactly one
+//     process owns the connection, as Node closes a sent socket in the
+//     sender. The Socket's consumer still receives the events already in
+//     its channel, then a CloseEvent{HadError: false}; its server no
+//     longer counts it. A socket is refused, and left as it was, while it
+//     holds data it has read but not delivered (the data could not follow
+//     the descriptor), bytes written but not yet handed to the kernel, or
+//     an End still flushing. To send a connection with nothing read from
+//     it, accept it with ServerOptions.PauseOnConnect and send it before
+//     Resume. Pause is not enough: a paused socket reads on up to its
+//     high-water mark. A socket that reads can also hold, unseen, a chunk
+//     it took from the kernel just before SendHandle, which would be lost:
+//     send a reading socket only while its peer waits for a reply. A
+//     closed uc is found before the Socket is taken; if the send fails
+//     after that, the taken connection is closed.
+//   - Any other value with a descriptor (a syscall.Conn: *os.File,
+//     *net.TCPListener, *net.UnixListener, *net.TCPConn, ...). A duplicate
+//     is sent; h stays the caller's, open, in this process too.
+//
+// Bad arguments (a nil uc or h, a type without a descriptor, msg too long,
+// a socket that cannot go) give an error wrapping ErrInvalidArgument, a
+// server that is not listening one wrapping ErrNotRunning, a closed or
+// never-connected socket one wrapping ErrSocketClosed; in each case
+// nothing is sent and h is unchanged. A failed send returns uc's error,
+// wrapped, so that errors.Is finds its cause (syscall.EPIPE, net.ErrClosed,
+// os.ErrDeadlineExceeded for a deadline set on uc).
+//
+// SendHandle may run while other goroutines use h: it takes h's lock. It
+// must not overlap another SendHandle or other writes on the same uc,
+// since a message may take more than one write.
+func SendHandle(uc *net.UnixConn, h any, msg []byte) error {
+	if uc == nil {
+		return argError("SendHandle: nil connection")
+	}
+	if err := checkStreamConn(uc, "SendHandle"); err != nil {
+		return err
+	}
+	if len(msg) > MaxHandleMessage {
+		return argError("SendHandle: message of %d bytes is over MaxHandleMessage (%d)", len(msg), MaxHandleMessage)
+	}
+	// A closed uc is found before a Socket is taken for nothing; a peer
+	// gone away is found only by the send.
+	if err := checkOpen(uc); err != nil {
+		return fmt.Errorf("nodenet: SendHandle: %w", err)
+	}
+	fd, err := takeHandle(h)
+	if err != nil {
+		return err
+	}
+	// The kernel holds its own reference to the socket once sendmsg has
+	// returned, so this duplicate is closed whatever happens.
+	defer syscall.Close(fd)
+	frame := make([]byte, handleHeader+len(msg))
+	binary.BigEndian.PutUint32(frame, uint32(len(msg)))
+	copy(frame[handleHeader:], msg)
+	n, _, err := uc.WriteMsgUnix(frame, syscall.UnixRights(fd), nil)
+	if err == nil && n < len(frame) {
+		// A stream may take the frame in parts; the descriptor went
+		// with the first.
+		_, err = uc.Write(frame[n:])
+	}
+	if err != nil {
+		return fmt.Errorf("nodenet: SendHandle: %w", err)
+	}
+	return nil
+}
+
+// ReceiveHandle reads one message sent by SendHandle from uc and returns
+// its descriptor as f, marked close-on-exec, and the message (empty when
+// none was sent). The caller owns f: give it to Server.ListenHandle or to
+// NewSocket(SocketOptions{FD: f}), which duplicate it, then close it. Do
+// not call f.Fd(): it would put the socket, which the sender may still
+// share, in blocking mode in both processes.
+//
+// ReceiveHandle returns io.EOF when uc's peer has closed before a message
+// began, and io.ErrUnexpectedEOF within one. A message that carries no
+// descriptor, or more than one (past the room for one, the control data
+// is cut short: MSG_CTRUNC), or whose length is over MaxHandleMessage is
+// an error, and every descriptor that came with it is closed (those cut
+// off never reach this process). After an error the stream is at an
+// unknown place in the peer's messages: close uc. A nil uc, or one that
+// is not a stream Unix socket, gives an error wrapping ErrInvalidArgument.
+//
+// ReceiveHandle blocks until a message comes; a read deadline on uc bounds
+// the wait (the error then wraps os.ErrDeadlineExceeded, as other errors
+// of uc are wrapped). It must not overlap another ReceiveHandle or other
+// reads on the same uc.
+func ReceiveHandle(uc *net.UnixConn) (f *os.File, msg []byte, err error) {
+	if uc == nil {
+		return nil, nil, argError("ReceiveHandle: nil connection")
+	}
+	if err := checkStreamConn(uc, "ReceiveHandle"); err != nil {
+		return nil, nil, err
+	}
+	// Only the length is read with the descriptor: on a stream, a longer
+	// read could run into the next message.
+	var hdr [handleHeader]byte
+	// Room for one descriptor; alignment may leave room for a second,
+	// which is closed below. More are cut off (MSG_CTRUNC) by the kernel.
+	oob := make([]byte, syscall.CmsgSpace(4))
+	n, oobn, flags, _, err := uc.ReadMsgUnix(hdr[:], oob)
+	fds, perr := rightsOf(oob[:oobn])
+	fail := func(err error) (*os.File, []byte, error) {
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
+		return nil, nil, err
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		return fail(io.EOF)
+	case err != nil:
+		return fail(fmt.Errorf("nodenet: ReceiveHandle: %w", err))
+	case perr != nil:
+		return fail(fmt.Errorf("nodenet: ReceiveHandle: bad control message: %w", perr))
+	case flags&syscall.MSG_CTRUNC != 0:
+		return fail(errors.New("nodenet: ReceiveHandle: control data cut short (MSG_CTRUNC): the message carries more descriptors than one, or other control data"))
+	case len(fds) == 0:
+		return fail(errors.New("nodenet: ReceiveHandle: the message carries no descriptor"))
+	case len(fds) > 1:
+		return fail(fmt.Errorf("nodenet: ReceiveHandle: the message carries %d descriptors, want 1", len(fds)))
+	}
+	if err := readRest(uc, hdr[n:]); err != nil {
+		return fail(err)
+	}
+	size := binary.BigEndian.Uint32(hdr[:])
+	if size > MaxHandleMessage {
+		return fail(fmt.Errorf("nodenet: ReceiveHandle: message length %d is over MaxHandleMessage (%d): not a SendHandle message", size, MaxHandleMessage))
+	}
+	msg = make([]byte, size)
+	if err := readRest(uc, msg); err != nil {
+		return fail(err)
+	}
+	// Go's ReadMsgUnix asks for MSG_CMSG_CLOEXEC where the system has it;
+	// this covers the others.
+	syscall.CloseOnExec(fds[0])
+	return os.NewFile(uintptr(fds[0]), "nodenet handle"), msg, nil
+}
+
+// readRest fills p from uc, for the part of a message that follows its
+// first read.
+func readRest(uc *net.UnixConn, p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	_, err := io.ReadFull(uc, p)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		return io.ErrUnexpectedEOF
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return err
+	}
+	return fmt.Errorf("nodenet: ReceiveHandle: %w", err)
+}
+
+// rightsOf returns the descriptors of the SCM_RIGHTS messages in oob, and
+// those found before a message that does not parse, so that every one
+// received can be closed.
+func rightsOf(oob []byte) ([]int, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	cmsgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for _, m := range cmsgs {
+		if m.Header.Level != syscall.SOL_SOCKET || m.Header.Type != syscall.SCM_RIGHTS {
+			continue // credentials and the like carry no descriptor
+		}
+		got, err := syscall.ParseUnixRights(&m)
+		if err != nil {
+			return fds, err
+		}
+		fds = append(fds, got...)
+	}
+	return fds, nil
+}
+
+// checkStreamConn refuses a datagram or seqpacket Unix socket: the framing
+// assumes a stream.
+func checkStreamConn(uc *net.UnixConn, fn string) error {
+	if a := uc.LocalAddr(); a != nil && a.Network() != "unix" {
+		return argError("%s: uc is a %s socket; want a stream (\"unix\") socket", fn, a.Network())
+	}
+	return nil
+}
+
+// checkOpen reports an error if uc is closed.
+func checkOpen(uc *net.UnixConn) error {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(uintptr) {})
+}
+
+// takeHandle returns a new descriptor, close-on-exec, of h's socket, for
+// SendHandle to send and close. A *Socket is destroyed once it is taken.
+func takeHandle(h any) (int, error) {
+	if isNilHandle(h) {
+		return -1, argError("SendHandle: nil handle (%T)", h)
+	}
+	switch h := h.(type) {
+	case *Server:
+		return h.dupForSend()
+	case *Socket:
+		return h.takeForSend()
+	case syscall.Conn:
+		rc, err := h.SyscallConn()
+		if err != nil {
+			return -1, sysError("dup", "", err)
+		}
+		return dupFD(rc)
+	}
+	return -1, argError("SendHandle: unsupported handle type %T (want a *Server, a *Socket, or a syscall.Conn such as *os.File or *net.TCPListener)", h)
+}
+
+// isNilHandle reports whether h is nil or holds a nil pointer, which would
+// panic at its first use.
+func isNilHandle(h any) bool {
+	if h == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(h); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
+// dupFD duplicates the descriptor behind rc. Unlike the File methods, it
+// leaves the socket's blocking mode alone.
+func dupFD(rc syscall.RawConn) (int, error) {
+	fd := -1
+	var derr error
+	err := rc.Control(func(sysfd uintptr) {
+		// A process started meanwhile must not inherit the duplicate
+		// before it is marked close-on-exec.
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
+		var nfd int
+		if nfd, derr = syscall.Dup(int(sysfd)); derr == nil {
+			syscall.CloseOnExec(nfd)
+			fd = nfd
+		}
+	})
+	if err == nil && derr != nil {
+		err = os.NewSyscallError("dup", derr)
+	}
+	if err != nil {
+		return -1, sysError("dup", "", err)
+	}
+	return fd, nil
+}
+
+// dupForSend duplicates the listening socket of srv. The lock keeps Close
+// out until the duplicate is made.
+func (srv *Server) dupForSend() (int, error) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if !srv.listening {
+		return -1, fmt.Errorf("nodenet: SendHandle: the server is not listening: %w", ErrNotRunning)
+	}
+	if srv.exclusive {
+		return -1, argError("SendHandle: the server listens with Exclusive: its socket is not shared")
+	}
+	sc, ok := srv.ln.(syscall.Conn)
+	if !ok {
+		return -1, argError("SendHandle: the server's listener (%T) has no descriptor", srv.ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, sysError("dup", "", err)
+	}
+	return dupFD(rc)
+}
+
+// takeForSend duplicates the connection's descriptor and destroys the
+// socket, under one hold of the lock: after the checks no read can come,
+// so what the peer sends from then on waits in the kernel for the
+// receiver. Unlike Destroy it lets the consumer have the events already
+// in its channel (they may hold data).
+func (s *Socket) takeForSend() (int, error) {
+	s.mu.Lock()
+	if err := s.sendableLocked(); err != nil {
+		s.mu.Unlock()
+		return -1, err
+	}
+	fd, err := dupFD(s.rawConn)
+	if err != nil {
+		s.mu.Unlock()
+		return -1, err
+	}
+	s.closeLocked(nil, true)
+	s.mu.Unlock()
+	s.dispatch()
+	return fd, nil
+}
+
+// sendableLocked reports why the socket's connection cannot move to
+// another process now, or nil if it can.
+func (s *Socket) sendableLocked() error {
+	switch {
+	case s.closed || s.state == stIdle:
+		return fmt.Errorf("nodenet: SendHandle: %w", ErrSocketClosed)
+	case s.state == stConnecting:
+		return argError("SendHandle: the socket is still connecting; send it after its ConnectEvent")
+	case s.rawConn == nil:
+		return argError("SendHandle: the socket's connection (%T) has no descriptor", s.conn)
+	}
+	if unread := s.st.rbytes + heldBytes(s.dec); unread > 0 || s.st.dataItems > 0 {
+		return argError("SendHandle: the socket holds %d byte(s) it has read and not delivered, which cannot go with its descriptor; "+
+			"accept with ServerOptions.PauseOnConnect and send before Resume (Pause alone still reads)", unread)
+	}
+	if s.pending > 0 {
+		return argError("SendHandle: %d byte(s) written to the socket are not yet handed to the kernel; send it after their callbacks or its DrainEvent", s.pending)
+	}
+	if s.ending && !s.wfinished {
+		return argError("SendHandle: the socket's End is still flushing")
+	}
+	return nil
+}
+
+// heldBytes is the number of bytes a decoder holds of a character that
+// the next read may complete: read, but in no DataEvent yet.
+func heldBytes(d decoder) int {
+	switch d := d.(type) {
+	case *utf8Decoder:
+		return d.n
+	case *ucs2Decoder:
+		return d.n
+	case *base64Decoder:
+		return d.n
+	}
+	return 0
+}

@@ -212,7 +212,7 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 	return srv.listenWith(context.Background(), open, false)
 }
 
-// listenWith listens on what open gives. exclusive and, when not nil, ctx
+// listenWith listens on what open gives. exclusive and ctx
 // are ListenContext's: both take effect with the listening state, under
 // the same lock, so that no one sees the one without the other.
 func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, error), exclusive bool) error {

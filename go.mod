@@ -2,9 +2,8 @@ module github.com/nodenet/nodenet
 
 go 1.26.0
 
-require go.uber.org/goleak v1.3.0
-
 require (
-	github.com/google/go-cmp v0.7.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	github.com/google/go-cmp v0.7.0
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.50.0
 )

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"syscall"
 )
 
@@ -78,6 +79,20 @@ var (
 // that does not allow half-open connections.
 func errPeerEnded() *Error {
 	return &Error{Code: "EPIPE", Msg: "This socket has been ended by the other party", Err: syscall.EPIPE}
+}
+
+// isNil reports whether v is nil or an interface value holding a nil
+// pointer (or other nil reference), which would panic at its first use:
+// arguments are checked with it so that they give an error instead.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 func argError(format string, args ...any) error {

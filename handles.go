@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"reflect"
 	"syscall"
 )
 
@@ -239,7 +238,7 @@ func checkOpen(uc *net.UnixConn) error {
 // takeHandle returns a new descriptor, close-on-exec, of h's socket, for
 // SendHandle to send and close. A *Socket is destroyed once it is taken.
 func takeHandle(h any) (int, error) {
-	if isNilHandle(h) {
+	if isNil(h) {
 		return -1, argError("SendHandle: nil handle (%T)", h)
 	}
 	switch h := h.(type) {
@@ -255,19 +254,6 @@ func takeHandle(h any) (int, error) {
 		return dupFD(rc)
 	}
 	return -1, argError("SendHandle: unsupported handle type %T (want a *Server, a *Socket, or a syscall.Conn such as *os.File or *net.TCPListener)", h)
-}
-
-// isNilHandle reports whether h is nil or holds a nil pointer, which would
-// panic at its first use.
-func isNilHandle(h any) bool {
-	if h == nil {
-		return true
-	}
-	switch v := reflect.ValueOf(h); v.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
-		return v.IsNil()
-	}
-	return false
 }
 
 // dupFD duplicates the descriptor behind rc. Unlike the File methods, it

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -110,7 +109,7 @@ func (srv *Server) ListenHandle(h any) error {
 	var open func() (net.Listener, error)
 	switch h := h.(type) {
 	case net.Listener:
-		if v := reflect.ValueOf(h); v.Kind() == reflect.Pointer && v.IsNil() {
+		if isNil(h) {
 			return argError("ListenHandle: nil %T", h)
 		}
 		open = func() (net.Listener, error) { return h, nil }

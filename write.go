@@ -57,6 +57,18 @@ func (s *Socket) SendString(str, encoding string, cb func(error)) (bool, error) 
 // queued whole, in call order, except that with a MaxBufferSize a p larger
 // than it goes in parts that another writer's data may separate.
 func (s *Socket) Write(p []byte) (int, error) {
+	return s.writeAll(p, nil)
+}
+
+// writeGate lets a blocking write give up: it is asked before each wait
+// for room, returns the error to end the write with, or two channels
+// (either may be nil) whose closing ends the wait so that it is asked
+// again. NetConn's deadlines and Close are one.
+type writeGate func() (a, b <-chan struct{}, err error)
+
+// writeAll is Write, with gate (nil: wait as long as it takes). It returns
+// how much of p it queued.
+func (s *Socket) writeAll(p []byte, gate writeGate) (int, error) {
 	s.mu.Lock()
 	maxBuffer := s.maxBuffer
 	s.mu.Unlock()
@@ -66,7 +78,7 @@ func (s *Socket) Write(p []byte) (int, error) {
 		if maxBuffer > 0 && len(piece) > maxBuffer {
 			piece = piece[:maxBuffer] // a write larger than the bound goes in parts
 		}
-		if err := s.writePiece(piece); err != nil {
+		if err := s.writePiece(piece, gate); err != nil {
 			return n, err
 		}
 		if n += len(piece); n == len(p) {
@@ -75,30 +87,40 @@ func (s *Socket) Write(p []byte) (int, error) {
 	}
 }
 
-// writePiece queues p once the queue is under the mark and has room for it.
-func (s *Socket) writePiece(p []byte) error {
-	s.mu.Lock()
+// writePiece queues p once the socket is writable (its queue under the
+// high-water mark, or back down to the low one) and has room for it.
+func (s *Socket) writePiece(p []byte, gate writeGate) error {
 	for {
+		var a, b <-chan struct{}
+		if gate != nil {
+			var err error
+			if a, b, err = gate(); err != nil {
+				return err
+			}
+		}
+		s.mu.Lock()
 		if err := s.writeErrLocked(); err != nil {
 			s.mu.Unlock()
 			s.dispatch()
 			return err
 		}
 		if !s.unwritable && s.roomLocked(len(p)) {
-			break
+			s.enqueueLocked(p, nil, false, nil, false) // Write waits itself: it owes no DrainEvent
+			s.mu.Unlock()
+			s.afterEnqueue()
+			return nil
 		}
 		if s.writable == nil {
 			s.writable = make(chan struct{})
 		}
 		w := s.writable
 		s.mu.Unlock()
-		<-w // closed when the queue falls under the mark or the socket closes
-		s.mu.Lock()
+		select {
+		case <-w: // writable again, or closed
+		case <-a:
+		case <-b:
+		}
 	}
-	s.enqueueLocked(p, nil, false, nil, false) // Write waits itself: it owes no DrainEvent
-	s.mu.Unlock()
-	s.afterEnqueue()
-	return nil
 }
 
 // roomLocked reports whether n more bytes fit under MaxBufferSize.

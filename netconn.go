@@ -1,0 +1,376 @@
+package nodenet
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// NetConn returns a blocking net.Conn view of the socket, for code written
+// against Read and Write (bufio, io.Copy, a protocol library, http.Serve
+// over one connection). Read takes its data from s.Events(), so the
+// caller must not also receive from Events (nor call NetConn twice: each
+// view keeps its own unread remainder). The view is for the socket's
+// current connection. NetConn of a nil *Socket is nil.
+//
+// Read returns the bytes of DataEvents (the encoded text's bytes once
+// SetEncoding is set), keeping what does not fit in p for the next Read;
+// io.EOF at the peer's end (EndEvent) or at the close, and again after;
+// the error of an ErrorEvent that destroys the socket (a reset is an
+// *Error with errors.Is(err, syscall.ECONNRESET)), and again after. The
+// errors a write method has already returned (ErrWriteAfterEnd, EPIPE
+// after the peer's end) are not repeated by Read. A paused socket's Read
+// waits for Resume.
+//
+// Write is the socket's Write: it returns once p is queued, blocks as
+// Write does while the queue is full (backpressure), and fails as Write
+// does; after the peer's end it fails with EPIPE unless the socket has
+// AllowHalfOpen (Node's rule). The view also has CloseWrite, which is
+// the socket's End, for code that half-closes (io.Copy proxies, net/http).
+//
+// Close stops the view at once: Reads and Writes blocked in it return an
+// error wrapping net.ErrClosed, as do later calls. What Write has queued
+// still goes out (a Go conn's Write returns only once the kernel has the
+// bytes, so a Write followed by Close loses nothing there either); the
+// socket is destroyed once its queue is flushed, or when the write
+// deadline passes (10 seconds without one), whichever comes first, or at
+// once with nothing queued. Close returns nil the first time and an error
+// wrapping net.ErrClosed after, like Go's conns.
+//
+// The deadlines are real: a Read or Write still blocked when its deadline
+// passes returns an error for which errors.Is(err, os.ErrDeadlineExceeded)
+// holds and which is a net.Error whose Timeout is true; nothing is lost
+// (a Write returns how much it queued). A deadline in the past fails the
+// next call at once, the zero time clears it, and a new deadline applies
+// to a call already blocked. The socket's idle timeout (SetTimeout) is
+// separate.
+//
+// LocalAddr and RemoteAddr are the connection's addresses; before the
+// connection is up (or for a conn that reports none) they are an address
+// whose Network and String are "".
+//
+// Safe for concurrent use: the view is a net.Conn, whose methods may be
+// called from several goroutines; concurrent Reads (and concurrent
+// Writes) are served one at a time.
+func (s *Socket) NetConn() net.Conn {
+	if s == nil {
+		return nil
+	}
+	return &netConn{
+		s:       s,
+		closing: make(chan struct{}),
+		rdl:     newDeadline(),
+		wdl:     newDeadline(),
+	}
+}
+
+// netConnLinger bounds how long a closed view keeps the socket open to
+// flush its queue when no write deadline is set.
+const netConnLinger = 10 * time.Second
+
+// netConn is the net.Conn view of a Socket made by NetConn.
+type netConn struct {
+	s       *Socket
+	closed  atomic.Bool
+	closing chan struct{} // closed by Close: blocked calls return
+	rdl     *deadline
+	wdl     *deadline
+
+	rmu      sync.Mutex // serializes Reads; guards the fields below
+	events   <-chan Event
+	rest     []byte // the part of a DataEvent the last Read could not take
+	rerr     error  // sticky: io.EOF or the error that destroyed the socket
+	draining bool   // a goroutine receives what is left of events
+
+	wmu sync.Mutex // serializes Writes, so a split p stays whole on the wire
+}
+
+// Read is described at NetConn.
+func (c *netConn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.closed.Load() {
+		return 0, c.opError("read", net.ErrClosed)
+	}
+	if c.rdl.expired() {
+		return 0, c.opError("read", os.ErrDeadlineExceeded)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if len(c.rest) > 0 {
+		n := copy(p, c.rest)
+		c.rest = c.rest[n:]
+		return n, nil
+	}
+	if c.rerr != nil {
+		return 0, c.rerr
+	}
+	if c.events == nil {
+		c.events = c.s.Events() // subscribe at the first Read: data waits meanwhile
+	}
+	for {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				c.events = nil // closed: nothing left to drain
+				return 0, c.fail(io.EOF)
+			}
+			switch ev := ev.(type) {
+			case DataEvent:
+				b := ev.Data
+				if b == nil {
+					b = []byte(ev.Text)
+				}
+				if len(b) == 0 {
+					continue
+				}
+				n := copy(p, b)
+				if n < len(b) {
+					c.rest = b[n:] // the event owns b: keep it, no copy
+				}
+				return n, nil
+			case EndEvent, CloseEvent:
+				return 0, c.fail(io.EOF)
+			case ErrorEvent:
+				if toldToWriter(ev.Err) {
+					continue
+				}
+				return 0, c.fail(ev.Err)
+			}
+		case <-c.rdl.wait():
+			return 0, c.opError("read", os.ErrDeadlineExceeded)
+		case <-c.closing:
+			return 0, c.opError("read", net.ErrClosed)
+		}
+	}
+}
+
+// fail makes err the answer of every later Read, and receives what is
+// left of the events in the background, so that the socket can still
+// deliver its CloseEvent and close its channel (its emitter waits for
+// the consumer otherwise). The goroutine ends when the channel closes,
+// which Close makes prompt. Called with rmu held.
+func (c *netConn) fail(err error) error {
+	c.rerr = err
+	if !c.draining && c.events != nil {
+		c.draining = true
+		go func(ch <-chan Event) {
+			for range ch {
+			}
+		}(c.events)
+	}
+	return err
+}
+
+// toldToWriter reports whether err is one that a write method returned
+// to its caller and the socket also emitted, without closing: a write
+// after End, or after the peer's end. Read does not repeat them.
+func toldToWriter(err error) bool {
+	if errors.Is(err, ErrWriteAfterEnd) {
+		return true
+	}
+	var e *Error
+	return errors.As(err, &e) && e.Code == "EPIPE" && e.Syscall == ""
+}
+
+// Write is described at NetConn.
+func (c *netConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed.Load() {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	if c.wdl.expired() {
+		return 0, c.opError("write", os.ErrDeadlineExceeded)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return c.s.writeAll(p, c.writeGate)
+}
+
+// writeGate ends a blocked Write at the view's Close or write deadline.
+func (c *netConn) writeGate() (a, b <-chan struct{}, err error) {
+	select {
+	case <-c.closing:
+		return nil, nil, c.opError("write", net.ErrClosed)
+	default:
+	}
+	if c.wdl.expired() {
+		return nil, nil, c.opError("write", os.ErrDeadlineExceeded)
+	}
+	return c.closing, c.wdl.wait(), nil
+}
+
+// CloseWrite ends the socket's side, as End: what is queued is flushed,
+// then the connection is half-closed (see WrapConn for conns that cannot
+// be). Safe for concurrent use.
+func (c *netConn) CloseWrite() error {
+	if c.closed.Load() {
+		return c.opError("close", net.ErrClosed)
+	}
+	return c.s.End()
+}
+
+// Close is described at NetConn.
+func (c *netConn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return c.opError("close", net.ErrClosed)
+	}
+	close(c.closing)
+	linger := netConnLinger
+	if d := c.wdl.when(); !d.IsZero() {
+		linger = time.Until(d)
+	}
+	c.rdl.set(time.Time{}) // stops the timers
+	c.wdl.set(time.Time{})
+	s := c.s
+	s.mu.Lock()
+	if s.pending == 0 || s.closed || linger <= 0 {
+		s.mu.Unlock()
+		s.Destroy()
+		return nil
+	}
+	// A marker behind the queued bytes: the writer runs its callback once
+	// they are all handed to the kernel. It goes in under the lock, past
+	// the checks of Send, so that it is queued after End too.
+	t := time.AfterFunc(linger, s.Destroy)
+	s.queueLocked(nil, func(error) {
+		t.Stop()
+		s.Destroy()
+	}, true, nil)
+	s.mu.Unlock()
+	return nil
+}
+
+// LocalAddr and RemoteAddr are described at NetConn.
+func (c *netConn) LocalAddr() net.Addr  { return c.addr((net.Conn).LocalAddr) }
+func (c *netConn) RemoteAddr() net.Addr { return c.addr((net.Conn).RemoteAddr) }
+
+func (c *netConn) addr(of func(net.Conn) net.Addr) net.Addr {
+	c.s.mu.Lock()
+	conn := c.s.conn
+	c.s.mu.Unlock()
+	if conn != nil {
+		if a := of(conn); a != nil {
+			return a
+		}
+	}
+	return noAddr{}
+}
+
+// noAddr is the address of a view whose socket has no connection: not
+// nil, so that code which formats it does not panic.
+type noAddr struct{}
+
+func (noAddr) Network() string { return "" }
+func (noAddr) String() string  { return "" }
+
+// SetDeadline, SetReadDeadline and SetWriteDeadline are described at
+// NetConn; on a closed view they return an error wrapping net.ErrClosed.
+func (c *netConn) SetDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.rdl.set(t)
+	c.wdl.set(t)
+	return nil
+}
+
+func (c *netConn) SetReadDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.rdl.set(t)
+	return nil
+}
+
+func (c *netConn) SetWriteDeadline(t time.Time) error {
+	if c.closed.Load() {
+		return c.opError("set", net.ErrClosed)
+	}
+	c.wdl.set(t)
+	return nil
+}
+
+// opError wraps err as Go's conns do, so that errors.Is(err, net.ErrClosed)
+// and the net.Error of a timeout work as on any net.Conn.
+func (c *netConn) opError(op string, err error) error {
+	local, remote := c.LocalAddr(), c.RemoteAddr()
+	return &net.OpError{Op: op, Net: local.Network(), Source: local, Addr: remote, Err: err}
+}
+
+// deadline is one deadline of a view: a channel closed when it passes, as
+// net.Pipe does it. A blocked call waits on the channel it got from wait;
+// moving the deadline keeps that channel unless it had already passed,
+// so a call already blocked sees the new deadline.
+type deadline struct {
+	mu     sync.Mutex
+	t      time.Time
+	timer  *time.Timer
+	cancel chan struct{} // closed when the deadline passes; never nil
+}
+
+func newDeadline() *deadline {
+	return &deadline{cancel: make(chan struct{})}
+}
+
+// set moves the deadline to t; the zero t clears it.
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil && !d.timer.Stop() {
+		<-d.cancel // the timer fired: wait until its function has closed cancel
+	}
+	d.timer = nil
+	d.t = t
+	passed := isClosed(d.cancel)
+	if t.IsZero() {
+		if passed {
+			d.cancel = make(chan struct{})
+		}
+		return
+	}
+	if dur := time.Until(t); dur > 0 {
+		if passed {
+			d.cancel = make(chan struct{})
+		}
+		ch := d.cancel
+		d.timer = time.AfterFunc(dur, func() { close(ch) })
+		return
+	}
+	if !passed {
+		close(d.cancel)
+	}
+}
+
+// wait returns the channel closed when the deadline passes.
+func (d *deadline) wait() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cancel
+}
+
+// expired reports whether the deadline has passed.
+func (d *deadline) expired() bool { return isClosed(d.wait()) }
+
+// when returns the deadline, zero when none is set.
+func (d *deadline) when() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.t
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

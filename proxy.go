@@ -1,0 +1,104 @@
+package nodenet
+
+import "fmt"
+
+// Proxy joins a and b both ways, as a.Pipe(b) and b.Pipe(a): what one
+// reads the other writes, with backpressure each way (a socket stops
+// reading while the other's queue is full, so neither holds much more than
+// its marks plus one 64 KiB read), and returns at once. Either socket may still be connecting (b made by
+// Connect): data for it waits in its queue.
+//
+// Half-closes pass through: when a's peer ends, b is ended (its FIN goes
+// after a's data) while b's data keeps flowing to a, until b's peer ends
+// too; then both close. So that a socket keeps writing after its peer's
+// end, Proxy turns AllowHalfOpen on for both (without it a socket ends its
+// own side at its peer's end, which would cut the other direction).
+//
+// When either socket is destroyed (Destroy, a read or write error, a
+// failed connect), the other is destroyed too, with Destroy, so no
+// half-dead pair is left. One goroutine per pair watches for it; it
+// returns when either socket closes.
+//
+// Nobody needs to read a's or b's Events; a consumer who does must
+// receive until the channel closes (an end passes on once received).
+//
+// Errors: a nil socket, or a == b, gives an error wrapping
+// ErrInvalidArgument; a socket never connected or already closed, one
+// wrapping ErrSocketClosed; a socket that has already ended its side (End,
+// or its peer's end without AllowHalfOpen), one wrapping ErrWriteAfterEnd.
+// After an error nothing is joined and both sockets are as they were:
+// still the caller's to use or destroy.
+//
+// Safe for concurrent use.
+func Proxy(a, b *Socket) error {
+	switch {
+	case a == nil && b == nil:
+		return argError("Proxy: sockets a and b are nil")
+	case a == nil:
+		return argError("Proxy: socket a is nil")
+	case b == nil:
+		return argError("Proxy: socket b is nil")
+	case a == b:
+		return argError("Proxy: a and b are the same socket")
+	}
+	aDone, aHalfOpen, err := a.joinProxy("a")
+	if err != nil {
+		return err
+	}
+	bDone, _, err := b.joinProxy("b")
+	if err != nil {
+		a.mu.Lock()
+		a.allowHalfOpen = aHalfOpen // as it was
+		a.mu.Unlock()
+		return err
+	}
+	// Pipe fails only for a nil destination.
+	a.Pipe(b)
+	b.Pipe(a)
+	go watchProxy(a, b, aDone, bDone)
+	return nil
+}
+
+// joinProxy checks that s can be proxied and turns AllowHalfOpen on, in
+// one critical section, so that the peer's end cannot end s's side in
+// between. It returns the connection's done channel and the previous
+// AllowHalfOpen.
+func (s *Socket) joinProxy(name string) (done <-chan struct{}, halfOpen bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settleEndLocked()
+	switch {
+	case s.closed || s.state == stIdle || s.done == nil:
+		return nil, false, fmt.Errorf("nodenet: Proxy: socket %s is not connected: %w", name, ErrSocketClosed)
+	case s.ending || s.peerEnded:
+		return nil, false, fmt.Errorf("nodenet: Proxy: socket %s has ended its side: %w", name, ErrWriteAfterEnd)
+	}
+	halfOpen = s.allowHalfOpen
+	s.allowHalfOpen = true
+	return s.done, halfOpen, nil
+}
+
+// watchProxy destroys one socket of a proxied pair when the other is
+// destroyed. A graceful close needs nothing: it comes only after both
+// ends have passed through, and the other socket then closes by itself
+// once its queue is flushed.
+func watchProxy(a, b *Socket, aDone, bDone <-chan struct{}) {
+	select {
+	case <-aDone:
+		if a.wasDestroyed() {
+			b.Destroy()
+		}
+	case <-bDone:
+		if b.wasDestroyed() {
+			a.Destroy()
+		}
+	}
+}
+
+// wasDestroyed reports whether the socket closed by Destroy or an error
+// rather than gracefully.
+func (s *Socket) wasDestroyed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.destroyed
+}

@@ -200,7 +200,20 @@ func (s *Socket) closeLocked(err error, destroy bool) {
 		s.cancelDial = nil
 	}
 	if s.conn != nil {
-		s.conn.Close()
+		if s.rawConn != nil {
+			s.conn.Close()
+		} else {
+			// A conn without a descriptor (TLS) may write as it closes
+			// (close_notify) and wait on the peer: it closes on a
+			// goroutine of its own, counted as the connection's I/O,
+			// so Destroy does not wait and the CloseEvent still comes
+			// after it.
+			s.live++
+			go func(c net.Conn) {
+				c.Close()
+				s.exitIO()
+			}(s.conn)
+		}
 	}
 	// Queued writes are dropped; writers blocked in Write return.
 	s.wq = nil

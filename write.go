@@ -160,7 +160,7 @@ func (s *Socket) End(data ...[]byte) error {
 		s.enqueueLocked(p, nil, false, nil, true)
 	}
 	finished := false
-	if len(s.wq) == 0 && !s.writing && s.writeErr == nil && s.state == stOpen && !s.closed {
+	if len(s.wq) == 0 && !s.writing && s.writeErr == nil && s.state == stOpen && !s.closed && s.rawConn != nil {
 		// Nothing to flush: send the FIN now rather than start a writer
 		// goroutine for it (an echo ends each connection this way).
 		s.ending, finished = true, true
@@ -492,7 +492,14 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 		}
 		if len(s.wq) == 0 {
 			if s.ending && !s.wfinished {
-				s.finishWriteLocked(conn)
+				if closeWrite := s.finishWriteLocked(conn); closeWrite != nil {
+					s.mu.Unlock()
+					err := closeWrite()
+					s.mu.Lock()
+					if s.done == done {
+						s.finishedLocked(conn, err)
+					}
+				}
 			}
 			s.writing = false
 			s.mu.Unlock()
@@ -568,18 +575,34 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 }
 
 // finishWriteLocked runs when the queue is flushed after End: it sends the
-// FIN, or closes the socket if the peer has already ended.
-func (s *Socket) finishWriteLocked(conn net.Conn) {
+// FIN, or closes the socket if the peer has already ended. A conn without
+// a descriptor (TLS, whose CloseWrite writes close_notify and may wait on
+// a peer that does not read) is half-closed by the function it returns,
+// to be called unlocked and followed by finishedLocked.
+func (s *Socket) finishWriteLocked(conn net.Conn) (unlocked func() error) {
 	s.wfinished = true
-	s.wakeEndWaitersLocked()
 	if s.readDoneLocked() {
 		s.closeLocked(nil, false)
-		return
+		return nil
 	}
-	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-		if err := cw.CloseWrite(); err != nil {
-			s.closeLocked(sysError("shutdown", remoteString(conn), err), true)
-		}
+	cw, ok := conn.(interface{ CloseWrite() error })
+	switch {
+	case !ok:
+	case s.rawConn == nil:
+		return cw.CloseWrite
+	default:
+		s.finishedLocked(conn, cw.CloseWrite())
+		return nil
+	}
+	s.wakeEndWaitersLocked()
+	return nil
+}
+
+// finishedLocked completes End's half-close with its outcome.
+func (s *Socket) finishedLocked(conn net.Conn, err error) {
+	s.wakeEndWaitersLocked()
+	if err != nil {
+		s.closeLocked(sysError("shutdown", remoteString(conn), err), true)
 	}
 }
 

@@ -3,6 +3,7 @@ package nodenet
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 )
 
@@ -30,7 +31,7 @@ func (b *BlockList) AddAddress(addr string) error {
 	if err != nil {
 		return err
 	}
-	b.add(blockRule{a, a}, "Address: "+a.String())
+	b.add(blockRule{a, a}, "Address: "+family(a)+" "+a.String())
 	return nil
 }
 
@@ -51,7 +52,7 @@ func (b *BlockList) AddRange(start, end string) error {
 	if last.Less(first) {
 		return argError("BlockList range %s-%s: start is after end", start, end)
 	}
-	b.add(blockRule{first, last}, "Range: "+first.String()+"-"+last.String())
+	b.add(blockRule{first, last}, "Range: "+family(first)+" "+first.String()+"-"+last.String())
 	return nil
 }
 
@@ -65,7 +66,7 @@ func (b *BlockList) AddSubnet(cidr string) error {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	p = p.Masked()
-	b.add(blockRule{p.Addr(), lastInPrefix(p)}, "Subnet: "+p.String())
+	b.add(blockRule{p.Addr(), lastInPrefix(p)}, "Subnet: "+family(p.Addr())+" "+p.String())
 	return nil
 }
 
@@ -79,12 +80,22 @@ func (b *BlockList) Check(addr string) bool {
 	return b.check(a)
 }
 
-// Rules describes the rules in the order they were added, in Node's words
-// ("Address: 10.0.0.1", "Range: ...", "Subnet: 10.0.0.0/8").
+// Rules describes the rules in Node's words and order, the newest first
+// ("Subnet: IPv4 10.0.0.0/8", "Range: IPv4 10.0.0.1-10.0.0.10",
+// "Address: IPv6 ::1").
 func (b *BlockList) Rules() []string {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return append([]string(nil), b.labels...)
+	rules := append([]string(nil), b.labels...)
+	slices.Reverse(rules)
+	return rules
+}
+
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }
 
 func (b *BlockList) add(r blockRule, label string) {

@@ -142,8 +142,12 @@ func (s *Socket) connectAndRead(ctx context.Context, opts ConnectOptions, done c
 	s.cancelDial()
 	s.cancelDial = nil
 	if err != nil {
+		// Nothing was read: the events queued meanwhile (the attempts,
+		// a timeout) tell the failure's story and are not dropped.
+		s.closeLocked(err, false)
+		s.destroyed = true
 		s.mu.Unlock()
-		s.destroy(err, false)
+		s.dispatch()
 		return
 	}
 	s.setConnLocked(conn)

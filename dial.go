@@ -35,19 +35,45 @@ type dialResult struct {
 // events on s. It returns the connection, or the error to destroy the
 // socket with.
 func (s *Socket) dial(ctx context.Context, opts ConnectOptions) (net.Conn, error) {
+	parent := ctx
+	var timeoutAt time.Time
 	if opts.Timeout > 0 {
+		timeoutAt = time.Now().Add(opts.Timeout)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, opts.Timeout, errConnectTimeout)
+		ctx, cancel = context.WithDeadlineCause(ctx, timeoutAt, errConnectTimeout)
 		defer cancel()
 	}
 	conn, err := s.dialAddrs(ctx, opts)
-	if err != nil && ctx.Err() != nil {
-		if errors.Is(context.Cause(ctx), errConnectTimeout) {
-			return nil, &Error{Code: "ETIMEDOUT", Syscall: "connect", Address: dialTarget(opts), Err: syscall.ETIMEDOUT}
-		}
-		return nil, abortError(context.Cause(ctx))
+	if err == nil {
+		return conn, nil
 	}
-	return conn, err
+	// Go's dialer applies a context's deadline itself and may fail with
+	// "i/o timeout" before the context says it is done, so the deadlines
+	// are compared with the clock rather than asked of the contexts.
+	now := time.Now()
+	parentDeadline, hasDeadline := parent.Deadline()
+	timedOut := !timeoutAt.IsZero() && !now.Before(timeoutAt)
+	switch {
+	case parent.Err() != nil && !hasDeadline:
+		return nil, abortError(context.Cause(parent)) // cancelled
+	case timedOut && (!hasDeadline || !parentDeadline.Before(timeoutAt)):
+		return nil, &Error{Code: "ETIMEDOUT", Syscall: "connect", Address: dialTarget(opts), Err: syscall.ETIMEDOUT}
+	case parent.Err() != nil:
+		return nil, abortError(context.Cause(parent))
+	case hasDeadline && !now.Before(parentDeadline):
+		return nil, abortError(context.DeadlineExceeded)
+	}
+	return nil, err
+}
+
+// over reports whether ctx is done or past its deadline: Go's dialer may
+// report the deadline before the context does.
+func over(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 var errConnectTimeout = errors.New("nodenet: connect timeout")
@@ -196,7 +222,7 @@ func (s *Socket) race(ctx context.Context, opts ConnectOptions, addrs []netip.Ad
 				cancel() // the others give up; their results are still awaited
 			case r.err == nil:
 				r.conn.Close() // a later success
-			case winner == nil && ctx.Err() == nil:
+			case winner == nil && !over(ctx):
 				errs = append(errs, r.err)
 				if opts.ReportAttempts {
 					s.tell(ConnectionAttemptFailedEvent{Address: addrOfAddrPort(addrs[r.i]), Err: r.err})
@@ -206,14 +232,19 @@ func (s *Socket) race(ctx context.Context, opts ConnectOptions, addrs []netip.Ad
 				}
 			}
 		case <-tick:
-			start()
+			if !over(ctx) {
+				start()
+			}
 		}
 	}
 	if winner != nil {
 		return winner, nil
 	}
-	if len(errs) == 0 {
-		return nil, ctx.Err()
+	if len(errs) == 0 { // every failure came after ctx was over
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, context.DeadlineExceeded
 	}
 	return nil, joinDialErrors(dialTarget(opts), errs)
 }

@@ -43,6 +43,9 @@ type ListenOptions struct {
 // returns, or ctx's error if ctx is done already. ListenContext itself
 // does not wait: the server runs in the background.
 func (srv *Server) ListenContext(ctx context.Context, opts ListenOptions) error {
+	if ctx == nil {
+		return argError("ListenContext: nil context")
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -343,9 +343,6 @@ func (srv *Server) accept(conn net.Conn) {
 	srv.opts.applyTo(s)
 	srv.conns[s] = struct{}{}
 	srv.mu.Unlock()
-	if hook := srv.opts.ConnState; hook != nil {
-		hook(s, StateOpen)
-	}
 
 	// Start the socket before announcing it, so that whoever receives it
 	// finds it open; the server's lock is not held, since a closing
@@ -353,6 +350,15 @@ func (srv *Server) accept(conn net.Conn) {
 	s.mu.Lock()
 	s.startLocked(conn)
 	s.mu.Unlock()
+	if hook := srv.opts.ConnState; hook != nil {
+		hook(s, StateOpen)
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return // the hook destroyed it: nobody else hears of it
+		}
+	}
 	srv.mu.Lock()
 	srv.box.push(ConnectionEvent{Socket: s})
 	srv.box.kick(&srv.mu)

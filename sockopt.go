@@ -73,7 +73,7 @@ func (s *Socket) SetKeepAlive(enable bool, initialDelay time.Duration) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.keepAlive = &keepAliveSetting{enable: enable, delay: initialDelay.Truncate(time.Second)}
+	s.keepAlive = &keepAliveSetting{enable: enable, delay: initialDelay}
 	return s.applyOptionsLocked()
 }
 
@@ -92,7 +92,7 @@ func (s *Socket) applyOptionsLocked() error {
 	if ka := s.keepAlive; ka != nil {
 		cfg := net.KeepAliveConfig{Enable: ka.enable, Idle: -1, Interval: -1, Count: -1}
 		if ka.enable && ka.delay >= time.Second {
-			cfg.Idle = ka.delay
+			cfg.Idle = ka.delay.Truncate(time.Second) // whole seconds, as Node (Go rounds up)
 		}
 		if err := tc.SetKeepAliveConfig(cfg); err != nil {
 			return sysError("setsockopt", "", err)

@@ -70,12 +70,23 @@ func tcpOpener(opts ListenOptions) (func() (net.Listener, error), error) {
 	if opts.Backlog < 0 {
 		return nil, argError("backlog should be >= 0, got %d", opts.Backlog)
 	}
-	backlog := cmp.Or(opts.Backlog, DefaultBacklog)
 	network, address := "tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
 	if opts.Host == "" {
 		network, address = "tcp4", "0.0.0.0:"+strconv.Itoa(opts.Port)
 	}
 	lc := net.ListenConfig{Control: socketOptions(opts.IPv6Only, opts.ReusePort)}
+	return opener(lc, network, address, opts.Backlog), nil
+}
+
+// unixOpener returns the function that listens on a Unix socket at path.
+func unixOpener(path string, backlog int) func() (net.Listener, error) {
+	return opener(net.ListenConfig{}, "unix", path, backlog)
+}
+
+// opener returns the function that binds address and listens with
+// backlog (0: DefaultBacklog), given to listen(2) again after Go's own.
+func opener(lc net.ListenConfig, network, address string, backlog int) func() (net.Listener, error) {
+	backlog = cmp.Or(backlog, DefaultBacklog)
 	return func() (net.Listener, error) {
 		ln, err := lc.Listen(context.Background(), network, address)
 		if err != nil {
@@ -84,22 +95,6 @@ func tcpOpener(opts ListenOptions) (func() (net.Listener, error), error) {
 		if err := setBacklog(ln, backlog); err != nil {
 			ln.Close()
 			return nil, sysError("listen", address, err)
-		}
-		return ln, nil
-	}, nil
-}
-
-// unixOpener returns the function that listens on a Unix socket at path.
-func unixOpener(path string, backlog int) func() (net.Listener, error) {
-	backlog = cmp.Or(backlog, DefaultBacklog)
-	return func() (net.Listener, error) {
-		ln, err := net.Listen("unix", path)
-		if err != nil {
-			return nil, sysError("listen", path, err)
-		}
-		if err := setBacklog(ln, backlog); err != nil {
-			ln.Close()
-			return nil, sysError("listen", path, err)
 		}
 		return ln, nil
 	}

@@ -1,7 +1,6 @@
 package nodenet
 
 import (
-	"cmp"
 	"context"
 	"net"
 )
@@ -26,7 +25,10 @@ func ConnectContext(ctx context.Context, opts ConnectOptions) (*Socket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	f, _ := opts.flow()
+	f, err := opts.flow()
+	if err != nil {
+		return nil, err
+	}
 	s := newSocket(opts.AllowHalfOpen, f.hwm)
 	s.flow = f
 	if err := s.ConnectContext(ctx, opts); err != nil {
@@ -77,15 +79,9 @@ func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error 
 	if opts.AllowHalfOpen {
 		s.allowHalfOpen = true
 	}
-	f := s.flow
-	if opts.HighWaterMark > 0 {
-		f.hwm = opts.HighWaterMark
-	}
-	f.lwm = cmp.Or(opts.LowWaterMark, f.lwm)
-	f.rhwm = cmp.Or(opts.ReadHighWaterMark, f.rhwm)
-	f.maxBuffer = cmp.Or(opts.MaxBufferSize, f.maxBuffer)
-	if f.lwm >= f.hwm {
-		return argError("LowWaterMark (%d) should be below HighWaterMark (%d)", f.lwm, f.hwm)
+	f, err := s.flow.reconnect(opts)
+	if err != nil {
+		return err
 	}
 	s.flow = f
 	if opts.Nagle {

@@ -253,22 +253,49 @@ type flow struct {
 
 // newFlow checks the marks of an options struct and fills in defaults.
 func newFlow(high, low, readHigh, maxBuffer int) (flow, error) {
-	hwm, err := highWaterMark(high)
-	if err != nil {
+	if err := checkMarks(high, low, readHigh, maxBuffer); err != nil {
 		return flow{}, err
 	}
+	hwm := cmp.Or(high, DefaultHighWaterMark)
+	f := flow{hwm: hwm, lwm: low, rhwm: cmp.Or(readHigh, hwm), maxBuffer: maxBuffer}
+	return f, f.check()
+}
+
+// checkMarks checks each mark alone; check checks them together.
+func checkMarks(high, low, readHigh, maxBuffer int) error {
+	if _, err := highWaterMark(high); err != nil {
+		return err
+	}
 	if err := validateMaxBuffer(maxBuffer); err != nil {
-		return flow{}, err
+		return err
 	}
 	switch {
 	case low < 0:
-		return flow{}, argError("LowWaterMark should be >= 0, got %d", low)
-	case low >= hwm:
-		return flow{}, argError("LowWaterMark (%d) should be below HighWaterMark (%d)", low, hwm)
+		return argError("LowWaterMark should be >= 0, got %d", low)
 	case readHigh < 0:
-		return flow{}, argError("ReadHighWaterMark should be >= 0, got %d", readHigh)
+		return argError("ReadHighWaterMark should be >= 0, got %d", readHigh)
 	}
-	return flow{hwm: hwm, lwm: low, rhwm: cmp.Or(readHigh, hwm), maxBuffer: maxBuffer}, nil
+	return nil
+}
+
+func (f flow) check() error {
+	if f.lwm >= f.hwm {
+		return argError("LowWaterMark (%d) should be below HighWaterMark (%d)", f.lwm, f.hwm)
+	}
+	return nil
+}
+
+// reconnect is the flow of a socket that Socket.Connect connects with o:
+// the socket's own marks, with those o sets.
+func (f flow) reconnect(o ConnectOptions) (flow, error) {
+	if o.HighWaterMark > 0 {
+		f.hwm = o.HighWaterMark
+		f.rhwm = o.HighWaterMark // "0 means HighWaterMark", unless set below
+	}
+	f.lwm = cmp.Or(o.LowWaterMark, f.lwm)
+	f.rhwm = cmp.Or(o.ReadHighWaterMark, f.rhwm)
+	f.maxBuffer = cmp.Or(o.MaxBufferSize, f.maxBuffer)
+	return f, f.check()
 }
 
 func highWaterMark(n int) (int, error) {
@@ -289,7 +316,9 @@ func validateMaxBuffer(n int) error {
 }
 
 func (o ConnectOptions) validate() error {
-	if _, err := o.flow(); err != nil {
+	// The marks are checked together against the socket's own by
+	// Socket.Connect (flow.reconnect), and by ConnectContext (flow).
+	if err := checkMarks(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize); err != nil {
 		return err
 	}
 	switch {

@@ -174,7 +174,7 @@ func (st *stream) signal() {
 // isEdge reports whether ev is an edge signal whose repeats carry nothing.
 func isEdge(ev Event) bool {
 	switch ev.(type) {
-	case TimeoutEvent, DrainEvent:
+	case TimeoutEvent, DrainEvent, ReadIdleEvent, WriteIdleEvent, WriteStallEvent:
 		return true
 	}
 	return false

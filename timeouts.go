@@ -86,11 +86,16 @@ func (s *Socket) touchLocked(kinds uint8) {
 	}
 }
 
-// stallStartLocked starts the stall watch when bytes begin to wait.
+// stallStartLocked starts the stall watch when bytes begin to wait in an
+// empty queue (it is called before they are counted in pending).
 func (s *Socket) stallStartLocked() {
-	if s.idle.on&(1<<idleStall) != 0 && !s.idle.watch[idleStall].armed {
-		s.touchLocked(1 << idleStall)
+	w := &s.idle.watch[idleStall]
+	if s.idle.on&(1<<idleStall) == 0 || w.armed || s.closed {
+		return
 	}
+	now := time.Now()
+	w.last, w.armed = now, true
+	s.scheduleLocked(now, now.Add(w.d))
 }
 
 // scheduleLocked makes the timer fire by due.
@@ -170,11 +175,15 @@ func (s *Socket) setIdleTimeout(k idleKind, d time.Duration, what string) error 
 	return nil
 }
 
-// stopIdleLocked stops the timer for good, at close.
+// stopIdleLocked stops the timer at close. The durations stay, for a
+// reconnect (Socket.Connect), whose connect arms the watches again.
 func (s *Socket) stopIdleLocked() {
 	if s.idle.timer != nil {
 		s.idle.timer.Stop()
 		s.idle.due = time.Time{}
+	}
+	for k := range s.idle.watch {
+		s.idle.watch[k].armed = false
 	}
 }
 

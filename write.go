@@ -364,8 +364,10 @@ func (s *Socket) queueLocked(p []byte, cb func(error), owned bool, lent *[]byte)
 		req.b = append([]byte(nil), p...)
 	}
 	s.wq = append(s.wq, req)
+	if s.pending == 0 {
+		s.stallStartLocked() // bytes begin to wait
+	}
 	s.pending += len(p)
-	s.stallStartLocked()
 	if s.state == stOpen {
 		s.startWriterLocked()
 	}

@@ -130,7 +130,14 @@ func (s *Socket) onIdleTimer() {
 			w.armed = false
 			continue
 		}
-		if due := w.last.Add(w.d); due.After(now) {
+		last := w.last
+		if k == idleWrite || k == idleStall {
+			// The writer records progress within a batch there.
+			if lw := s.lastWrite.Load(); lw > last.UnixNano() {
+				last = time.Unix(0, lw)
+			}
+		}
+		if due := last.Add(w.d); due.After(now) {
 			if next.IsZero() || due.Before(next) {
 				next = due
 			}

@@ -484,7 +484,8 @@ func (s *Socket) wakeWritersLocked() {
 func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 	defer s.exitIO()
 	var reqs []writeReq
-	var bufs, view net.Buffers // view is the one WriteTo consumes
+	var bufs net.Buffers
+	var bw *batchWriter
 	for {
 		s.mu.Lock()
 		if s.closed || s.done != done {
@@ -510,6 +511,9 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 		}
 		reqs, s.wq = s.wq, reqs[:0]
 		s.touchLocked(1 << idleAll) // Node's timer counts a write begun
+		if bw == nil {
+			bw = newBatchWriter(s, conn, s.rawConn)
+		}
 		s.mu.Unlock()
 
 		total := 0
@@ -522,8 +526,7 @@ func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
 		}
 		var err error
 		if total > 0 {
-			view = bufs
-			_, err = view.WriteTo(conn)
+			err = bw.write(bufs)
 		}
 		clear(bufs)
 

@@ -78,7 +78,7 @@ type Socket struct {
 	lastWrite    atomic.Int64 // unix ns of the last write handed to the kernel, for Stats
 
 	// Idle timeouts (Node's setTimeout and the finer ones): one timer.
-	idle idleTimers
+	idle *idleTimers // nil until a timeout is set
 }
 
 type sockState uint8

@@ -65,7 +65,7 @@ type idleTimers struct {
 
 // touchLocked records activity of the given kinds (a set of onRead, ...).
 func (s *Socket) touchLocked(kinds uint8) {
-	if s.idle.on&kinds == 0 || s.closed {
+	if s.idle == nil || s.idle.on&kinds == 0 || s.closed {
 		return
 	}
 	now := time.Now()
@@ -89,10 +89,10 @@ func (s *Socket) touchLocked(kinds uint8) {
 // stallStartLocked starts the stall watch when bytes begin to wait in an
 // empty queue (it is called before they are counted in pending).
 func (s *Socket) stallStartLocked() {
-	w := &s.idle.watch[idleStall]
-	if s.idle.on&(1<<idleStall) == 0 || w.armed || s.closed {
+	if s.idle == nil || s.idle.on&(1<<idleStall) == 0 || s.idle.watch[idleStall].armed || s.closed {
 		return
 	}
+	w := &s.idle.watch[idleStall]
 	now := time.Now()
 	w.last, w.armed = now, true
 	s.scheduleLocked(now, now.Add(w.d))
@@ -100,7 +100,7 @@ func (s *Socket) stallStartLocked() {
 
 // scheduleLocked makes the timer fire by due.
 func (s *Socket) scheduleLocked(now, due time.Time) {
-	t := &s.idle
+	t := s.idle
 	if !t.due.IsZero() && !due.Before(t.due) {
 		return // it fires earlier and re-arms itself then
 	}
@@ -112,7 +112,7 @@ func (s *Socket) scheduleLocked(now, due time.Time) {
 // watches whose period has passed, and re-arms the timer for the others.
 func (s *Socket) onIdleTimer() {
 	s.mu.Lock()
-	t := &s.idle
+	t := s.idle
 	t.due = time.Time{}
 	if s.closed {
 		s.mu.Unlock()
@@ -163,7 +163,13 @@ func (s *Socket) setIdleTimeout(k idleKind, d time.Duration, what string) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := &s.idle
+	if s.idle == nil {
+		if d == 0 {
+			return nil
+		}
+		s.idle = new(idleTimers) // only sockets with a timeout pay for them
+	}
+	t := s.idle
 	t.watch[k] = idleWatch{d: d}
 	if d == 0 {
 		t.on &^= 1 << k
@@ -185,6 +191,9 @@ func (s *Socket) setIdleTimeout(k idleKind, d time.Duration, what string) error 
 // stopIdleLocked stops the timer at close. The durations stay, for a
 // reconnect (Socket.Connect), whose connect arms the watches again.
 func (s *Socket) stopIdleLocked() {
+	if s.idle == nil {
+		return
+	}
 	if s.idle.timer != nil {
 		s.idle.timer.Stop()
 		s.idle.due = time.Time{}

@@ -86,6 +86,9 @@ func idleWaitN(r *recorder, what string, n int, is func(Event) bool) {
 func idleArmed(s *Socket) (scheduled bool, armed [numIdle]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.idle == nil { // no timeout was ever set
+		return false, armed
+	}
 	for k := range numIdle {
 		armed[k] = s.idle.watch[k].armed
 	}

@@ -164,7 +164,17 @@ func (s *Socket) End(data ...[]byte) error {
 		// Nothing to flush: send the FIN now rather than start a writer
 		// goroutine for it (an echo ends each connection this way).
 		s.ending, finished = true, true
-		s.finishWriteLocked(s.conn)
+		if s.eof && s.st.dataItems == 0 && !s.st.subscribed {
+			// The peer has ended, its data is delivered and nobody
+			// waits for the EndEvent: the connection is over. Close it
+			// as the writer would once the end is told, so that the
+			// server's count goes down before the FIN (the close's)
+			// reaches the peer.
+			s.wfinished = true
+			s.closeLocked(nil, false)
+		} else {
+			s.finishWriteLocked(s.conn)
+		}
 	} else {
 		s.endLocked()
 	}

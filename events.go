@@ -110,6 +110,7 @@ func EventName(ev Event) string {
 	return ev.eventName()
 }
 
+// String describes the event for logs: the text, or the size of the data.
 func (e DataEvent) String() string {
 	if e.Data == nil {
 		return fmt.Sprintf("data(%q)", e.Text)
@@ -117,5 +118,8 @@ func (e DataEvent) String() string {
 	return fmt.Sprintf("data(%d bytes)", len(e.Data))
 }
 
+// String describes the event for logs.
 func (e ErrorEvent) String() string { return fmt.Sprintf("error(%v)", e.Err) }
+
+// String describes the event for logs.
 func (e CloseEvent) String() string { return fmt.Sprintf("close(%v)", e.HadError) }

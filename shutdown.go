@@ -17,16 +17,18 @@ func (ShutdownEvent) eventName() string { return "shutdown" }
 
 // ForcedError is Shutdown's error when its context ended before the last
 // connection had closed: Forced connections were destroyed then. It
-// unwraps to the context's error.
+// unwraps to the context's error. It is immutable and safe to share.
 type ForcedError struct {
 	Forced int
 	Err    error
 }
 
+// Error says how many connections were destroyed, and why.
 func (e *ForcedError) Error() string {
 	return fmt.Sprintf("nodenet: shutdown destroyed %d connection(s): %v", e.Forced, e.Err)
 }
 
+// Unwrap returns the context's error.
 func (e *ForcedError) Unwrap() error { return e.Err }
 
 // Shutdown closes the server in stages, as net/http's Shutdown does for

@@ -85,6 +85,12 @@ func (s *Socket) pumpLocked(st *stream) {
 		s.mu.Lock()
 		s.afterDispatchLocked(st, it, false)
 	}
+	if len(st.items) == 0 && !st.subscribed {
+		// Without a subscriber the queue is used only now and then
+		// (data read before a Pipe is attached, or while it waits):
+		// an idle piped socket keeps no room for it.
+		st.items = nil
+	}
 	st.pumping = false
 	if st.subscribed {
 		s.deliverLocked(st) // someone subscribed meanwhile

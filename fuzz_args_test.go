@@ -67,3 +67,73 @@ func FuzzListenArguments(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFlowMarks checks the marks of every options type and of a
+// reconnect: no panic, every refusal wraps ErrInvalidArgument, and an
+// accepted set of marks keeps 0 <= LowWaterMark < HighWaterMark and a
+// positive read mark, the invariants the write and read paths rely on.
+func FuzzFlowMarks(f *testing.F) {
+	f.Add(0, 0, 0, 0, 0, 0, 0)
+	f.Add(1024, 256, 0, 0, 4096, 0, 0)
+	f.Add(16, 16, 0, 0, 0, 8, 0)
+	f.Add(-1, 0, -1, 0, 0, 0, -1)
+	f.Fuzz(func(t *testing.T, high, low, readHigh, maxBuf, reHigh, reLow, reRead int) {
+		f1, err := newFlow(high, low, readHigh, maxBuf)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("newFlow(%d, %d, %d, %d) = %v; want ErrInvalidArgument", high, low, readHigh, maxBuf, err)
+			}
+			return
+		}
+		checkFlow(t, f1)
+		o := ConnectOptions{Path: "unused", HighWaterMark: reHigh, LowWaterMark: reLow, ReadHighWaterMark: reRead}
+		if o.validate() != nil && (reHigh >= 0 && reLow >= 0 && reRead >= 0) {
+			t.Fatalf("validate(%+v) refused marks that are each valid", o)
+		}
+		if o.validate() != nil {
+			return
+		}
+		f2, err := f1.reconnect(o)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("reconnect = %v; want ErrInvalidArgument", err)
+			}
+			return
+		}
+		checkFlow(t, f2)
+	})
+}
+
+func checkFlow(t *testing.T, f flow) {
+	t.Helper()
+	if f.lwm < 0 || f.lwm >= f.hwm || f.rhwm <= 0 || f.maxBuffer < 0 {
+		t.Fatalf("accepted marks %+v break 0 <= lwm < hwm, rhwm > 0, maxBuffer >= 0", f)
+	}
+}
+
+// FuzzBlockList feeds arbitrary strings to a BlockList: no panic, every
+// refusal wraps ErrInvalidArgument, and an address accepted by
+// AddAddress, or the ends of an accepted range, are then blocked.
+func FuzzBlockList(f *testing.F) {
+	f.Add("10.0.0.1", "10.0.0.9", "10.0.0.0/8")
+	f.Add("::1", "::ffff:1.2.3.4", "::ffff:0.0.0.0/96")
+	f.Add("fe80::1%eth0", "1.1.1.1", "x/33")
+	f.Fuzz(func(t *testing.T, a, b, cidr string) {
+		var bl BlockList
+		for _, err := range []error{bl.AddAddress(a), bl.AddRange(a, b), bl.AddSubnet(cidr)} {
+			if err != nil && !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("BlockList refused %q/%q/%q with %v; want ErrInvalidArgument", a, b, cidr, err)
+			}
+		}
+		var one BlockList
+		if one.AddAddress(a) == nil && !one.Check(a) {
+			t.Fatalf("AddAddress(%q) then Check(%q) = false", a, a)
+		}
+		var r BlockList
+		if r.AddRange(a, b) == nil && (!r.Check(a) || !r.Check(b)) {
+			t.Fatalf("AddRange(%q, %q) does not block its ends", a, b)
+		}
+		bl.Rules()
+		bl.Check(b)
+	})
+}

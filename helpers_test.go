@@ -64,32 +64,48 @@ func accept(t testing.TB, conns <-chan *Socket) *Socket {
 	}
 }
 
-// recorder reads a socket's events until the channel closes.
-type recorder struct {
+// eventLog collects the events of one channel until it closes; recorder
+// (a socket's) and serverRecorder (a server's) are made of it.
+type eventLog struct {
 	t    testing.TB
-	s    *Socket
+	what string // "events", "server events": for the failure messages
 	mu   sync.Mutex
 	evs  []Event
 	done chan struct{}
 	more chan struct{} // closed and replaced on every event
 }
 
+// newEventLog starts reading ch; after logging each event it calls
+// onEvent, when not nil, without the lock.
+func newEventLog(t testing.TB, what string, ch <-chan Event, onEvent func(Event)) *eventLog {
+	l := &eventLog{t: t, what: what, done: make(chan struct{}), more: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for ev := range ch {
+			l.mu.Lock()
+			l.evs = append(l.evs, ev)
+			close(l.more)
+			l.more = make(chan struct{})
+			l.mu.Unlock()
+			if onEvent != nil {
+				onEvent(ev)
+			}
+		}
+	}()
+	return l
+}
+
+// recorder reads a socket's events until the channel closes.
+type recorder struct {
+	*eventLog
+	s *Socket
+}
+
 // record starts reading s.Events(); Cleanup destroys s and waits for the
 // reader to finish.
 func record(t testing.TB, s *Socket) *recorder {
 	t.Helper()
-	r := &recorder{t: t, s: s, done: make(chan struct{}), more: make(chan struct{})}
-	ch := s.Events()
-	go func() {
-		defer close(r.done)
-		for ev := range ch {
-			r.mu.Lock()
-			r.evs = append(r.evs, ev)
-			close(r.more)
-			r.more = make(chan struct{})
-			r.mu.Unlock()
-		}
-	}()
+	r := &recorder{eventLog: newEventLog(t, "events", s.Events(), nil), s: s}
 	t.Cleanup(func() {
 		s.Destroy()
 		<-r.done
@@ -98,31 +114,31 @@ func record(t testing.TB, s *Socket) *recorder {
 }
 
 // wait blocks until the channel has closed and returns every event.
-func (r *recorder) wait() []Event {
-	r.t.Helper()
+func (l *eventLog) wait() []Event {
+	l.t.Helper()
 	select {
-	case <-r.done:
+	case <-l.done:
 	case <-time.After(testTimeout):
-		r.t.Fatalf("events did not end; so far: %s", names(r.events()))
+		l.t.Fatalf("%s did not end; so far: %s", l.what, names(l.events()))
 	}
-	return r.events()
+	return l.events()
 }
 
-func (r *recorder) events() []Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Event(nil), r.evs...)
+func (l *eventLog) events() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.evs...)
 }
 
 // waitFor blocks until an event for which match returns true has come.
-func (r *recorder) waitFor(what string, match func(Event) bool) Event {
-	r.t.Helper()
+func (l *eventLog) waitFor(what string, match func(Event) bool) Event {
+	l.t.Helper()
 	timeout := time.NewTimer(testTimeout)
 	defer timeout.Stop()
 	for {
-		r.mu.Lock()
-		evs, more := r.evs, r.more
-		r.mu.Unlock()
+		l.mu.Lock()
+		evs, more := l.evs, l.more
+		l.mu.Unlock()
 		for _, ev := range evs {
 			if match(ev) {
 				return ev
@@ -130,15 +146,15 @@ func (r *recorder) waitFor(what string, match func(Event) bool) Event {
 		}
 		select {
 		case <-more:
-		case <-r.done:
-			for _, ev := range r.events() {
+		case <-l.done:
+			for _, ev := range l.events() {
 				if match(ev) {
 					return ev
 				}
 			}
-			r.t.Fatalf("stream closed without %s; got %s", what, names(r.events()))
+			l.t.Fatalf("%s closed without %s; got %s", l.what, what, names(l.events()))
 		case <-timeout.C:
-			r.t.Fatalf("no %s; got %s", what, names(r.events()))
+			l.t.Fatalf("no %s; %s so far: %s", what, l.what, names(l.events()))
 		}
 	}
 }

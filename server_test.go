@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,40 +22,28 @@ import (
 
 // serverRecorder reads a server's events until the channel closes.
 type serverRecorder struct {
-	t    testing.TB
-	mu   sync.Mutex
-	evs  []Event
-	done chan struct{}
-	more chan struct{} // closed and replaced on every event
+	*eventLog
 	// destroying is set by Cleanup: from then on the reader destroys the
 	// socket of every ConnectionEvent it receives.
-	destroying bool
+	destroying atomic.Bool
 }
 
 // recordServer starts reading srv.Events(). Cleanup closes srv, destroys
 // every socket it accepted and waits until the event channel has closed.
 func recordServer(t testing.TB, srv *Server) *serverRecorder {
 	t.Helper()
-	r := &serverRecorder{t: t, done: make(chan struct{}), more: make(chan struct{})}
-	ch := srv.Events()
-	go func() {
-		defer close(r.done)
-		for ev := range ch {
-			r.mu.Lock()
-			r.evs = append(r.evs, ev)
-			close(r.more)
-			r.more = make(chan struct{})
-			destroy := r.destroying
-			r.mu.Unlock()
-			if ce, ok := ev.(ConnectionEvent); ok && destroy {
-				ce.Socket.Destroy()
-			}
+	r := &serverRecorder{}
+	r.eventLog = newEventLog(t, "server events", srv.Events(), func(ev Event) {
+		if ce, ok := ev.(ConnectionEvent); ok && r.destroying.Load() {
+			ce.Socket.Destroy()
 		}
-	}()
+	})
 	t.Cleanup(func() {
 		srv.Close()
+		// Set under the log's lock: an event logged after the copy
+		// below sees it, one logged before is in the copy.
 		r.mu.Lock()
-		r.destroying = true
+		r.destroying.Store(true)
 		evs := append([]Event(nil), r.evs...)
 		r.mu.Unlock()
 		for _, ev := range evs {
@@ -69,52 +58,6 @@ func recordServer(t testing.TB, srv *Server) *serverRecorder {
 		}
 	})
 	return r
-}
-
-func (r *serverRecorder) events() []Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Event(nil), r.evs...)
-}
-
-// wait blocks until the channel has closed and returns every event.
-func (r *serverRecorder) wait() []Event {
-	r.t.Helper()
-	select {
-	case <-r.done:
-	case <-time.After(testTimeout):
-		r.t.Fatalf("server events did not end; so far: %s", names(r.events()))
-	}
-	return r.events()
-}
-
-// waitFor blocks until an event for which match returns true has come.
-func (r *serverRecorder) waitFor(what string, match func(Event) bool) Event {
-	r.t.Helper()
-	timeout := time.NewTimer(testTimeout)
-	defer timeout.Stop()
-	for {
-		r.mu.Lock()
-		evs, more := r.evs, r.more
-		r.mu.Unlock()
-		for _, ev := range evs {
-			if match(ev) {
-				return ev
-			}
-		}
-		select {
-		case <-more:
-		case <-r.done:
-			for _, ev := range r.events() {
-				if match(ev) {
-					return ev
-				}
-			}
-			r.t.Fatalf("server events closed without %s; got %s", what, names(r.events()))
-		case <-timeout.C:
-			r.t.Fatalf("no %s; server events so far: %s", what, names(r.events()))
-		}
-	}
 }
 
 // waitConnection blocks until the n-th (1-based) ConnectionEvent has come

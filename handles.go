@@ -256,21 +256,26 @@ func takeHandle(h any) (int, error) {
 	return -1, argError("SendHandle: unsupported handle type %T (want a *Server, a *Socket, or a syscall.Conn such as *os.File or *net.TCPListener)", h)
 }
 
+// dupCloseOnExec duplicates fd, close-on-exec: a process started
+// meanwhile must not inherit the duplicate before it is marked.
+func dupCloseOnExec(fd int) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nfd, err := syscall.Dup(fd)
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(nfd)
+	return nfd, nil
+}
+
 // dupFD duplicates the descriptor behind rc. Unlike the File methods, it
 // leaves the socket's blocking mode alone.
 func dupFD(rc syscall.RawConn) (int, error) {
 	fd := -1
 	var derr error
 	err := rc.Control(func(sysfd uintptr) {
-		// A process started meanwhile must not inherit the duplicate
-		// before it is marked close-on-exec.
-		syscall.ForkLock.RLock()
-		defer syscall.ForkLock.RUnlock()
-		var nfd int
-		if nfd, derr = syscall.Dup(int(sysfd)); derr == nil {
-			syscall.CloseOnExec(nfd)
-			fd = nfd
-		}
+		fd, derr = dupCloseOnExec(int(sysfd))
 	})
 	if err == nil && derr != nil {
 		err = os.NewSyscallError("dup", derr)

@@ -128,14 +128,7 @@ func (srv *Server) ListenHandle(h any) error {
 			return argError("ListenHandle: bad file descriptor %d", h)
 		}
 		open = func() (net.Listener, error) {
-			// A process started meanwhile must not inherit the
-			// duplicate before it is marked close-on-exec.
-			syscall.ForkLock.RLock()
-			fd, err := syscall.Dup(h)
-			if err == nil {
-				syscall.CloseOnExec(fd)
-			}
-			syscall.ForkLock.RUnlock()
+			fd, err := dupCloseOnExec(h)
 			if err != nil {
 				return nil, sysError("listen", "", err)
 			}
@@ -170,12 +163,12 @@ func (srv *Server) dupListener() (net.Listener, error) {
 	ln := srv.ln
 	listening, exclusive := srv.listening, srv.exclusive
 	srv.mu.Unlock()
-	if exclusive {
-		return nil, argError("ListenHandle: the server listens with Exclusive: its socket is not shared")
-	}
 	fl, ok := ln.(interface{ File() (*os.File, error) })
-	if !listening || !ok {
+	switch {
+	case !listening || !ok:
 		return nil, argError("ListenHandle: the server is not listening on a socket")
+	case exclusive:
+		return nil, argError("ListenHandle: the server listens with Exclusive: its socket is not shared")
 	}
 	f, err := fl.File()
 	if err != nil {

@@ -247,7 +247,7 @@ func byCode(t testing.TB, what string, err error, code string) *Error {
 func byTCPConn(t testing.TB, s *Socket) *net.TCPConn {
 	t.Helper()
 	s.mu.Lock()
-	c := s.conn
+	c := s.c.nc
 	s.mu.Unlock()
 	tc, ok := c.(*net.TCPConn)
 	if !ok {

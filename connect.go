@@ -29,8 +29,7 @@ func ConnectContext(ctx context.Context, opts ConnectOptions) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := newSocket(opts.AllowHalfOpen, f.hwm)
-	s.flow = f
+	s := newSocket(opts.AllowHalfOpen, f)
 	if err := s.ConnectContext(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -69,10 +68,15 @@ func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c := s.c
 	switch {
-	case s.state == stIdle && !s.closed:
-	case s.closed && s.st.closeQueued:
-		s.resetLocked()
+	case c.phase == phaseIdle:
+		// The first connection: a consumer that subscribed before keeps
+		// its channel.
+	case c.phase == phaseClosed && c.closeQueued:
+		// A new connection, with a new event stream; the old one still
+		// delivers the rest of its events to its consumer.
+		c = newConn(s)
 	default:
 		return ErrAlreadyConnected
 	}
@@ -91,71 +95,15 @@ func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error 
 	if opts.KeepAlive {
 		s.keepAlive = &keepAliveSetting{enable: true, delay: opts.KeepAliveInitialDelay}
 	}
+	s.c = c
 	ctx, cancel := context.WithCancel(ctx)
-	s.state = stConnecting
-	s.cancelDial = cancel
-	s.done = make(chan struct{})
-	s.live = 1 // the connecting goroutine, which becomes the reader
-	s.ref.set(true, s.ref.unref)
+	c.phase = phaseConnecting
+	c.cancelDial = cancel
+	c.helpers++
+	go c.dialer(ctx, opts)
+	c.startLocked()
 	s.touchLocked(onConnect)
-	go s.connectAndRead(ctx, opts, s.done)
 	return nil
-}
-
-// resetLocked prepares a closed socket for a new connection.
-func (s *Socket) resetLocked() {
-	s.st.abandon() // a consumer of the old stream may have stopped reading
-	s.st = newStream()
-	s.state = stIdle
-	s.conn = nil
-	s.closed, s.destroyed, s.hadError = false, false, false
-	s.eof, s.endTold = false, false
-	if s.encoding != "" {
-		s.dec = newDecoder(s.encoding)
-	}
-	s.pipes, s.pipeSrcs = nil, nil
-	s.ending, s.peerEnded, s.wfinished, s.endBuffered = false, false, false, false
-	s.bytesRead.Store(0)
-	s.bytesWritten.Store(0)
-	s.lastRead.Store(0)
-	s.lastWrite.Store(0)
-}
-
-// connectAndRead dials, then serves as the connection's reader goroutine.
-func (s *Socket) connectAndRead(ctx context.Context, opts ConnectOptions, done chan struct{}) {
-	defer s.exitIO()
-	conn, err := s.dial(ctx, opts)
-
-	s.mu.Lock()
-	if s.closed || s.done != done {
-		// Destroyed while connecting: Node ignores the outcome.
-		s.mu.Unlock()
-		if conn != nil {
-			conn.Close()
-		}
-		return
-	}
-	s.cancelDial()
-	s.cancelDial = nil
-	if err != nil {
-		// Nothing was read: the events queued meanwhile (the attempts,
-		// a timeout) tell the failure's story and are not dropped.
-		s.closeLocked(err, false)
-		s.destroyed = true
-		s.mu.Unlock()
-		s.dispatch()
-		return
-	}
-	s.setConnLocked(conn)
-	s.applyOptionsLocked()
-	s.st.push(ConnectEvent{})
-	s.touchLocked(onConnect)
-	if len(s.wq) > 0 || s.ending {
-		s.startWriterLocked() // writes and End made while connecting
-	}
-	s.mu.Unlock()
-	s.dispatch()
-	s.readLoop(conn, done, false)
 }
 
 // NewSocket is Node's new net.Socket(options): with opts.FD it wraps an
@@ -171,8 +119,7 @@ func NewSocket(opts SocketOptions) (*Socket, error) {
 	default:
 		return nil, argError("unsupported socket type %q (want tcp, tcp4, tcp6 or unix)", opts.Type)
 	}
-	s := newSocket(opts.AllowHalfOpen, f.hwm)
-	s.flow = f
+	s := newSocket(opts.AllowHalfOpen, f)
 	if opts.FD == nil {
 		return s, nil
 	}

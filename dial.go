@@ -32,9 +32,9 @@ type dialResult struct {
 // them as RFC 8305 does: families interleaved, the next attempt started
 // when the previous one fails or after AttemptDelay, the first connection
 // kept and the others closed; with ReportAttempts each attempt is told as
-// events on s. It returns the connection, or the error to destroy the
+// events on the conn. It returns the connection, or the error to destroy the
 // socket with.
-func (s *Socket) dial(ctx context.Context, opts ConnectOptions) (net.Conn, error) {
+func (c *conn) dial(ctx context.Context, opts ConnectOptions) (net.Conn, error) {
 	parent := ctx
 	var timeoutAt time.Time
 	if opts.Timeout > 0 {
@@ -43,7 +43,7 @@ func (s *Socket) dial(ctx context.Context, opts ConnectOptions) (net.Conn, error
 		ctx, cancel = context.WithDeadlineCause(ctx, timeoutAt, errConnectTimeout)
 		defer cancel()
 	}
-	conn, err := s.dialAddrs(ctx, opts)
+	conn, err := c.dialAddrs(ctx, opts)
 	if err == nil {
 		return conn, nil
 	}
@@ -85,7 +85,7 @@ func dialTarget(opts ConnectOptions) string {
 	return net.JoinHostPort(cmp.Or(opts.Host, "localhost"), strconv.Itoa(opts.Port))
 }
 
-func (s *Socket) dialAddrs(ctx context.Context, opts ConnectOptions) (net.Conn, error) {
+func (c *conn) dialAddrs(ctx context.Context, opts ConnectOptions) (net.Conn, error) {
 	if opts.Path != "" {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "unix", opts.Path)
@@ -98,7 +98,7 @@ func (s *Socket) dialAddrs(ctx context.Context, opts ConnectOptions) (net.Conn, 
 	if len(addrs) == 1 {
 		return dialOne(ctx, opts, addrs[0])
 	}
-	return s.race(ctx, opts, addrs)
+	return c.race(ctx, opts, addrs)
 }
 
 // resolve looks up opts.Host (localhost when empty) and orders the
@@ -183,7 +183,7 @@ var errBlocked = errors.New("nodenet: address blocked by BlockList")
 // race runs the attempts of Happy Eyeballs. Every attempt goroutine sends
 // exactly one result into a channel with room for all of them, and race
 // waits for each before it returns, so none outlives it.
-func (s *Socket) race(ctx context.Context, opts ConnectOptions, addrs []netip.AddrPort) (net.Conn, error) {
+func (c *conn) race(ctx context.Context, opts ConnectOptions, addrs []netip.AddrPort) (net.Conn, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan dialResult, len(addrs))
@@ -195,7 +195,7 @@ func (s *Socket) race(ctx context.Context, opts ConnectOptions, addrs []netip.Ad
 	start := func() {
 		ap := addrs[next]
 		if opts.ReportAttempts {
-			s.tell(ConnectionAttemptEvent{Address: addrOfAddrPort(ap)})
+			c.tell(ConnectionAttemptEvent{Address: addrOfAddrPort(ap)})
 		}
 		go func(i int) {
 			conn, err := dialOne(ctx, opts, ap)
@@ -225,7 +225,7 @@ func (s *Socket) race(ctx context.Context, opts ConnectOptions, addrs []netip.Ad
 			case winner == nil && !over(ctx):
 				errs = append(errs, r.err)
 				if opts.ReportAttempts {
-					s.tell(ConnectionAttemptFailedEvent{Address: addrOfAddrPort(addrs[r.i]), Err: r.err})
+					c.tell(ConnectionAttemptFailedEvent{Address: addrOfAddrPort(addrs[r.i]), Err: r.err})
 				}
 				if next < len(addrs) {
 					start() // a failure starts the next attempt at once
@@ -262,14 +262,6 @@ func joinDialErrors(address string, errs []error) error {
 		e.Code, e.Syscall = last.Code, last.Syscall
 	}
 	return e
-}
-
-// tell queues an event of the connecting phase and delivers it.
-func (s *Socket) tell(ev Event) {
-	s.mu.Lock()
-	s.st.push(ev)
-	s.mu.Unlock()
-	s.dispatch()
 }
 
 func addrOfAddrPort(ap netip.AddrPort) Addr {

@@ -22,7 +22,7 @@ func TestEndContextWaitsForTheFIN(t *testing.T) {
 		t.Fatalf("EndContext = %v; want nil", err)
 	}
 	s.mu.Lock()
-	finished := s.wfinished
+	finished := s.c.writeSide == writeShut
 	s.mu.Unlock()
 	if !finished {
 		t.Error("EndContext returned before the FIN was sent")

@@ -52,6 +52,12 @@ var (
 	// destroyed, closed, or was never connected. The message is Node's.
 	ErrSocketClosed = errors.New("This socket is closed.") //lint:ignore ST1005 Node's message, kept verbatim
 
+	// ErrDestroyed is the error a write callback gets when the socket is
+	// destroyed before the write's bytes reach the kernel: Node 14+'s
+	// ERR_STREAM_DESTROYED, with its message. (When an error destroys the
+	// socket, the callbacks get that error instead.)
+	ErrDestroyed = &Error{Code: "ERR_STREAM_DESTROYED", Msg: "Cannot call write after a stream was destroyed"}
+
 	// ErrBufferFull is returned by Send, SendString, End and EndString when
 	// the data would take the write queue past the socket's MaxBufferSize.
 	// Nothing is queued; the socket stays open.

@@ -80,7 +80,7 @@ type flowBufferSetter interface {
 func flowSetSendBuffer(t *testing.T, s *Socket, n int) {
 	t.Helper()
 	s.mu.Lock()
-	c := s.conn
+	c := s.c.nc
 	s.mu.Unlock()
 	sc, ok := c.(flowBufferSetter)
 	if !ok {
@@ -188,7 +188,7 @@ func flowRecv(t *testing.T, what string, ch <-chan flowRead) []byte {
 func flowWriteParked(s *Socket) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.writable != nil
+	return s.c.writable != nil
 }
 
 // TestFlowOptionValidation proves that the marks are checked by every
@@ -594,16 +594,16 @@ func TestFlowDrainedLockedRule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newSocket(false, hwm)
-			s.lwm = tt.lwm
+			s := newSocket(false, flow{hwm: hwm, lwm: tt.lwm, rhwm: hwm})
 			woken := make(chan struct{})
 			s.mu.Lock()
-			s.unwritable, s.needDrain, s.pending = true, tt.needDrain, tt.pending
-			s.writable = woken
-			drained := s.drainedLocked()
-			unwritable, needDrain := s.unwritable, s.needDrain
+			c := s.c
+			c.unwritable, c.needDrain, c.pending = true, tt.needDrain, tt.pending
+			c.writable = woken
+			drained := c.drainedLocked()
+			unwritable, needDrain := c.unwritable, c.needDrain
 			drains := 0
-			for _, it := range s.st.items {
+			for _, it := range c.q.items {
 				if isKind[DrainEvent](it.ev) {
 					drains++
 				}
@@ -635,26 +635,26 @@ func TestFlowDrainedLockedRule(t *testing.T) {
 	}
 
 	t.Run("hysteresis", func(t *testing.T) {
-		s := newSocket(false, hwm) // unconnected: enqueueLocked only queues
-		s.lwm = lwm
+		s := newSocket(false, flow{hwm: hwm, lwm: lwm, rhwm: hwm}) // unconnected: enqueueLocked only queues
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if ok, _ := s.enqueueLocked(make([]byte, 40<<10), nil, false, nil, true); !ok || s.unwritable {
-			t.Fatalf("40 KiB under a 64 KiB mark: ok %v, unwritable %v; want true, false", ok, s.unwritable)
+		c := s.c
+		if ok, _, _ := c.enqueueLocked(make([]byte, 40<<10), nil, false, nil, true); !ok || c.unwritable {
+			t.Fatalf("40 KiB under a 64 KiB mark: ok %v, unwritable %v; want true, false", ok, c.unwritable)
 		}
-		if ok, _ := s.enqueueLocked(make([]byte, 24<<10), nil, false, nil, true); ok || !s.unwritable || !s.needDrain {
-			t.Fatalf("reaching the mark: ok %v, unwritable %v, needDrain %v; want false, true, true", ok, s.unwritable, s.needDrain)
+		if ok, _, _ := c.enqueueLocked(make([]byte, 24<<10), nil, false, nil, true); ok || !c.unwritable || !c.needDrain {
+			t.Fatalf("reaching the mark: ok %v, unwritable %v, needDrain %v; want false, true, true", ok, c.unwritable, c.needDrain)
 		}
-		s.pending = 40 << 10 // the writer handed 24 KiB to the kernel
-		if s.drainedLocked() || !s.unwritable {
+		c.pending = 40 << 10 // the writer handed 24 KiB to the kernel
+		if c.drainedLocked() || !c.unwritable {
 			t.Error("at 40 KiB on the way down (over the 32 KiB low mark): writable again; want unwritable")
 		}
-		s.pending = 32 << 10
-		if !s.drainedLocked() || s.unwritable {
+		c.pending = 32 << 10
+		if !c.drainedLocked() || c.unwritable {
 			t.Error("at the low mark on the way down: still unwritable or no drain")
 		}
-		if ok, _ := s.enqueueLocked(make([]byte, 8<<10), nil, false, nil, true); !ok || s.unwritable {
-			t.Errorf("40 KiB on the way up again: ok %v, unwritable %v; want true, false", ok, s.unwritable)
+		if ok, _, _ := c.enqueueLocked(make([]byte, 8<<10), nil, false, nil, true); !ok || c.unwritable {
+			t.Errorf("40 KiB on the way up again: ok %v, unwritable %v; want true, false", ok, c.unwritable)
 		}
 	})
 }

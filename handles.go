@@ -311,44 +311,41 @@ func (srv *Server) dupForSend() (int, error) {
 // takeForSend duplicates the connection's descriptor and destroys the
 // socket, under one hold of the lock: after the checks no read can come,
 // so what the peer sends from then on waits in the kernel for the
-// receiver. Unlike Destroy it lets the consumer have the events already
-// in its channel (they may hold data).
+// receiver.
 func (s *Socket) takeForSend() (int, error) {
 	s.mu.Lock()
-	if err := s.sendableLocked(); err != nil {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	c := s.c
+	if err := c.sendableLocked(); err != nil {
 		return -1, err
 	}
-	fd, err := dupFD(s.rawConn)
+	fd, err := dupFD(c.rc)
 	if err != nil {
-		s.mu.Unlock()
 		return -1, err
 	}
-	s.closeLocked(nil, true)
-	s.mu.Unlock()
-	s.dispatch()
+	c.closeLocked(nil, closedByDestroy)
 	return fd, nil
 }
 
 // sendableLocked reports why the socket's connection cannot move to
 // another process now, or nil if it can.
-func (s *Socket) sendableLocked() error {
+func (c *conn) sendableLocked() error {
 	switch {
-	case s.closed || s.state == stIdle:
+	case c.phase == phaseClosed || c.phase == phaseIdle:
 		return fmt.Errorf("nodenet: SendHandle: %w", ErrSocketClosed)
-	case s.state == stConnecting:
+	case c.phase == phaseConnecting:
 		return argError("SendHandle: the socket is still connecting; send it after its ConnectEvent")
-	case s.rawConn == nil:
-		return argError("SendHandle: the socket's connection (%T) has no descriptor", s.conn)
+	case c.rc == nil:
+		return argError("SendHandle: the socket's connection (%T) has no descriptor", c.nc)
 	}
-	if unread := s.st.rbytes + heldBytes(s.dec); unread > 0 || s.st.dataItems > 0 {
+	if unread := c.q.held + heldBytes(c.dec); unread > 0 || c.q.data > 0 {
 		return argError("SendHandle: the socket holds %d byte(s) it has read and not delivered, which cannot go with its descriptor; "+
 			"accept with ServerOptions.PauseOnConnect and send before Resume (Pause alone still reads)", unread)
 	}
-	if s.pending > 0 {
-		return argError("SendHandle: %d byte(s) written to the socket are not yet handed to the kernel; send it after their callbacks or its DrainEvent", s.pending)
+	if c.pending > 0 {
+		return argError("SendHandle: %d byte(s) written to the socket are not yet handed to the kernel; send it after their callbacks or its DrainEvent", c.pending)
 	}
-	if s.ending && !s.wfinished {
+	if c.writeSide == writeEnding {
 		return argError("SendHandle: the socket's End is still flushing")
 	}
 	return nil

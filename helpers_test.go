@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,9 @@ import (
 // testTimeout bounds every wait of a test, so a bug fails a test rather
 // than hanging the suite.
 const testTimeout = 20 * time.Second
+
+// defaultFlow is the marks of a socket made with no options.
+var defaultFlow = flow{hwm: DefaultHighWaterMark, rhwm: DefaultHighWaterMark}
 
 // listenTCP starts srv on 127.0.0.1 and a free port; Cleanup closes it.
 func listenTCP(t testing.TB, srv *Server) int {
@@ -261,16 +263,20 @@ func ctxTimeout(t testing.TB) context.Context {
 	return ctx
 }
 
-// waitUntil spins (yielding the processor) until cond holds, for states
-// that no event announces, such as a counter reaching a value.
+// waitUntil waits until cond, a state of the library that no event
+// announces (a counter reaching a value, a Write parked), holds. It looks
+// again after a pause that grows from 50 µs to 5 ms, so that it costs
+// next to no processor time while it waits.
 func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)
+	pause := 50 * time.Microsecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		runtime.Gosched()
+		time.Sleep(pause)
+		pause = min(2*pause, 5*time.Millisecond)
 	}
 }
 

@@ -145,11 +145,8 @@ func icPayload(t testing.TB, n int) []byte {
 func icWaitDone(t testing.TB, s *Socket, what string) (destroyed bool) {
 	t.Helper()
 	s.mu.Lock()
-	done := s.done
+	done := s.c.stopChan()
 	s.mu.Unlock()
-	if done == nil {
-		t.Fatalf("%s has no connection", what)
-	}
 	timer := time.NewTimer(testTimeout)
 	defer timer.Stop()
 	select {
@@ -700,7 +697,7 @@ func TestNetConnReadDeadline(t *testing.T) {
 	waitUntil(t, "the Read to subscribe", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.st.subscribed
+		return s.c.out.subscribed()
 	})
 	nc.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
 	if err := icRecv(t, res, "the blocked Read"); !icIsTimeout(err) {
@@ -737,9 +734,8 @@ func TestNetConnWriteDeadline(t *testing.T) {
 			}
 		}
 	}()
-	waitUntil(t, "the write queue to reach the high-water mark", func() bool {
-		return s.BufferSize() >= DefaultHighWaterMark
-	})
+	// Write queues up to the mark, then blocks: wait for it to block.
+	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
 	nc.SetWriteDeadline(time.Now())
 	if err := icRecv(t, res, "the blocked Write"); !icIsTimeout(err) {
 		t.Fatalf("blocked Write after a new deadline = %v; want a timeout", err)
@@ -789,9 +785,7 @@ func TestNetConnClose(t *testing.T) {
 			}
 		}
 	}()
-	waitUntil(t, "the write queue to reach the high-water mark", func() bool {
-		return s.BufferSize() >= DefaultHighWaterMark
-	})
+	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
 	if err := nc.Close(); err != nil {
 		t.Fatalf("Close = %v; want nil", err)
 	}
@@ -1033,7 +1027,7 @@ func icProxy(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan [2]*
 	srv := CreateServer(ServerOptions{}, func(front *Socket) {
 		if smallBuffers {
 			front.mu.Lock()
-			tc := front.conn.(*net.TCPConn)
+			tc := front.c.nc.(*net.TCPConn)
 			front.mu.Unlock()
 			tc.SetReadBuffer(64 << 10)
 		}
@@ -1097,7 +1091,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 			}
 			q := int64(up.BufferSize())
 			front.mu.Lock()
-			h := int64(front.st.rbytes)
+			h := int64(front.c.q.held)
 			front.mu.Unlock()
 			if q > maxQueue.Load() {
 				maxQueue.Store(q)
@@ -1308,9 +1302,9 @@ func TestProxyBadArguments(t *testing.T) {
 			}
 			s1.mu.Lock()
 			defer s1.mu.Unlock()
-			if s1.allowHalfOpen || len(s1.pipes) > 0 || len(s1.pipeSrcs) > 0 {
+			if s1.allowHalfOpen || len(s1.c.pipes) > 0 || len(s1.c.pipeSrcs) > 0 {
 				t.Errorf("a failed Proxy changed a socket: AllowHalfOpen %v, %d pipes, %d sources",
-					s1.allowHalfOpen, len(s1.pipes), len(s1.pipeSrcs))
+					s1.allowHalfOpen, len(s1.c.pipes), len(s1.c.pipeSrcs))
 			}
 		})
 	}

@@ -80,11 +80,10 @@ type netConn struct {
 	rdl     *deadline
 	wdl     *deadline
 
-	rmu      sync.Mutex // serializes Reads; guards the fields below
-	events   <-chan Event
-	rest     []byte // the part of a DataEvent the last Read could not take
-	rerr     error  // sticky: io.EOF or the error that destroyed the socket
-	draining bool   // a goroutine receives what is left of events
+	rmu    sync.Mutex // serializes Reads; guards the fields below
+	events <-chan Event
+	rest   []byte // the part of a DataEvent the last Read could not take
+	rerr   error  // sticky: io.EOF or the error that destroyed the socket
 
 	wmu sync.Mutex // serializes Writes, so a split p stays whole on the wire
 }
@@ -150,19 +149,14 @@ func (c *netConn) Read(p []byte) (int, error) {
 	}
 }
 
-// fail makes err the answer of every later Read, and receives what is
-// left of the events in the background, so that the socket can still
-// deliver its CloseEvent and close its channel (its emitter waits for
-// the consumer otherwise). The goroutine ends when the channel closes,
-// which Close makes prompt. Called with rmu held.
+// fail makes err the answer of every later Read, and tells the socket
+// that the view receives no more events, so that the socket does not wait
+// for it to deliver the rest. Called with rmu held.
 func (c *netConn) fail(err error) error {
 	c.rerr = err
-	if !c.draining && c.events != nil {
-		c.draining = true
-		go func(ch <-chan Event) {
-			for range ch {
-			}
-		}(c.events)
+	if c.events != nil {
+		c.s.abandonEvents()
+		c.events = nil
 	}
 	return err
 }
@@ -230,17 +224,20 @@ func (c *netConn) Close() error {
 	c.rdl.set(time.Time{}) // stops the timers
 	c.wdl.set(time.Time{})
 	s := c.s
+	s.abandonEvents() // nobody reads the view's events any more
 	s.mu.Lock()
-	if s.pending == 0 || s.closed || linger <= 0 {
+	sc := s.c
+	if sc.pending == 0 || sc.phase == phaseClosed || sc.phase == phaseIdle || linger <= 0 {
 		s.mu.Unlock()
 		s.Destroy()
 		return nil
 	}
-	// A marker behind the queued bytes: the writer runs its callback once
-	// they are all handed to the kernel. It goes in under the lock, past
-	// the checks of Send, so that it is queued after End too.
+	// A marker behind the queued bytes: its callback runs once they are
+	// all handed to the kernel (or the socket closes first). It goes in
+	// under the lock, past the checks of Send, so that it is queued after
+	// End too.
 	t := time.AfterFunc(linger, s.Destroy)
-	s.queueLocked(nil, func(error) {
+	sc.queueLocked(nil, func(error) {
 		t.Stop()
 		s.Destroy()
 	}, true, nil)
@@ -254,7 +251,7 @@ func (c *netConn) RemoteAddr() net.Addr { return c.addr((net.Conn).RemoteAddr) }
 
 func (c *netConn) addr(of func(net.Conn) net.Addr) net.Addr {
 	c.s.mu.Lock()
-	conn := c.s.conn
+	conn := c.s.c.nc
 	c.s.mu.Unlock()
 	if conn != nil {
 		if a := of(conn); a != nil {

@@ -55,7 +55,7 @@ func nodePipePair(t *testing.T) (server, client *Socket) {
 	t.Helper()
 	a, b := net.Pipe()
 	start := func(c net.Conn) *Socket {
-		s := newSocket(false, DefaultHighWaterMark)
+		s := newSocket(false, defaultFlow)
 		s.Unref() // see nodePipeSocket
 		s.mu.Lock()
 		s.startLocked(c)

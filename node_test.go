@@ -299,7 +299,7 @@ func nodeRefusedPort(t testing.TB) int {
 func nodePipeSocket(t *testing.T, allowHalfOpen bool) (*Socket, net.Conn) {
 	t.Helper()
 	conn, peer := net.Pipe()
-	s := newSocket(allowHalfOpen, DefaultHighWaterMark)
+	s := newSocket(allowHalfOpen, defaultFlow)
 	s.Unref()
 	s.mu.Lock()
 	s.startLocked(conn)
@@ -934,7 +934,7 @@ func TestNode_net_isip(t *testing.T) {
 func nodeSockopt(t *testing.T, s *Socket, level, opt int) int {
 	t.Helper()
 	s.mu.Lock()
-	tc, ok := s.conn.(*net.TCPConn)
+	tc, ok := s.c.nc.(*net.TCPConn)
 	s.mu.Unlock()
 	if !ok {
 		t.Fatalf("socket's connection is %T; want *net.TCPConn", tc)

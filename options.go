@@ -99,7 +99,8 @@ func (o ServerOptions) flow() (flow, error) {
 
 // applyTo gives an accepted socket the server's socket options.
 func (o *ServerOptions) applyTo(s *Socket) {
-	s.holdReads = o.PauseOnConnect
+	s.paused = o.PauseOnConnect
+	s.c.holdReads = o.PauseOnConnect
 	if o.Nagle {
 		no := false
 		s.noDelay = &no

@@ -24,120 +24,86 @@ func (s *Socket) Pipe(dst *Socket) error {
 		return argError("Pipe destination is nil")
 	}
 	s.mu.Lock()
-	for _, pd := range s.pipes {
+	c := s.c
+	for _, pd := range c.pipes {
 		if pd.dst == dst {
 			s.mu.Unlock()
 			return nil
 		}
 	}
-	// Copy on write: deliverToPipes reads the slice without the lock.
-	s.pipes = append(s.pipes[:len(s.pipes):len(s.pipes)], &pipeDst{dst: dst})
+	// Copy on write: the conn's goroutine writes to the slice it read
+	// under the lock, without it.
+	c.pipes = append(c.pipes[:len(c.pipes):len(c.pipes)], &pipeDst{dst: dst})
+	c.wakeLocked()
 	s.mu.Unlock()
 	dst.mu.Lock()
-	dst.pipeSrcs = append(dst.pipeSrcs, s)
+	dc := dst.c
+	closed := dc.phase == phaseClosed && dc.closeQueued
+	if !closed {
+		dc.pipeSrcs = append(dc.pipeSrcs[:len(dc.pipeSrcs):len(dc.pipeSrcs)], s)
+	}
 	dst.mu.Unlock()
-	dst.dispatch() // in case dst is already closed: s then unpipes it
-	s.dispatch()
+	if closed {
+		s.Unpipe(dst) // dst has closed: it will not tell s
+	}
 	return nil
 }
 
 // Unpipe stops piping s into dst (every destination when dst is nil).
 // Safe for concurrent use.
 func (s *Socket) Unpipe(dst *Socket) {
-	s.unpipe(dst)
-}
-
-func (s *Socket) unpipe(dst *Socket) {
 	s.mu.Lock()
-	kept := make([]*pipeDst, 0, len(s.pipes))
-	for _, pd := range s.pipes {
+	c := s.c
+	kept := make([]*pipeDst, 0, len(c.pipes))
+	for _, pd := range c.pipes {
 		if dst != nil && pd.dst != dst {
 			kept = append(kept, pd)
 		}
 	}
-	s.pipes = kept
+	c.pipes = kept
+	c.endIfUnheardLocked()
+	c.wakeLocked()
 	s.mu.Unlock()
-	s.dispatch()
-}
-
-func (s *Socket) pipeWaitingLocked() bool {
-	for _, pd := range s.pipes {
-		if pd.waiting {
-			return true
-		}
-	}
-	return false
 }
 
 // onPipeDrain is called by dst when its queue has drained.
 func (s *Socket) onPipeDrain(dst *Socket) {
 	s.mu.Lock()
-	for _, pd := range s.pipes {
+	c := s.c
+	for _, pd := range c.pipes {
 		if pd.dst == dst {
 			pd.waiting = false
 		}
 	}
+	c.wakeLocked()
 	s.mu.Unlock()
-	s.dispatch()
 }
 
-// deliverToPipes writes a data item to every destination, or ends them on
-// the EndEvent (once per connection). exclusive means nobody else will see
-// the item's bytes, so a single destination may take them without a copy.
-func (s *Socket) deliverToPipes(st *stream, it item, exclusive bool) {
-	s.mu.Lock()
-	pipes := s.pipes
-	if _, end := it.ev.(EndEvent); end {
-		if st.endPiped {
-			pipes = nil
+// pipeData writes b, read by s, to the destinations. When b lies in the
+// pooled read buffer buf, a single destination may keep buf if it must
+// queue b (no copy: it gives buf back once written); with several, each
+// copies what it queues, and buf goes back at once.
+func (s *Socket) pipeData(pipes []*pipeDst, b []byte, buf *[]byte) {
+	if buf != nil && len(pipes) == 1 {
+		if !s.pipeWrite(pipes[0], b, buf) {
+			readBufs.Put(buf)
 		}
-		st.endPiped = true
-	}
-	s.mu.Unlock()
-	if len(pipes) == 0 {
 		return
 	}
-	switch it.ev.(type) {
-	case nil:
-		b := it.data
-		owned := exclusive && len(pipes) == 1
-		if it.isText {
-			b, owned = []byte(it.text), true
-		}
-		if it.buf != nil {
-			// b lies in a pooled read buffer: a single destination may
-			// keep it and give it back once written; several copy what
-			// they queue, and it goes back at once.
-			kept := false
-			if owned {
-				kept = s.pipeWrite(pipes[0], b, false, it.buf)
-			} else {
-				for _, pd := range pipes {
-					s.pipeWrite(pd, b, false, nil)
-				}
-			}
-			if !kept {
-				readBufs.Put(it.buf)
-			}
-			return
-		}
-		for _, pd := range pipes {
-			s.pipeWrite(pd, b, owned, nil)
-		}
-	case EndEvent:
-		for _, pd := range pipes {
-			pd.dst.End()
-		}
+	for _, pd := range pipes {
+		s.pipeWrite(pd, b, nil)
 	}
+	putReadBuf(buf)
 }
 
-// pipeWrite writes b to one destination. When the destination says it is
-// full, the source waits for its drain; the check after marking closes the
-// race with a drain that came in between.
-func (s *Socket) pipeWrite(pd *pipeDst, b []byte, owned bool, lent *[]byte) (kept bool) {
-	ok, kept, err := pd.dst.send(b, nil, owned, lent)
+// pipeWrite writes b to one destination and reports whether it kept lent.
+// When the destination says it is full, the source waits for its drain;
+// the check after marking closes the race with a drain that came in
+// between. A destination that refuses the write is unpiped.
+func (s *Socket) pipeWrite(pd *pipeDst, b []byte, lent *[]byte) (kept bool) {
+	ok, kept, err := pd.dst.send(b, nil, false, lent)
 	if err != nil {
-		s.unpipe(pd.dst)
+		s.Unpipe(pd.dst)
 		return false
 	}
 	if ok {
@@ -147,7 +113,8 @@ func (s *Socket) pipeWrite(pd *pipeDst, b []byte, owned bool, lent *[]byte) (kep
 	pd.waiting = true
 	s.mu.Unlock()
 	pd.dst.mu.Lock()
-	still := pd.dst.needDrain && !pd.dst.closed
+	dc := pd.dst.c
+	still := dc.needDrain && dc.phase != phaseClosed
 	pd.dst.mu.Unlock()
 	if !still {
 		s.onPipeDrain(pd.dst)

@@ -66,16 +66,17 @@ func Proxy(a, b *Socket) error {
 func (s *Socket) joinProxy(name string) (done <-chan struct{}, halfOpen bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.settleEndLocked()
+	c := s.c
+	c.settleLocked(kindEnd)
 	switch {
-	case s.closed || s.state == stIdle || s.done == nil:
+	case c.phase != phaseConnecting && c.phase != phaseOpen:
 		return nil, false, fmt.Errorf("nodenet: Proxy: socket %s is not connected: %w", name, ErrSocketClosed)
-	case s.ending || s.peerEnded:
+	case c.writeSide != writeOpen:
 		return nil, false, fmt.Errorf("nodenet: Proxy: socket %s has ended its side: %w", name, ErrWriteAfterEnd)
 	}
 	halfOpen = s.allowHalfOpen
 	s.allowHalfOpen = true
-	return s.done, halfOpen, nil
+	return c.stopChan(), halfOpen, nil
 }
 
 // watchProxy destroys one socket of a proxied pair when the other is
@@ -93,12 +94,4 @@ func watchProxy(a, b *Socket, aDone, bDone <-chan struct{}) {
 			a.Destroy()
 		}
 	}
-}
-
-// wasDestroyed reports whether the socket closed by Destroy or an error
-// rather than gracefully.
-func (s *Socket) wasDestroyed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.destroyed
 }

@@ -38,8 +38,9 @@ type Server struct {
 	ref        handleRef
 
 	accepted, dropped, forced atomic.Int64 // for Stats
+	shuttingDown              atomic.Bool  // Shutdown was called: idle connections end
 
-	box *outbox
+	ev *serverStream // the events of the current listening cycle
 }
 
 // CreateServer is Node's net.createServer(options, connectionListener).
@@ -56,7 +57,7 @@ func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
 		flow:    f,
 		handler: onConnection,
 		conns:   make(map[*Socket]struct{}),
-		box:     newOutbox(),
+		ev:      new(serverStream),
 	}
 }
 
@@ -70,7 +71,9 @@ func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
 func (srv *Server) Events() <-chan Event {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	return srv.box.subscribe(&srv.mu)
+	ch := srv.ev.out.subscribe()
+	srv.kickLocked(srv.ev)
+	return ch
 }
 
 // Listen is Node's server.listen(port, host, backlog): it binds host:port
@@ -216,8 +219,11 @@ func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, er
 		srv.mu.Unlock()
 		return ErrAlreadyListening
 	}
-	if srv.box.closeQueued {
-		srv.box = newOutbox() // listening again after a close: a new stream
+	if srv.ev.closeQueued {
+		// Listening again after a close: a new stream; the old one
+		// still delivers its CloseEvent to its consumer.
+		srv.ev = new(serverStream)
+		srv.shuttingDown.Store(false)
 	}
 	srv.mu.Unlock()
 
@@ -230,8 +236,7 @@ func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, er
 		return ErrAlreadyListening
 	}
 	if err != nil {
-		srv.box.push(ErrorEvent{Err: err})
-		srv.box.kick(&srv.mu)
+		srv.pushLocked(ErrorEvent{Err: err})
 		srv.mu.Unlock()
 		return err
 	}
@@ -247,8 +252,7 @@ func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, er
 	srv.acceptDone = make(chan struct{})
 	srv.closed = make(chan struct{})
 	srv.ref.set(true, srv.ref.unref)
-	srv.box.push(ListeningEvent{})
-	srv.box.kick(&srv.mu)
+	srv.pushLocked(ListeningEvent{})
 	srv.stop = make(chan struct{})
 	go srv.acceptLoop(ln, srv.stop, srv.acceptDone)
 	srv.mu.Unlock()
@@ -271,8 +275,7 @@ func (srv *Server) acceptLoop(ln net.Listener, stop, done chan struct{}) {
 			srv.mu.Lock()
 			stopping := !srv.listening || srv.ln != ln
 			if !stopping {
-				srv.box.push(ErrorEvent{Err: sysError("accept", ln.Addr().String(), err)})
-				srv.box.kick(&srv.mu)
+				srv.pushLocked(ErrorEvent{Err: sysError("accept", ln.Addr().String(), err)})
 			}
 			srv.mu.Unlock()
 			if stopping || errors.Is(err, net.ErrClosed) {
@@ -320,19 +323,16 @@ func (srv *Server) accept(conn net.Conn) {
 	if reason != "" {
 		srv.dropped.Add(1)
 		if reason != "closing" {
-			srv.box.push(DropEvent{Local: addrOf(conn.LocalAddr()), Remote: addrOf(conn.RemoteAddr()), Reason: reason})
-			srv.box.kick(&srv.mu)
+			srv.pushLocked(DropEvent{Local: addrOf(conn.LocalAddr()), Remote: addrOf(conn.RemoteAddr()), Reason: reason})
 		}
 		srv.mu.Unlock()
 		conn.Close()
 		return
 	}
 	srv.accepted.Add(1)
-	s := newSocket(srv.opts.AllowHalfOpen, srv.flow.hwm)
-	s.flow = srv.flow
+	s := newSocket(srv.opts.AllowHalfOpen, srv.flow)
 	s.server = srv
-	s.handling = srv.handler != nil
-	s.paused = srv.opts.PauseOnConnect
+	s.c.handling = srv.handler != nil
 	srv.opts.applyTo(s)
 	srv.conns[s] = struct{}{}
 	srv.mu.Unlock()
@@ -346,15 +346,14 @@ func (srv *Server) accept(conn net.Conn) {
 	if hook := srv.opts.ConnState; hook != nil {
 		hook(s, StateOpen)
 		s.mu.Lock()
-		closed := s.closed
+		closed := s.c.phase == phaseClosed
 		s.mu.Unlock()
 		if closed {
 			return // the hook destroyed it: nobody else hears of it
 		}
 	}
 	srv.mu.Lock()
-	srv.box.push(ConnectionEvent{Socket: s})
-	srv.box.kick(&srv.mu)
+	srv.pushLocked(ConnectionEvent{Socket: s})
 	srv.mu.Unlock()
 	if srv.handler != nil {
 		go func() {
@@ -404,8 +403,7 @@ func (srv *Server) release(s *Socket) {
 func (srv *Server) maybeCloseLocked() {
 	if srv.closing && len(srv.conns) == 0 {
 		srv.closing = false
-		srv.box.push(CloseEvent{})
-		srv.box.kick(&srv.mu)
+		srv.pushLocked(CloseEvent{})
 		close(srv.closed)
 	}
 }
@@ -423,7 +421,7 @@ func (srv *Server) Close() error {
 	}
 	srv.listening = false
 	srv.closing = true
-	srv.box.cancelListening()
+	srv.cancelListeningLocked()
 	close(srv.stop)
 	srv.ln.Close()
 	if srv.stopCtx != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // ShutdownEvent tells a socket that its server is shutting down
@@ -33,15 +32,15 @@ func (e *ForcedError) Unwrap() error { return e.Err }
 
 // Shutdown closes the server in stages, as net/http's Shutdown does for
 // HTTP: it stops accepting (Close); sends every open connection a
-// ShutdownEvent; ends (half-closes) at once each connection that is idle:
-// one that nobody consumes (no reader of Events, its handler has
-// returned: a Pipe echo, say) with nothing queued to write and nothing
-// unread; then waits, ending connections as they become idle, until the
-// last one has closed (nil), or until ctx is done: it then destroys the
-// connections that remain and returns a *ForcedError, which unwraps to
-// ctx.Err(). Connections with a reader of Events are left to the program,
-// which has the ShutdownEvent. Shutdown may be called after Close, and
-// again; Close keeps Node's meaning.
+// ShutdownEvent; ends (half-closes) each connection that is idle, at once
+// or as soon as it becomes idle: one that nobody consumes (no reader of
+// Events, its handler has returned: a Pipe echo, say) with nothing queued
+// to write and nothing unread; and waits until the last connection has
+// closed (nil), or until ctx is done: it then destroys the connections
+// that remain and returns a *ForcedError, which unwraps to ctx.Err().
+// Connections with a reader of Events are left to the program, which has
+// the ShutdownEvent. Shutdown may be called after Close, and again; Close
+// keeps Node's meaning.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Lock()
 	closed := srv.closed
@@ -52,32 +51,21 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	if closed == nil {
 		return nil // never listened
 	}
-	for _, s := range srv.openConns() {
-		s.notifyShutdown()
-	}
-	// Connections become idle without telling anyone, so the idle ones are
-	// looked for again with a backoff, as net/http polls for idle
-	// connections.
-	delay := time.Millisecond
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-closed:
-			return nil
-		case <-ctx.Done():
-			return srv.forceClose(ctx, closed)
-		case <-t.C:
-		}
+	if !srv.shuttingDown.Swap(true) {
 		for _, s := range srv.openConns() {
-			s.endIfIdle()
+			s.notifyShutdown()
 		}
-		t.Reset(delay)
-		delay = min(2*delay, 500*time.Millisecond)
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		return srv.forceClose(ctx, closed)
 	}
 }
 
 // forceClose destroys the connections left at Shutdown's deadline.
+// Destroy does not wait, so this takes microseconds per connection.
 func (srv *Server) forceClose(ctx context.Context, closed chan struct{}) error {
 	select {
 	case <-closed:
@@ -103,28 +91,13 @@ func (srv *Server) openConns() []*Socket {
 	return conns
 }
 
-// notifyShutdown queues the ShutdownEvent, once.
+// notifyShutdown queues the ShutdownEvent; the conn's goroutine then ends
+// the connection once it is idle (conn.endIfIdleLocked).
 func (s *Socket) notifyShutdown() {
 	s.mu.Lock()
-	if s.shutdownTold || s.closed {
-		s.mu.Unlock()
-		return
+	c := s.c
+	if c.phase != phaseClosed {
+		c.pushLocked(ShutdownEvent{})
 	}
-	s.shutdownTold = true
-	s.st.push(ShutdownEvent{})
 	s.mu.Unlock()
-	s.dispatch()
-}
-
-// endIfIdle ends the socket if nobody consumes it and it has nothing to
-// write or deliver: ending it loses nothing, and the peer learns that the
-// server is going away.
-func (s *Socket) endIfIdle() {
-	s.mu.Lock()
-	idle := !s.st.subscribed && !s.handling && !s.ending && !s.closed &&
-		s.state == stOpen && s.pending == 0 && len(s.wq) == 0 && s.st.dataItems == 0
-	s.mu.Unlock()
-	if idle {
-		s.End()
-	}
 }

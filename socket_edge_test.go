@@ -39,7 +39,7 @@ import (
 func edgePipeSocket(t *testing.T) (*Socket, net.Conn) {
 	t.Helper()
 	conn, peer := net.Pipe()
-	s := newSocket(false, DefaultHighWaterMark)
+	s := newSocket(false, defaultFlow)
 	s.Unref()
 	s.mu.Lock()
 	s.startLocked(conn)
@@ -105,9 +105,9 @@ func edgeTCPConn(t *testing.T, s *Socket) *net.TCPConn {
 	waitUntil(t, "the socket open", func() bool { return s.ReadyState() == StateOpen })
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.conn.(*net.TCPConn)
+	c, ok := s.c.nc.(*net.TCPConn)
 	if !ok {
-		t.Fatalf("the socket's connection is a %T; want *net.TCPConn", s.conn)
+		t.Fatalf("the socket's connection is a %T; want *net.TCPConn", s.c.nc)
 	}
 	return c
 }
@@ -776,7 +776,7 @@ func TestPauseResumeBeforeConnect(t *testing.T) {
 			t.Errorf("%s: %d DataEvents while paused; want 0", tt.name, n)
 		}
 		c.mu.Lock()
-		held := c.st.rbytes
+		held := c.c.q.held
 		c.mu.Unlock()
 		if held != len(msg) {
 			t.Errorf("%s: %d bytes held while paused; want %d", tt.name, held, len(msg))
@@ -1699,7 +1699,7 @@ func TestPipeBackpressure(t *testing.T) {
 		}
 		src.mu.Lock()
 		defer src.mu.Unlock()
-		return src.pipeWaitingLocked() && src.st.rbytes >= src.hwm
+		return !src.c.flowingLocked() && src.c.q.held >= src.hwm
 	})
 	held := src.BytesRead() - dst.BytesWritten()
 	if max := int64(DefaultHighWaterMark + readBufSize); held > max {

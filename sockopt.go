@@ -25,29 +25,33 @@ func (s *Socket) SetEncoding(encoding string) error {
 	if s.encoding == enc {
 		return nil
 	}
-	if s.dec != nil {
+	s.encoding = enc
+	c := s.c
+	c.settleLocked(kindAny) // the queue changes: nothing may be on offer
+	if c.dec != nil {
 		// Flush the old decoder so no held byte is lost.
-		if t := s.dec.end(); t != "" {
-			s.st.pushData(item{text: t, isText: true})
+		if t := c.dec.end(); t != "" {
+			c.q.pushData(item{text: t, isText: true})
 		}
 	}
-	s.encoding = enc
-	s.dec = newDecoder(enc)
-	st := s.st
-	kept := st.items[:0]
-	for _, it := range st.items {
+	c.dec = newDecoder(enc)
+	q := &c.q
+	kept := q.items[:0]
+	for _, it := range q.items {
 		if it.ev == nil && !it.isText {
-			it.text, it.isText, it.data = s.dec.write(it.data), true, nil
+			it.text, it.isText, it.data = c.dec.write(it.data), true, nil
+			putReadBuf(it.buf)
+			it.buf = nil
 			if it.text == "" {
-				st.dataItems--
-				st.rbytes -= it.n
+				q.data--
+				q.held -= it.n
 				continue
 			}
 		}
 		kept = append(kept, it)
 	}
-	clear(st.items[len(kept):])
-	st.items = kept
+	clear(q.items[len(kept):])
+	q.items = kept
 	return nil
 }
 
@@ -80,8 +84,8 @@ func (s *Socket) SetKeepAlive(enable bool, initialDelay time.Duration) error {
 // applyOptionsLocked applies SetNoDelay and SetKeepAlive to an open TCP
 // connection.
 func (s *Socket) applyOptionsLocked() error {
-	tc, ok := s.conn.(*net.TCPConn)
-	if !ok || s.closed || s.state != stOpen {
+	tc, ok := s.c.nc.(*net.TCPConn)
+	if !ok || s.c.phase != phaseOpen {
 		return nil
 	}
 	if s.noDelay != nil {
@@ -142,15 +146,20 @@ func (s *Socket) local() Addr { return s.Address() }
 func (s *Socket) openConn() net.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.state != stOpen {
+	if s.c.phase != phaseOpen {
 		return nil
 	}
-	return s.conn
+	return s.c.nc
 }
 
 // BytesRead is Node's bytesRead: the bytes received on this connection,
 // delivered or not. Safe for concurrent use.
-func (s *Socket) BytesRead() int64 { return s.bytesRead.Load() }
+func (s *Socket) BytesRead() int64 {
+	s.mu.Lock()
+	c := s.c
+	s.mu.Unlock()
+	return c.bytesRead.Load()
+}
 
 // Ref makes the socket count for Wait again after Unref (the default).
 // Safe for concurrent use.
@@ -212,19 +221,20 @@ func (r ReadyState) String() string {
 func (s *Socket) ReadyState() ReadyState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.readyStateLocked()
+	return s.c.readyStateLocked()
 }
 
-func (s *Socket) readyStateLocked() ReadyState {
-	s.settleEndLocked()
-	if s.state == stConnecting && !s.closed {
+func (c *conn) readyStateLocked() ReadyState {
+	c.settleLocked(kindEnd)
+	switch c.phase {
+	case phaseConnecting:
 		return StateOpening
-	}
-	if s.closed || s.state != stOpen {
+	case phaseOpen:
+	default:
 		return StateClosed
 	}
-	readable := !s.endTold // as Node: readable until 'end' is emitted
-	writable := !s.ending && !s.peerEnded
+	readable := c.readSide != readEnded // as Node: readable until 'end' is emitted
+	writable := c.writeSide == writeOpen
 	switch {
 	case readable && writable:
 		return StateOpen
@@ -241,7 +251,7 @@ func (s *Socket) readyStateLocked() ReadyState {
 func (s *Socket) Connecting() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state == stConnecting && !s.closed
+	return s.c.phase == phaseConnecting
 }
 
 // Pending is Node's socket.pending: the socket is not connected, because
@@ -250,7 +260,7 @@ func (s *Socket) Connecting() bool {
 func (s *Socket) Pending() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state != stOpen || s.closed
+	return s.c.phase != phaseOpen
 }
 
 // ResetAndDestroy is later Node's socket.resetAndDestroy(): it closes a
@@ -262,22 +272,20 @@ func (s *Socket) Pending() bool {
 // concurrent use.
 func (s *Socket) ResetAndDestroy() error {
 	s.mu.Lock()
-	if s.closed || s.state == stIdle {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	c := s.c
+	if c.phase == phaseClosed || c.phase == phaseIdle {
 		return ErrSocketClosed
 	}
-	if s.state == stOpen {
-		tc, ok := s.conn.(*net.TCPConn)
+	if c.phase == phaseOpen {
+		tc, ok := c.nc.(*net.TCPConn)
 		if !ok {
-			s.mu.Unlock()
-			return argError("ResetAndDestroy: not a TCP socket (%T)", s.conn)
+			return argError("ResetAndDestroy: not a TCP socket (%T)", c.nc)
 		}
 		if err := tc.SetLinger(0); err != nil {
-			s.mu.Unlock()
 			return sysError("setsockopt", "", err)
 		}
 	}
-	s.mu.Unlock()
-	s.Destroy()
+	c.closeLocked(nil, closedByDestroy)
 	return nil
 }

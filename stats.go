@@ -2,8 +2,8 @@ package nodenet
 
 import "time"
 
-// SocketStats is a snapshot of a socket's counters and state. The
-// counters are read without the lock, the rest under it at once.
+// SocketStats is a snapshot of a socket's counters and state, taken at
+// once.
 type SocketStats struct {
 	BytesRead    int64 // as BytesRead
 	BytesWritten int64 // as BytesWritten
@@ -18,19 +18,19 @@ type SocketStats struct {
 // Stats returns a snapshot of the socket's counters and state. Safe for
 // concurrent use, from any goroutine, at any time.
 func (s *Socket) Stats() SocketStats {
-	st := SocketStats{
-		BytesRead:    s.bytesRead.Load(),
-		BytesWritten: s.bytesWritten.Load(),
-		LastRead:     unixNano(s.lastRead.Load()),
-		LastWrite:    unixNano(s.lastWrite.Load()),
-	}
 	s.mu.Lock()
-	st.ReadyState = s.readyStateLocked()
-	st.BufferSize = s.pending
-	st.Unread = s.st.rbytes
-	st.Paused = s.paused
-	s.mu.Unlock()
-	return st
+	defer s.mu.Unlock()
+	c := s.c
+	return SocketStats{
+		BytesRead:    c.bytesRead.Load(),
+		BytesWritten: c.bytesWritten.Load(),
+		LastRead:     unixNano(c.lastRead.Load()),
+		LastWrite:    unixNano(c.lastWrite.Load()),
+		ReadyState:   c.readyStateLocked(),
+		BufferSize:   c.bufferSizeLocked(),
+		Unread:       c.q.held,
+		Paused:       s.paused,
+	}
 }
 
 func unixNano(ns int64) time.Time {

@@ -65,7 +65,7 @@ type idleTimers struct {
 
 // touchLocked records activity of the given kinds (a set of onRead, ...).
 func (s *Socket) touchLocked(kinds uint8) {
-	if s.idle == nil || s.idle.on&kinds == 0 || s.closed {
+	if s.idle == nil || s.idle.on&kinds == 0 || s.c.phase == phaseClosed {
 		return
 	}
 	now := time.Now()
@@ -75,7 +75,7 @@ func (s *Socket) touchLocked(kinds uint8) {
 		}
 		w := &s.idle.watch[k]
 		w.last = now
-		if k == idleStall && s.pending == 0 {
+		if k == idleStall && s.c.pending == 0 {
 			w.armed = false // nothing waits: no stall
 			continue
 		}
@@ -89,7 +89,7 @@ func (s *Socket) touchLocked(kinds uint8) {
 // stallStartLocked starts the stall watch when bytes begin to wait in an
 // empty queue (it is called before they are counted in pending).
 func (s *Socket) stallStartLocked() {
-	if s.idle == nil || s.idle.on&(1<<idleStall) == 0 || s.idle.watch[idleStall].armed || s.closed {
+	if s.idle == nil || s.idle.on&(1<<idleStall) == 0 || s.idle.watch[idleStall].armed || s.c.phase == phaseClosed {
 		return
 	}
 	w := &s.idle.watch[idleStall]
@@ -112,28 +112,28 @@ func (s *Socket) scheduleLocked(now, due time.Time) {
 // watches whose period has passed, and re-arms the timer for the others.
 func (s *Socket) onIdleTimer() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	t := s.idle
 	t.due = time.Time{}
-	if s.closed {
-		s.mu.Unlock()
+	c := s.c
+	if c.phase == phaseClosed {
 		return
 	}
 	now := time.Now()
 	var next time.Time
-	fired := false
 	for k := range numIdle {
 		w := &t.watch[k]
 		if !w.armed || w.d <= 0 {
 			continue
 		}
-		if k == idleStall && s.pending == 0 {
+		if k == idleStall && c.pending == 0 {
 			w.armed = false
 			continue
 		}
 		last := w.last
 		if k == idleWrite || k == idleStall {
 			// The writer records progress within a batch there.
-			if lw := s.lastWrite.Load(); lw > last.UnixNano() {
+			if lw := c.lastWrite.Load(); lw > last.UnixNano() {
 				last = time.Unix(0, lw)
 			}
 		}
@@ -144,15 +144,10 @@ func (s *Socket) onIdleTimer() {
 			continue
 		}
 		w.armed = false // once per idle period: activity re-arms it
-		s.st.push(idleEvents[k])
-		fired = true
+		c.pushLocked(idleEvents[k])
 	}
 	if !next.IsZero() {
 		s.scheduleLocked(now, next)
-	}
-	s.mu.Unlock()
-	if fired {
-		s.dispatch()
 	}
 }
 

@@ -52,8 +52,7 @@ func WrapConn(conn net.Conn, opts SocketOptions) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := newSocket(opts.AllowHalfOpen, f.hwm)
-	s.flow = f
+	s := newSocket(opts.AllowHalfOpen, f)
 	s.mu.Lock()
 	s.startLocked(conn)
 	s.mu.Unlock()

@@ -2,7 +2,6 @@ package nodenet
 
 import (
 	"context"
-	"net"
 	"os"
 	"syscall"
 	"time"
@@ -22,11 +21,12 @@ type writeReq struct {
 // result is Node's: true while the bytes pending, counting p, stay under
 // the high-water mark; after a false, exactly one DrainEvent comes when
 // the queue has emptied, or fallen to LowWaterMark if set (at once if the
-// kernel took everything). cb, when not nil, runs once the bytes are
-// handed to the kernel (with nil), or with the error if the write
-// fails; it is not called if the socket is destroyed first or Send
-// returns an error. cb runs on the socket's writer goroutine: it must not
-// block, and may call the socket's methods.
+// kernel took everything). cb, when not nil, runs exactly once: with nil
+// once the bytes are handed to the kernel, or with an error if the write
+// fails or the socket closes first (ErrDestroyed after Destroy, or the
+// error that destroyed it); it is not called when Send returns an error.
+// cb runs on a goroutine of the socket: it must not block, and may call
+// the socket's methods.
 //
 // Writes made while connecting are queued and sent once connected. After
 // End, Send returns ErrWriteAfterEnd; after the peer's end on a socket
@@ -50,12 +50,13 @@ func (s *Socket) SendString(str, encoding string, cb func(error)) (bool, error) 
 	return ok, err
 }
 
-// Write writes p as Send does and returns len(p), as io.Writer; once the
-// queue has reached the high-water mark it blocks until the writer has
-// handed the queue down to the low-water mark to the kernel (backpressure
-// the Go way), and owes no DrainEvent. It fails as Send does. Safe for concurrent use: each p is
-// queued whole, in call order, except that with a MaxBufferSize a p larger
-// than it goes in parts that another writer's data may separate.
+// Write writes p as Send does and returns len(p), as io.Writer, with
+// backpressure the Go way: it queues up to the high-water mark (or
+// MaxBufferSize, if lower) and blocks only while the queue is at it,
+// until the writer has handed enough to the kernel. It owes no DrainEvent
+// and fails as Send does, returning how much of p it queued. Safe for
+// concurrent use: concurrent Writes are queued in turn, but the pieces of
+// a p larger than the mark may interleave with another writer's.
 func (s *Socket) Write(p []byte) (int, error) {
 	return s.writeAll(p, nil)
 }
@@ -69,63 +70,78 @@ type writeGate func() (a, b <-chan struct{}, err error)
 // writeAll is Write, with gate (nil: wait as long as it takes). It returns
 // how much of p it queued.
 func (s *Socket) writeAll(p []byte, gate writeGate) (int, error) {
-	s.mu.Lock()
-	maxBuffer := s.maxBuffer
-	s.mu.Unlock()
 	n := 0
-	for {
-		piece := p[n:]
-		if maxBuffer > 0 && len(piece) > maxBuffer {
-			piece = piece[:maxBuffer] // a write larger than the bound goes in parts
-		}
-		if err := s.writePiece(piece, gate); err != nil {
-			return n, err
-		}
-		if n += len(piece); n == len(p) {
-			return n, nil
-		}
-	}
-}
-
-// writePiece queues p once the socket is writable (its queue under the
-// high-water mark, or back down to the low one) and has room for it.
-func (s *Socket) writePiece(p []byte, gate writeGate) error {
 	for {
 		var a, b <-chan struct{}
 		if gate != nil {
 			var err error
 			if a, b, err = gate(); err != nil {
-				return err
+				return n, err
 			}
 		}
 		s.mu.Lock()
-		if err := s.writeErrLocked(); err != nil {
+		c := s.c
+		if err := c.writeErrLocked(); err != nil {
 			s.mu.Unlock()
-			s.dispatch()
-			return err
+			return n, err
 		}
-		if !s.unwritable && s.roomLocked(len(p)) {
-			s.enqueueLocked(p, nil, false, nil, false) // Write waits itself: it owes no DrainEvent
+		if n == len(p) {
 			s.mu.Unlock()
-			s.afterEnqueue()
-			return nil
+			return n, nil // an empty p
 		}
-		if s.writable == nil {
-			s.writable = make(chan struct{})
+		if room := c.writeRoomLocked(); room > 0 {
+			n += c.writeSomeLocked(p[n:], room)
+			s.mu.Unlock()
+			if n == len(p) {
+				return n, nil
+			}
+			continue
 		}
-		w := s.writable
+		if c.writable == nil {
+			c.writable = make(chan struct{})
+		}
+		w := c.writable
 		s.mu.Unlock()
 		select {
-		case <-w: // writable again, or closed
+		case <-w: // room again, or closed
 		case <-a:
 		case <-b:
 		}
 	}
 }
 
+// writeRoomLocked is how much Write may queue now: the queue goes up to
+// the high-water mark, or MaxBufferSize if that is lower.
+func (c *conn) writeRoomLocked() int {
+	bound := c.s.hwm
+	if mb := c.s.maxBuffer; mb > 0 && mb < bound {
+		bound = mb
+	}
+	return bound - c.pending
+}
+
+// writeSomeLocked is Write's enqueue: what the kernel takes at once, then
+// at most room bytes into the queue. It returns how much of p it took.
+func (c *conn) writeSomeLocked(p []byte, room int) int {
+	took := 0
+	if c.directLocked(nil) {
+		took = c.writeNowLocked(p)
+		if c.phase == phaseClosed {
+			return 0
+		}
+	}
+	q := min(len(p)-took, room)
+	c.queueLocked(p[took:took+q], nil, false, nil)
+	c.bytesWritten.Add(int64(took + q))
+	if c.pending >= c.s.hwm {
+		c.unwritable = true
+	}
+	return took + q
+}
+
 // roomLocked reports whether n more bytes fit under MaxBufferSize.
-func (s *Socket) roomLocked(n int) bool {
-	return s.maxBuffer <= 0 || s.pending+n <= s.maxBuffer
+func (c *conn) roomLocked(n int) bool {
+	return c.s.maxBuffer <= 0 || c.pending+n <= c.s.maxBuffer
 }
 
 // End is Node's socket.end(data): it queues data, if any, then, once the
@@ -135,54 +151,34 @@ func (s *Socket) roomLocked(n int) bool {
 // connected it closes the socket. Safe for concurrent use.
 func (s *Socket) End(data ...[]byte) error {
 	s.mu.Lock()
-	s.settleEndLocked()
-	if s.ending || s.peerEnded || s.closed || s.state == stIdle {
-		var err error
+	defer s.mu.Unlock()
+	c := s.c
+	c.settleLocked(kindEnd | kindClose)
+	if c.phase == phaseIdle {
 		if len(data) > 0 {
-			err = s.writeErrLocked()
-		} else if s.state == stIdle {
-			s.ending = true
-			s.closeLocked(nil, false)
+			return ErrSocketClosed
 		}
-		s.mu.Unlock()
-		s.dispatch()
-		return err
+		c.writeSide, c.endErr = writeShut, ErrWriteAfterEnd
+		c.closeLocked(nil, closedGracefully)
+		return nil
+	}
+	if c.writeSide != writeOpen || c.phase == phaseClosed {
+		if len(data) > 0 {
+			return c.writeErrLocked()
+		}
+		return nil
 	}
 	total := 0
 	for _, p := range data {
 		total += len(p)
 	}
-	if !s.roomLocked(total) {
-		s.mu.Unlock()
+	if !c.roomLocked(total) {
 		return ErrBufferFull
 	}
 	for _, p := range data {
-		s.enqueueLocked(p, nil, false, nil, true)
+		c.enqueueLocked(p, nil, false, nil, true)
 	}
-	finished := false
-	if len(s.wq) == 0 && !s.writing && s.writeErr == nil && s.state == stOpen && !s.closed && s.rawConn != nil {
-		// Nothing to flush: send the FIN now rather than start a writer
-		// goroutine for it (an echo ends each connection this way).
-		s.ending, finished = true, true
-		if s.eof && s.st.dataItems == 0 && !s.st.subscribed {
-			// The peer has ended, its data is delivered and nobody
-			// waits for the EndEvent: the connection is over. Close it
-			// as the writer would once the end is told, so that the
-			// server's count goes down before the FIN (the close's)
-			// reaches the peer.
-			s.wfinished = true
-			s.closeLocked(nil, false)
-		} else {
-			s.finishWriteLocked(s.conn)
-		}
-	} else {
-		s.endLocked()
-	}
-	s.mu.Unlock()
-	s.afterEnqueue()
-	if finished {
-		s.dispatch()
-	}
+	c.endLocked(ErrWriteAfterEnd)
 	return nil
 }
 
@@ -195,29 +191,21 @@ func (s *Socket) EndContext(ctx context.Context, data ...[]byte) error {
 		return err
 	}
 	s.mu.Lock()
-	if s.wfinished || s.closed {
+	c := s.c
+	if c.writeSide == writeShut || c.phase == phaseClosed {
 		s.mu.Unlock()
 		return nil
 	}
-	if s.endWait == nil {
-		s.endWait = make(chan struct{})
+	if c.endWait == nil {
+		c.endWait = make(chan struct{})
 	}
-	w := s.endWait
+	w := c.endWait
 	s.mu.Unlock()
 	select {
 	case <-w:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// wakeEndWaitersLocked releases EndContext's waiters: the FIN is sent or
-// the socket closed.
-func (s *Socket) wakeEndWaitersLocked() {
-	if s.endWait != nil {
-		close(s.endWait)
-		s.endWait = nil
 	}
 }
 
@@ -231,12 +219,17 @@ func (s *Socket) EndString(str, encoding string) error {
 }
 
 // BufferSize is Node's bufferSize: the bytes written but not yet handed
-// to the kernel. It is 0 when the queue is empty and after close. Safe for
-// concurrent use.
+// to the kernel. It falls as the kernel takes them, also within one batch
+// of the writer. It is 0 when the queue is empty and after close. Safe
+// for concurrent use.
 func (s *Socket) BufferSize() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pending
+	return s.c.bufferSizeLocked()
+}
+
+func (c *conn) bufferSizeLocked() int {
+	return max(c.pending-int(c.taken.Load()), 0)
 }
 
 // Writable reports whether a write now would be taken without pushing
@@ -246,7 +239,7 @@ func (s *Socket) BufferSize() int {
 func (s *Socket) Writable() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.canWriteLocked() && !s.unwritable
+	return s.c.canWriteLocked() && !s.c.unwritable
 }
 
 // BytesBeforeUnwritable is Netty's bytesBeforeUnwritable: how many more
@@ -255,22 +248,28 @@ func (s *Socket) Writable() bool {
 func (s *Socket) BytesBeforeUnwritable() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.canWriteLocked() || s.unwritable {
+	c := s.c
+	if !c.canWriteLocked() || c.unwritable {
 		return 0
 	}
-	return max(s.hwm-s.pending, 0)
+	return max(s.hwm-c.bufferSizeLocked(), 0)
 }
 
 // canWriteLocked reports whether writes are accepted at all.
-func (s *Socket) canWriteLocked() bool {
-	s.settleEndLocked()
-	return !s.closed && !s.ending && !s.peerEnded && s.state != stIdle
+func (c *conn) canWriteLocked() bool {
+	c.settleLocked(kindEnd | kindClose)
+	return c.writeSide == writeOpen && (c.phase == phaseConnecting || c.phase == phaseOpen)
 }
 
 // BytesWritten is Node's bytesWritten: the bytes accepted by Send, Write
 // and End on this connection, including those still queued. Safe for
 // concurrent use.
-func (s *Socket) BytesWritten() int64 { return s.bytesWritten.Load() }
+func (s *Socket) BytesWritten() int64 {
+	s.mu.Lock()
+	c := s.c
+	s.mu.Unlock()
+	return c.bytesWritten.Load()
+}
 
 func encodeArg(str, encoding string) ([]byte, error) {
 	if encoding == "" {
@@ -288,84 +287,83 @@ func encodeArg(str, encoding string) ([]byte, error) {
 // instead of copying p (kept reports it did: the queue gives it back).
 func (s *Socket) send(p []byte, cb func(error), owned bool, lent *[]byte) (ok, kept bool, err error) {
 	s.mu.Lock()
-	if err := s.writeErrLocked(); err != nil {
+	c := s.c
+	if err := c.writeErrLocked(); err != nil {
 		s.mu.Unlock()
-		s.dispatch()
 		return false, false, err
 	}
-	if !s.roomLocked(len(p)) {
+	if !c.roomLocked(len(p)) {
 		s.mu.Unlock()
 		return false, false, ErrBufferFull
 	}
-	ok, kept = s.enqueueLocked(p, cb, owned, lent, true)
-	more := s.writeErr != nil || s.drainNow
+	ok, kept, drained := c.enqueueLocked(p, cb, owned, lent, true)
+	srcs := c.pipeSrcs
 	s.mu.Unlock()
-	if more {
-		s.afterEnqueue()
+	if drained {
+		s.tellPipeSources(srcs)
 	}
 	return ok, kept, nil
 }
 
-// writeErrLocked reports why the socket cannot take a write now. The
-// errors Node emits (write after end, EPIPE after the peer's end) are also
-// queued as an ErrorEvent; they do not close the socket.
-func (s *Socket) writeErrLocked() error {
-	s.settleEndLocked()
-	var err error
+// writeErrLocked reports why the conn cannot take a write now. The errors
+// Node emits (write after end, EPIPE after the peer's end) are also queued
+// as an ErrorEvent; they do not close the socket. A write made by the
+// consumer while it handles an event acts before the next one: before an
+// EndEvent it has not received (it goes out), before the CloseEvent (its
+// error comes first).
+func (c *conn) writeErrLocked() error {
+	c.settleLocked(kindEnd | kindClose)
 	switch {
-	case s.peerEnded:
-		err = errPeerEnded()
-	case s.ending:
-		err = ErrWriteAfterEnd
-	case s.closed || s.state == stIdle:
+	case c.endErr != nil:
+		c.pushLocked(ErrorEvent{Err: c.endErr})
+		return c.endErr
+	case c.phase == phaseClosed || c.phase == phaseIdle:
 		return ErrSocketClosed
-	default:
-		return nil
 	}
-	s.st.push(ErrorEvent{Err: err})
-	return err
+	return nil
 }
 
 // enqueueLocked takes a write and returns Node's result for it. While
 // nothing is queued or being written, the bytes go to the kernel at once
 // from the caller (as libuv does), without a copy or a goroutine; only what
-// the kernel did not take is queued, for a writer goroutine to flush.
+// the kernel did not take is queued, for the writer goroutine. drained
+// reports that the kernel took it all after a false and a DrainEvent was
+// queued.
 //
 // owned and lent are as for send; kept reports that the queue keeps lent.
-func (s *Socket) enqueueLocked(p []byte, cb func(error), owned bool, lent *[]byte, owesDrain bool) (ok, kept bool) {
-	ok = s.pending+len(p) < s.hwm
+func (c *conn) enqueueLocked(p []byte, cb func(error), owned bool, lent *[]byte, owesDrain bool) (ok, kept, drained bool) {
+	ok = c.pending+len(p) < c.s.hwm
 	if !ok {
-		s.unwritable = true
+		c.unwritable = true
 		if owesDrain {
-			s.needDrain = true
+			c.needDrain = true
 		}
 	}
-	s.bytesWritten.Add(int64(len(p)))
-	if cb == nil && len(p) > 0 && len(s.wq) == 0 && !s.writing && s.state == stOpen && !s.closed {
-		n, err := s.writeNowLocked(p)
-		if err != nil {
-			s.writeErr = err // the caller destroys the socket once unlocked
-			return ok, false
-		}
-		if n > 0 {
-			s.lastWrite.Store(time.Now().UnixNano())
-			s.touchLocked(onWrite)
-		}
-		if p = p[n:]; len(p) == 0 {
-			if s.unwritable && s.drainedLocked() {
-				s.drainNow = true
-			}
-			return ok, false
+	c.bytesWritten.Add(int64(len(p)))
+	if len(p) > 0 && c.directLocked(cb) {
+		n := c.writeNowLocked(p)
+		if p = p[n:]; len(p) == 0 || c.phase == phaseClosed {
+			return ok, false, c.unwritable && c.drainedLocked()
 		}
 	}
-	return ok, s.queueLocked(p, cb, owned, lent)
+	return ok, c.queueLocked(p, cb, owned, lent), false
+}
+
+// directLocked reports whether a write may go to the kernel from the
+// caller: the conn is open with a descriptor, nothing is queued or being
+// written, and there is no callback (callbacks run on the writer).
+func (c *conn) directLocked(cb func(error)) bool {
+	return cb == nil && len(c.wq) == 0 && !c.writing && c.phase == phaseOpen && c.rc != nil
 }
 
 // queueLocked queues what enqueueLocked could not write at once, for the
 // writer goroutine. It is kept apart so that the direct write, which runs
 // on the reader's stack under a Pipe, stays shallow: a parked reader's
 // stack is only as large as its deepest moment.
-func (s *Socket) queueLocked(p []byte, cb func(error), owned bool, lent *[]byte) (kept bool) {
+func (c *conn) queueLocked(p []byte, cb func(error), owned bool, lent *[]byte) (kept bool) {
+	if len(p) == 0 && cb == nil {
+		return false
+	}
 	req := writeReq{b: p, cb: cb}
 	switch {
 	case lent != nil:
@@ -373,255 +371,83 @@ func (s *Socket) queueLocked(p []byte, cb func(error), owned bool, lent *[]byte)
 	case !owned:
 		req.b = append([]byte(nil), p...)
 	}
-	s.wq = append(s.wq, req)
-	if s.pending == 0 {
-		s.stallStartLocked() // bytes begin to wait
+	c.wq = append(c.wq, req)
+	if c.pending == 0 {
+		c.s.stallStartLocked() // bytes begin to wait
 	}
-	s.pending += len(p)
-	if s.state == stOpen {
-		s.startWriterLocked()
-	}
+	c.pending += len(p)
+	c.startWriterLocked()
 	return kept
 }
 
-// writeNowLocked writes p without waiting: it returns how much the kernel
-// took (0 when its buffer is full).
-func (s *Socket) writeNowLocked(p []byte) (int, error) {
-	if s.rawConn == nil {
-		return 0, nil
-	}
-	s.dw.p = p
-	err := s.rawConn.Write(s.dw.fn)
-	n, werr := s.dw.n, s.dw.err
-	s.dw = directWrite{fn: s.dw.fn}
+// writeNowLocked writes p without waiting and returns how much the kernel
+// took (0 when its buffer is full). A failed write destroys the conn.
+func (c *conn) writeNowLocked(p []byte) int {
+	c.dw.p = p
+	err := c.rc.Write(c.dw.fn)
+	n, werr := c.dw.n, c.dw.err
+	c.dw.p, c.dw.n, c.dw.err = nil, 0, nil
 	switch {
-	case err != nil:
-		return 0, s.writeError(err)
-	case werr == syscall.EAGAIN:
-		return 0, nil
-	case werr != nil:
-		return 0, s.writeError(os.NewSyscallError("write", werr))
+	case err == nil && werr == syscall.EAGAIN:
+		return 0
+	case err == nil && werr != nil:
+		err = os.NewSyscallError("write", werr)
+	case err == nil:
+		if n > 0 {
+			c.lastWrite.Store(time.Now().UnixNano())
+			c.s.touchLocked(onWrite)
+		}
+		return n
 	}
-	return n, nil
+	c.writeFailedLocked(err)
+	return 0
 }
 
-// writeError is a failed write's error, made out of the direct write's
-// line so as not to deepen its frame.
+// writeFailedLocked destroys the conn after a failed write. It is kept out
+// of the direct write's line so as not to deepen its frame.
 //
 //go:noinline
-func (s *Socket) writeError(err error) error {
-	return sysError("write", remoteString(s.conn), err)
-}
-
-// afterEnqueue finishes a write outside the lock: it destroys the socket
-// after a failed direct write, or announces a drain that the direct write
-// made.
-func (s *Socket) afterEnqueue() {
-	s.mu.Lock()
-	err, drained := s.writeErr, s.drainNow
-	if err == nil && !drained {
-		s.mu.Unlock() // the common case: nothing to do
-		return
-	}
-	s.writeErr, s.drainNow = nil, false
-	var srcs []*Socket
-	if drained {
-		srcs = append(srcs, s.pipeSrcs...)
-	}
-	s.mu.Unlock()
-	if err != nil {
-		s.destroy(err, false)
-		return
-	}
-	if drained {
-		s.dispatch()
-		for _, src := range srcs {
-			src.onPipeDrain(s)
-		}
-	}
-}
-
-func (s *Socket) endLocked() {
-	if s.ending {
-		return
-	}
-	s.ending = true
-	if s.state == stOpen && !s.closed {
-		s.startWriterLocked()
-	}
+func (c *conn) writeFailedLocked(err error) {
+	c.closeLocked(sysError("write", remoteString(c.nc), err), closedByError)
 }
 
 // startWriterLocked starts the writer goroutine unless it runs already;
-// a running writer takes what is queued before it returns.
-func (s *Socket) startWriterLocked() {
-	if s.writing {
+// a running writer takes what is queued before it returns. While
+// connecting, the dialer starts it once connected.
+func (c *conn) startWriterLocked() {
+	if c.writing || c.phase != phaseOpen {
 		return
 	}
-	s.writing = true
-	s.live++
-	go s.writeLoop(s.conn, s.done)
+	c.writing = true
+	c.helpers++
+	go c.writeLoop()
 }
 
 // drainedLocked runs when the queue has shrunk. At or under the low-water
 // mark the socket is writable again: blocked Writes go on, and the
 // DrainEvent a false Send owes is queued; it reports the latter.
-func (s *Socket) drainedLocked() bool {
-	if s.pending > s.lwm {
+func (c *conn) drainedLocked() bool {
+	if c.pending > c.s.lwm {
 		return false
 	}
-	s.unwritable = false
-	s.wakeWritersLocked()
-	if !s.needDrain {
+	c.unwritable = false
+	c.wakeWritersLocked()
+	if !c.needDrain {
 		return false
 	}
-	s.needDrain = false
-	s.st.push(DrainEvent{})
+	c.needDrain = false
+	c.pushLocked(DrainEvent{})
 	return true
 }
 
-// wakeWritersLocked releases the callers blocked in Write.
-func (s *Socket) wakeWritersLocked() {
-	if s.writable != nil {
-		close(s.writable)
-		s.writable = nil
+// tellPipeSources tells the sockets that Pipe into s that s has drained.
+func (s *Socket) tellPipeSources(srcs []*Socket) {
+	for _, src := range srcs {
+		src.onPipeDrain(s)
 	}
 }
 
-// writeLoop is the writer goroutine of one connection, running while
-// writes wait: it hands the queue to the kernel in batches (one writev
-// each, blocking as long as the kernel's buffer is full), runs the
-// callbacks, sends the FIN after End, and returns once the queue is empty.
-func (s *Socket) writeLoop(conn net.Conn, done chan struct{}) {
-	defer s.exitIO()
-	var reqs []writeReq
-	var bufs net.Buffers
-	var bw *batchWriter
-	for {
-		s.mu.Lock()
-		if s.closed || s.done != done {
-			s.writing = false
-			s.mu.Unlock()
-			return
-		}
-		if len(s.wq) == 0 {
-			if s.ending && !s.wfinished {
-				if closeWrite := s.finishWriteLocked(conn); closeWrite != nil {
-					s.mu.Unlock()
-					err := closeWrite()
-					s.mu.Lock()
-					if s.done == done {
-						s.finishedLocked(conn, err)
-					}
-				}
-			}
-			s.writing = false
-			s.mu.Unlock()
-			s.dispatch()
-			return
-		}
-		reqs, s.wq = s.wq, reqs[:0]
-		s.touchLocked(1 << idleAll) // Node's timer counts a write begun
-		if bw == nil {
-			bw = newBatchWriter(s, conn, s.rawConn)
-		}
-		s.mu.Unlock()
-
-		total := 0
-		bufs = bufs[:0]
-		for _, r := range reqs {
-			if len(r.b) > 0 {
-				bufs = append(bufs, r.b)
-				total += len(r.b)
-			}
-		}
-		var err error
-		if total > 0 {
-			err = bw.write(bufs)
-		}
-		clear(bufs)
-
-		s.mu.Lock()
-		if s.closed || s.done != done {
-			s.writing = false
-			s.mu.Unlock()
-			return
-		}
-		if err != nil {
-			// The callbacks get the error first (Node: cb(err), then
-			// 'error', then 'close'). writing stays set meanwhile, so no
-			// second writer starts and runs callbacks beside these.
-			werr := sysError("write", remoteString(conn), err)
-			s.mu.Unlock()
-			for _, r := range reqs {
-				if r.cb != nil {
-					r.cb(werr)
-				}
-			}
-			s.destroy(werr, false)
-			s.mu.Lock()
-			s.writing = false
-			s.mu.Unlock()
-			return
-		}
-		s.pending -= total
-		s.lastWrite.Store(time.Now().UnixNano())
-		s.touchLocked(onWrite)
-		drained := s.unwritable && s.drainedLocked()
-		s.wakeWritersLocked() // a Write waiting for MaxBufferSize room looks again
-		var srcs []*Socket
-		if drained {
-			srcs = append(srcs, s.pipeSrcs...)
-		}
-		s.mu.Unlock()
-		s.dispatch()
-		for _, src := range srcs {
-			src.onPipeDrain(s)
-		}
-		for i, r := range reqs {
-			if r.cb != nil {
-				r.cb(nil)
-			}
-			if r.buf != nil {
-				readBufs.Put(r.buf)
-			}
-			reqs[i] = writeReq{}
-		}
-	}
-}
-
-// finishWriteLocked runs when the queue is flushed after End: it sends the
-// FIN, or closes the socket if the peer has already ended. A conn without
-// a descriptor (TLS, whose CloseWrite writes close_notify and may wait on
-// a peer that does not read) is half-closed by the function it returns,
-// to be called unlocked and followed by finishedLocked.
-func (s *Socket) finishWriteLocked(conn net.Conn) (unlocked func() error) {
-	s.wfinished = true
-	if s.readDoneLocked() {
-		s.closeLocked(nil, false)
-		return nil
-	}
-	cw, ok := conn.(interface{ CloseWrite() error })
-	switch {
-	case !ok:
-	case s.rawConn == nil:
-		return cw.CloseWrite
-	default:
-		s.finishedLocked(conn, cw.CloseWrite())
-		return nil
-	}
-	s.wakeEndWaitersLocked()
-	return nil
-}
-
-// finishedLocked completes End's half-close with its outcome.
-func (s *Socket) finishedLocked(conn net.Conn, err error) {
-	s.wakeEndWaitersLocked()
-	if err != nil {
-		s.closeLocked(sysError("shutdown", remoteString(conn), err), true)
-	}
-}
-
-// directWrite is the state of one direct write, kept in the socket with a
+// directWrite is the state of one direct write, kept in the conn with a
 // callback made once, so that a direct write allocates nothing. It is
 // used under the socket's lock.
 type directWrite struct {

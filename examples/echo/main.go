@@ -190,8 +190,6 @@ func describe(ev nodenet.Event) string {
 			return fmt.Sprintf("data %q", ev.Data)
 		}
 		return fmt.Sprintf("data %q", ev.Text)
-	case nodenet.ConnectionEvent:
-		return fmt.Sprintf("connection from %s:%d", ev.Socket.RemoteAddress(), ev.Socket.RemotePort())
 	case nodenet.ErrorEvent:
 		return fmt.Sprintf("error %v", ev.Err)
 	case nodenet.CloseEvent:

@@ -66,8 +66,6 @@ func TestDemo(t *testing.T) {
 			client = append(client, strings.TrimPrefix(line, "client: "))
 		case strings.HasPrefix(line, "server socket: "):
 			server = append(server, strings.TrimPrefix(line, "server socket: "))
-		case strings.HasPrefix(line, "server: connection from 127.0.0.1:"):
-			srvEvents = append(srvEvents, "connection")
 		case strings.HasPrefix(line, "server: "):
 			srvEvents = append(srvEvents, strings.TrimPrefix(line, "server: "))
 		}

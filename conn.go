@@ -49,8 +49,8 @@ type conn struct {
 	cancelDial context.CancelFunc
 
 	// The goroutines.
-	running     bool // run is live
-	helpers     int  // dialer and writer goroutines still running
+	running     bool  // run is live
+	helpers     int32 // dialer and writer goroutines still running
 	reading     bool // run is in a read
 	interrupted bool // and that read has been given a past deadline to wake it
 	ncClosed    bool // run has closed nc
@@ -74,8 +74,8 @@ type conn struct {
 	unwritable bool          // the queue reached the high-water mark, and has not yet fallen to the low one
 	writable   chan struct{} // closed when a Write blocked on a full queue may go on
 	endWait    chan struct{} // closed when the FIN is sent or the conn closes (EndContext)
-	orphans    []writeReq    // writes dropped at close: run calls their callbacks
 	dw         directWrite
+	rd         rawRead // run's reads: used by run alone, without the lock
 
 	bytesRead, bytesWritten atomic.Int64
 	lastRead, lastWrite     atomic.Int64 // unix ns, for Stats and the idle watches
@@ -141,6 +141,7 @@ func (c *conn) openLocked(nc net.Conn) {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
 			c.dw.fn = c.dw.write
+			c.rd.fn = c.rd.readFD
 		}
 	}
 	c.s.applyOptionsLocked()
@@ -191,9 +192,8 @@ func (c *conn) closeLocked(err error, how closeKind) {
 		c.closeAsideLocked()
 	}
 	// Queued writes never go out: their callbacks get an error (run
-	// calls them), Writes blocked on the queue and EndContext return.
-	c.orphans = append(c.orphans, c.wq...)
-	c.wq = nil
+	// calls them, from wq), Writes blocked on the queue and EndContext
+	// return.
 	c.pending = 0
 	c.needDrain, c.unwritable = false, false
 	c.wakeWritersLocked()

@@ -15,7 +15,7 @@ type outlet struct {
 	resolved  chan struct{} // closed when the offer in flight ends; made by a waiter
 	offering  bool          // an offer is in flight, the lock released
 	offered   itemKind      // the kind of the item on offer
-	holds     int           // methods acting before the next offer (settle)
+	holds     int32         // methods acting before the next offer (settle)
 	abandoned bool          // nobody will receive any more: every offer counts as received
 	closed    bool          // the CloseEvent is delivered and ch closed
 }

@@ -8,10 +8,10 @@ package nodenet
 // the owner's lock.
 type queue struct {
 	items  []item
-	data   int // data items in items
-	held   int // bytes read and held in data items
-	events int // other items, for the cap before a consumer comes
-	epoch  int // counts dropAll: an offer made before it is void
+	held   int   // bytes read and held in data items
+	data   int32 // data items in items
+	events int32 // other items, for the cap before a consumer comes
+	epoch  int32 // counts dropAll: an offer made before it is void
 }
 
 // item is one queued event; a data item has ev == nil.

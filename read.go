@@ -23,33 +23,19 @@ func putReadBuf(b *[]byte) {
 	}
 }
 
-// connReader reads a connection without holding a buffer while it waits:
-// it waits for readability through the connection's RawConn, and reads
-// into a borrowed buffer only once there is something to read. Its state
-// lives in the struct, and its callback is made once, so a read allocates
-// nothing.
-type connReader struct {
-	conn   net.Conn
-	rc     syscall.RawConn // nil: the connection has no descriptor; use Read
-	readFn func(fd uintptr) bool
-	buf    *[]byte
-	n      int
-	err    error
-}
-
-func newConnReader(conn net.Conn) *connReader {
-	r := &connReader{conn: conn}
-	if sc, ok := conn.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			r.rc = rc
-			r.readFn = r.readFD
-		}
-	}
-	return r
+// rawRead is the state of run's reads. Through the connection's RawConn
+// it waits for readability without holding a buffer, and reads into a
+// borrowed one only once there is something to read. Its state lives in
+// the conn, and its callback is made once, so a read allocates nothing.
+type rawRead struct {
+	fn  func(fd uintptr) bool // readFD, made once
+	buf *[]byte
+	n   int
+	err error
 }
 
 // readFD is the RawConn callback: false asks to wait for readability.
-func (r *connReader) readFD(fd uintptr) bool {
+func (r *rawRead) readFD(fd uintptr) bool {
 	r.buf = readBufs.Get().(*[]byte)
 	for {
 		r.n, r.err = syscall.Read(int(fd), *r.buf)
@@ -66,16 +52,18 @@ func (r *connReader) readFD(fd uintptr) bool {
 }
 
 // read returns a borrowed buffer holding n bytes (give it back to
-// readBufs), io.EOF at the peer's end, or the error.
-func (r *connReader) read() (*[]byte, int, error) {
-	if r.rc == nil {
+// readBufs), io.EOF at the peer's end, or the error. A connection without
+// a descriptor (rc nil) is read with its Read method, which holds the
+// buffer while it waits.
+func (r *rawRead) read(nc net.Conn, rc syscall.RawConn) (*[]byte, int, error) {
+	if rc == nil {
 		b := readBufs.Get().(*[]byte)
-		n, err := r.conn.Read(*b)
+		n, err := nc.Read(*b)
 		return b, n, err
 	}
 	r.buf, r.n, r.err = nil, 0, nil
-	err := r.rc.Read(r.readFn)
-	n := r.n
+	err := rc.Read(r.fn)
+	buf, n := r.buf, r.n
 	switch {
 	case err != nil:
 	case r.err != nil:
@@ -83,28 +71,18 @@ func (r *connReader) read() (*[]byte, int, error) {
 	case n == 0:
 		err = io.EOF
 	}
+	r.buf, r.err = nil, nil
 	if err != nil {
 		n = 0
 	}
-	return r.buf, n, err
+	return buf, n, err
 }
 
-// gotLocked takes p, just read into the borrowed buffer buf: straight to
-// the Pipe destinations when they alone take it, otherwise into the queue.
-func (c *conn) gotLocked(p []byte, buf *[]byte) {
-	c.bytesRead.Add(int64(len(p)))
+// gotLocked counts n bytes just read.
+func (c *conn) gotLocked(n int) {
+	c.bytesRead.Add(int64(n))
 	c.lastRead.Store(time.Now().UnixNano())
 	c.s.touchLocked(onRead)
-	if c.pipeOnlyLocked() {
-		pipes := c.pipes
-		c.s.mu.Unlock()
-		c.s.pipeData(pipes, p, buf)
-		c.s.mu.Lock()
-		return
-	}
-	if !c.queueReadLocked(p, buf) {
-		readBufs.Put(buf)
-	}
 }
 
 // pipeOnlyLocked reports whether data just read can go straight to the

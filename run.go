@@ -20,41 +20,44 @@ import (
 // returns once closed, leaving the queue to one that subscribes later.
 func (c *conn) run() {
 	s := c.s
-	var r *connReader
 	s.mu.Lock()
-	for c.stepLocked(&r) {
-	}
-	c.running = false
-	s.mu.Unlock()
-}
-
-// stepLocked does one turn of run and reports whether there is more.
-func (c *conn) stepLocked(r **connReader) bool {
-	waiting := c.phase == phaseClosed && c.closeNetConnLocked()
-	if c.out.holds == 0 {
-		if i := c.nextLocked(); i >= 0 {
-			c.deliverLocked(i)
-			return true
+	defer s.mu.Unlock()
+	for {
+		// One turn. The loop is one function, and the read and its Pipe
+		// writes below it are shallow, so that a parked goroutine's stack
+		// stays at its smallest size.
+		waiting := c.phase == phaseClosed && c.closeNetConnLocked()
+		if c.out.holds == 0 {
+			if i := c.nextLocked(); i >= 0 {
+				// Data and the end go to the Pipe destinations first,
+				// then (next turn) to the consumer.
+				if it := &c.q.items[i]; it.kind()&(kindData|kindEnd) != 0 && len(c.pipes) > 0 && !it.piped {
+					c.pipeItemLocked(i)
+				} else {
+					c.offerLocked(i)
+				}
+				continue
+			}
 		}
-	}
-	switch {
-	case c.phase == phaseClosed:
 		switch {
-		case waiting:
-		case !c.closeQueued:
-			c.finishLocked()
-			return true
-		case c.out.closed || !c.out.subscribed():
-			return false
+		case c.phase == phaseClosed:
+			switch {
+			case waiting:
+			case !c.closeQueued:
+				c.finishLocked()
+				continue
+			case c.out.closed || !c.out.subscribed():
+				c.running = false
+				return
+			}
+		case c.endIfIdleLocked():
+			continue
+		case c.mayReadLocked():
+			c.readLocked()
+			continue
 		}
-	case c.endIfIdleLocked():
-		return true
-	case c.mayReadLocked():
-		c.readLocked(r)
-		return true
+		c.waitLocked()
 	}
-	c.waitLocked()
-	return true
 }
 
 // nextLocked returns the index of the item to deliver next, or -1. With a
@@ -92,16 +95,12 @@ func (c *conn) nextLocked() int {
 	return -1
 }
 
-// deliverLocked delivers item i: to the Pipe destinations first, then to
-// the consumer. A delivered EndEvent ends this side (without
-// AllowHalfOpen); a delivered CloseEvent closes the channel.
-func (c *conn) deliverLocked(i int) {
+// offerLocked offers item i to the consumer. A received EndEvent ends
+// this side (without AllowHalfOpen); a received CloseEvent closes the
+// channel.
+func (c *conn) offerLocked(i int) {
 	it := &c.q.items[i]
 	k := it.kind()
-	if k&(kindData|kindEnd) != 0 && len(c.pipes) > 0 && !it.piped {
-		c.pipeItemLocked(i)
-		return // the next turn offers it to the consumer, if any
-	}
 	it.own()
 	epoch := c.q.epoch
 	var stop chan struct{}
@@ -128,19 +127,12 @@ func (c *conn) pipeItemLocked(i int) {
 	s := c.s
 	it := &c.q.items[i]
 	it.piped = true
-	pipes := c.pipes
-	sub := c.out.subscribed()
 	if it.kind() == kindEnd {
-		if !sub {
-			c.endToldLocked()
-		}
-		s.mu.Unlock()
-		for _, pd := range pipes {
-			pd.dst.End()
-		}
-		s.mu.Lock()
+		c.pipeEndLocked()
 		return
 	}
+	pipes := c.pipes
+	sub := c.out.subscribed()
 	if sub {
 		it.own() // the consumer gets these bytes too
 	}
@@ -154,8 +146,30 @@ func (c *conn) pipeItemLocked(i int) {
 		buf = nil
 	}
 	s.mu.Unlock()
-	s.pipeData(pipes, b, buf)
+	if buf != nil && len(pipes) == 1 { // the common case, on a shallow stack
+		if !s.pipeWrite(pipes[0], b, buf) {
+			readBufs.Put(buf)
+		}
+	} else {
+		s.pipeData(pipes, b, buf)
+	}
 	s.mu.Lock()
+}
+
+// pipeEndLocked ends the Pipe destinations. Without a consumer, the end
+// counts as told.
+//
+//go:noinline
+func (c *conn) pipeEndLocked() {
+	if !c.out.subscribed() {
+		c.endToldLocked()
+	}
+	pipes := c.pipes
+	c.s.mu.Unlock()
+	for _, pd := range pipes {
+		pd.dst.End()
+	}
+	c.s.mu.Lock()
 }
 
 // mayReadLocked reports whether run may read: the conn is open, the peer
@@ -164,14 +178,13 @@ func (c *conn) mayReadLocked() bool {
 	return c.phase == phaseOpen && c.readSide == readOpen && !c.holdReads && c.q.held < c.s.rhwm
 }
 
-// readLocked reads once, with the lock released while it waits.
-func (c *conn) readLocked(r **connReader) {
-	if *r == nil {
-		*r = newConnReader(c.nc)
-	}
+// readLocked reads once, with the lock released while it waits, and
+// takes what it read: straight to the Pipe destinations when they alone
+// take it, otherwise into the queue.
+func (c *conn) readLocked() {
 	c.reading = true
 	c.s.mu.Unlock()
-	buf, n, err := (*r).read()
+	buf, n, err := c.rd.read(c.nc, c.rc)
 	c.s.mu.Lock()
 	c.reading = false
 	woken := c.interrupted
@@ -186,9 +199,24 @@ func (c *conn) readLocked(r **connReader) {
 		return
 	}
 	if n > 0 {
-		c.gotLocked((*buf)[:n], buf)
-		if c.phase == phaseClosed {
-			return
+		c.gotLocked(n)
+		p := (*buf)[:n]
+		if c.pipeOnlyLocked() {
+			pipes := c.pipes
+			c.s.mu.Unlock()
+			if len(pipes) == 1 {
+				if !c.s.pipeWrite(pipes[0], p, buf) {
+					readBufs.Put(buf)
+				}
+			} else {
+				c.s.pipeData(pipes, p, buf)
+			}
+			c.s.mu.Lock()
+			if c.phase == phaseClosed {
+				return
+			}
+		} else if !c.queueReadLocked(p, buf) {
+			readBufs.Put(buf)
 		}
 	} else {
 		putReadBuf(buf)
@@ -239,8 +267,8 @@ func (c *conn) closeNetConnLocked() bool {
 func (c *conn) finishLocked() {
 	s := c.s
 	c.closeQueued = true
-	orphans := c.orphans
-	c.orphans = nil
+	orphans := c.wq
+	c.wq = nil
 	cbErr := c.closeErr
 	if cbErr == nil {
 		cbErr = ErrDestroyed
@@ -252,12 +280,7 @@ func (c *conn) finishLocked() {
 		hook = s.server.opts.ConnState
 	}
 	s.mu.Unlock()
-	for _, w := range orphans {
-		if w.cb != nil {
-			w.cb(cbErr)
-		}
-		putReadBuf(w.buf)
-	}
+	runCallbacks(orphans, cbErr)
 	for _, src := range srcs {
 		src.Unpipe(s)
 	}

@@ -297,12 +297,22 @@ func (s *Socket) send(p []byte, cb func(error), owned bool, lent *[]byte) (ok, k
 		return false, false, ErrBufferFull
 	}
 	ok, kept, drained := c.enqueueLocked(p, cb, owned, lent, true)
-	srcs := c.pipeSrcs
 	s.mu.Unlock()
 	if drained {
-		s.tellPipeSources(srcs)
+		s.drained(c)
 	}
 	return ok, kept, nil
+}
+
+// drained tells the sockets that Pipe into s that c, s's connection, has
+// drained. (Apart from send, whose frame is on a piped reader's stack.)
+//
+//go:noinline
+func (s *Socket) drained(c *conn) {
+	s.mu.Lock()
+	srcs := c.pipeSrcs
+	s.mu.Unlock()
+	s.tellPipeSources(srcs)
 }
 
 // writeErrLocked reports why the conn cannot take a write now. The errors

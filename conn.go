@@ -51,9 +51,9 @@ type conn struct {
 	// The goroutines.
 	running     bool  // run is live
 	helpers     int32 // dialer and writer goroutines still running
-	reading     bool // run is in a read
-	interrupted bool // and that read has been given a past deadline to wake it
-	ncClosed    bool // run has closed nc
+	reading     bool  // run is in a read
+	interrupted bool  // and that read has been given a past deadline to wake it
+	ncClosed    bool  // run has closed nc
 
 	// Delivery: the queue of events and data, and the consumer's channel.
 	q           queue

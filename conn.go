@@ -110,8 +110,8 @@ type closeKind uint8
 
 const (
 	closedGracefully closeKind = iota // both sides ended
-	closedByDestroy                   // Destroy
-	closedByError                     // an error, or DestroyWithError
+	closedByDestroy                   // Destroy or DestroyWithError
+	closedByError                     // a failed read, write, half-close or connect
 )
 
 // closedChan is the stop channel of a conn closed before anyone asked for it.
@@ -158,10 +158,11 @@ func (c *conn) startLocked() {
 }
 
 // closeLocked is the one close path of a connection. how says why; err,
-// when not nil, becomes the ErrorEvent before the CloseEvent. Destroy and
-// errors drop what is queued for the consumer (but for a failed connect,
-// whose queued events tell its story). It never blocks: the conn's
-// goroutine closes the net.Conn, so Destroy returns at once.
+// when not nil, becomes the ErrorEvent before the CloseEvent (and makes
+// its HadError true). A destroy and an error drop what is queued for the
+// consumer, but for a failed connect, whose queued events (the attempts, a
+// timeout) tell its story. It never blocks: the conn's goroutine closes
+// the net.Conn, so Destroy returns at once.
 func (c *conn) closeLocked(err error, how closeKind) {
 	if c.phase == phaseClosed {
 		return
@@ -290,8 +291,9 @@ func (c *conn) endToldLocked() {
 	}
 	c.readSide = readEnded
 	if !c.s.allowHalfOpen {
-		c.endLocked(nil)
-		c.endErr = errPeerEnded()
+		err := errPeerEnded()
+		c.endLocked(err)
+		c.endErr = err // also after End: v0.10's thrower replaces write for good
 	}
 	c.maybeCloseLocked()
 }

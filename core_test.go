@@ -213,23 +213,31 @@ func TestCoreBufferSizeIsWhatTheKernelHasNotTaken(t *testing.T) {
 func ssQueue(t *testing.T, ssPath string, local, remote, field int) int64 {
 	t.Helper()
 	filter := fmt.Sprintf("( sport = :%d and dport = :%d )", local, remote)
-	out, err := exec.Command(ssPath, "-tnH", "state", "established", filter).CombinedOutput()
+	f := ssLine(t, ssPath, "-tnH", "state", "established", filter)
+	n, err := strconv.ParseInt(f[field-1], 10, 64)
 	if err != nil {
-		t.Fatalf("ss -tnH state established %q: %v: %s", filter, err, out)
+		t.Fatalf("ss %q: %v", f, err)
+	}
+	return n
+}
+
+// ssLine runs ss with args, which must select exactly one socket, and
+// returns the fields of its line.
+func ssLine(t *testing.T, ssPath string, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command(ssPath, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss %q: %v: %s", args, err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) != 1 {
-		t.Fatalf("ss %q gave %d lines; want 1:\n%s", filter, len(lines), out)
+		t.Fatalf("ss %q gave %d lines; want 1:\n%s", args, len(lines), out)
 	}
 	f := strings.Fields(lines[0])
 	if len(f) < 4 {
 		t.Fatalf("ss line %q has too few fields", lines[0])
 	}
-	n, err := strconv.ParseInt(f[field-1], 10, 64)
-	if err != nil {
-		t.Fatalf("ss line %q: %v", lines[0], err)
-	}
-	return n
+	return f
 }
 
 // Shutdown meets its deadline however many connections it must destroy:

@@ -309,9 +309,10 @@ func (srv *Server) dupForSend() (int, error) {
 }
 
 // takeForSend duplicates the connection's descriptor and destroys the
-// socket, under one hold of the lock: after the checks no read can come,
-// so what the peer sends from then on waits in the kernel for the
-// receiver.
+// socket, under one hold of the lock: the socket's goroutine starts no read
+// after it, so what the peer sends from then on waits in the kernel for
+// the receiver (a read already under way may still take a chunk:
+// SendHandle's doc says when a reading socket may be sent).
 func (s *Socket) takeForSend() (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -15,7 +15,7 @@ import (
 // or an error from the writer, a timeout, a shutdown notice, a Resume)
 // reach it through the queue and a wake-up; a read in progress is woken
 // with a past deadline when there is something to deliver. Once the conn
-// is closed it closes the net.Conn, finishes (closingLocked), delivers
+// is closed it closes the net.Conn, finishes (finishLocked), delivers
 // what remains and the CloseEvent, and returns; without a consumer it
 // returns once closed, leaving the queue to one that subscribes later.
 func (c *conn) run() {

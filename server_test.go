@@ -618,18 +618,7 @@ func TestListenBacklog(t *testing.T) {
 			}
 			t.Cleanup(func() { srv.Close() })
 			port := srv.Address().Port
-			out, err := exec.Command(ss, "-ltnH", fmt.Sprintf("sport = :%d", port)).CombinedOutput()
-			if err != nil {
-				t.Fatalf("ss -ltnH 'sport = :%d': %v: %s", port, err, out)
-			}
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-			if len(lines) != 1 {
-				t.Fatalf("ss -ltnH 'sport = :%d' gave %d lines; want 1:\n%s", port, len(lines), out)
-			}
-			f := strings.Fields(lines[0])
-			if len(f) < 4 {
-				t.Fatalf("ss line %q has too few fields", lines[0])
-			}
+			f := ssLine(t, ss, "-ltnH", fmt.Sprintf("sport = :%d", port))
 			if got := f[2]; got != strconv.Itoa(tt.want) {
 				t.Errorf("Listen(0, 127.0.0.1, %d): backlog (ss Send-Q) = %s; want %d", tt.give, got, tt.want)
 			}

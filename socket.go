@@ -94,7 +94,7 @@ func (s *Socket) Destroy() {
 // dropped writes get err. On a socket already closed it does nothing.
 func (s *Socket) DestroyWithError(err error) {
 	s.mu.Lock()
-	s.c.closeLocked(err, closedByError)
+	s.c.closeLocked(err, closedByDestroy)
 	s.mu.Unlock()
 }
 

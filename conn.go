@@ -47,6 +47,7 @@ type conn struct {
 	rc         syscall.RawConn // nc's descriptor, for direct writes; nil without one (TLS)
 	stop       chan struct{}   // closed at close; made on first use (stopChan)
 	cancelDial context.CancelFunc
+	cx         *connContext // Context's; nil until asked for
 
 	// The goroutines.
 	running     bool  // run is live
@@ -186,6 +187,7 @@ func (c *conn) closeLocked(err error, how closeKind) {
 		c.cancelDial()
 		c.cancelDial = nil
 	}
+	c.cancelContextLocked()
 	if !c.interruptLocked() && c.nc != nil {
 		// A conn without deadlines cannot be woken from its read: close
 		// it now, on a helper, since a conn without a descriptor may

@@ -45,8 +45,9 @@
 // socket keeps up to its high-water mark of data and stops reading, and
 // still closes when the peer ends with nothing unread. A program that
 // calls Events receives until the channel closes; after Destroy the rest
-// (an ErrorEvent, the CloseEvent) comes at once. A consumer that stops
-// receiving earlier leaves the socket's goroutine waiting for it.
+// (an ErrorEvent, the CloseEvent) comes at once. A consumer that leaves
+// its loop early calls Close, which ends the stream (otherwise the
+// socket's goroutine waits for it).
 //
 // Methods never wait for the consumer of Events, so they may be called from
 // the goroutine that reads them. Write callbacks run on a goroutine of the
@@ -145,7 +146,11 @@
 // asked for:
 //
 //   - Contexts: ConnectContext, Server.ListenContext (its context also stops
-//     the accept loop), Server.Shutdown(ctx), Socket.EndContext.
+//     the accept loop), Server.Shutdown(ctx), which also waits for the
+//     connection handlers, Socket.EndContext, and Socket.Context, which
+//     ends with the connection.
+//   - Go interfaces: a Socket is an io.WriteCloser and an io.StringWriter
+//     (Write, WriteString, Close: flush, then close, and end the events).
 //   - Staged shutdown: Shutdown sends each connection a ShutdownEvent, ends
 //     the idle ones, waits, and destroys the rest at the deadline
 //     (*ForcedError).

@@ -69,7 +69,7 @@ func (s *Socket) NetConn() net.Conn {
 }
 
 // netConnLinger bounds how long a closed view keeps the socket open to
-// flush its queue when no write deadline is set.
+// flush its queue when no write deadline is set; Socket.Close's too.
 const netConnLinger = 10 * time.Second
 
 // netConn is the net.Conn view of a Socket made by NetConn.
@@ -223,25 +223,7 @@ func (c *netConn) Close() error {
 	}
 	c.rdl.set(time.Time{}) // stops the timers
 	c.wdl.set(time.Time{})
-	s := c.s
-	s.abandonEvents() // nobody reads the view's events any more
-	s.mu.Lock()
-	sc := s.c
-	if sc.pending == 0 || sc.phase == phaseClosed || sc.phase == phaseIdle || linger <= 0 {
-		s.mu.Unlock()
-		s.Destroy()
-		return nil
-	}
-	// A marker behind the queued bytes: its callback runs once they are
-	// all handed to the kernel (or the socket closes first). It goes in
-	// under the lock, past the checks of Send, so that it is queued after
-	// End too.
-	t := time.AfterFunc(linger, s.Destroy)
-	sc.queueLocked(nil, func(error) {
-		t.Stop()
-		s.Destroy()
-	}, true, nil)
-	s.mu.Unlock()
+	c.s.closeFlushed(linger)
 	return nil
 }
 

@@ -37,6 +37,9 @@ type Server struct {
 	stopCtx    func() bool   // stops ListenContext's AfterFunc
 	ref        handleRef
 
+	handlers     int           // connection handlers running
+	handlersDone chan struct{} // closed when handlers falls to 0; made by Shutdown
+
 	accepted, dropped, forced atomic.Int64 // for Stats
 	shuttingDown              atomic.Bool  // Shutdown was called: idle connections end
 
@@ -356,11 +359,26 @@ func (srv *Server) accept(conn net.Conn) {
 	srv.pushLocked(ConnectionEvent{Socket: s})
 	srv.mu.Unlock()
 	if srv.handler != nil {
+		srv.mu.Lock()
+		srv.handlers++
+		srv.mu.Unlock()
 		go func() {
-			defer s.handlerReturned()
+			defer srv.handlerReturned(s)
 			srv.handler(s)
 		}()
 	}
+}
+
+// handlerReturned runs when a connection handler returns: Shutdown waits
+// for the last one.
+func (srv *Server) handlerReturned(s *Socket) {
+	s.handlerReturned()
+	srv.mu.Lock()
+	if srv.handlers--; srv.handlers == 0 && srv.handlersDone != nil {
+		close(srv.handlersDone)
+		srv.handlersDone = nil
+	}
+	srv.mu.Unlock()
 }
 
 // waitForRoom holds the accept loop while the server is at its connection

@@ -15,16 +15,20 @@ type ShutdownEvent struct{}
 func (ShutdownEvent) eventName() string { return "shutdown" }
 
 // ForcedError is Shutdown's error when its context ended before the last
-// connection had closed: Forced connections were destroyed then. It
-// unwraps to the context's error. It is immutable and safe to share.
+// connection had closed and the last connection handler had returned:
+// Forced connections were destroyed then, and Running handlers were still
+// running (Shutdown does not wait for them any more). It unwraps to the
+// context's error. It is immutable and safe to share.
 type ForcedError struct {
-	Forced int
-	Err    error
+	Forced  int
+	Running int
+	Err     error
 }
 
-// Error says how many connections were destroyed, and why.
+// Error says how many connections were destroyed and how many handlers
+// were still running, and why.
 func (e *ForcedError) Error() string {
-	return fmt.Sprintf("nodenet: shutdown destroyed %d connection(s): %v", e.Forced, e.Err)
+	return fmt.Sprintf("nodenet: shutdown destroyed %d connection(s), %d handler(s) still running: %v", e.Forced, e.Running, e.Err)
 }
 
 // Unwrap returns the context's error.
@@ -39,8 +43,11 @@ func (e *ForcedError) Unwrap() error { return e.Err }
 // closed (nil), or until ctx is done: it then destroys the connections
 // that remain and returns a *ForcedError, which unwraps to ctx.Err().
 // Connections with a reader of Events are left to the program, which has
-// the ShutdownEvent. Shutdown may be called after Close, and again; Close
-// keeps Node's meaning.
+// the ShutdownEvent. Like http.Server's Shutdown, it also waits for the
+// connection handlers to return, so that what a program does after
+// Shutdown does not race with them; at the deadline it reports those still
+// running (ForcedError.Running). Shutdown may be called after Close, and
+// again; Close keeps Node's meaning and waits for neither.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Lock()
 	closed := srv.closed
@@ -58,26 +65,47 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	select {
 	case <-closed:
+	case <-ctx.Done():
+		return srv.forceClose(ctx)
+	}
+	srv.mu.Lock()
+	done := srv.handlersDone
+	if srv.handlers > 0 && done == nil {
+		done = make(chan struct{})
+		srv.handlersDone = done
+	}
+	srv.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
 		return nil
 	case <-ctx.Done():
-		return srv.forceClose(ctx, closed)
+		return &ForcedError{Running: srv.runningHandlers(), Err: ctx.Err()}
 	}
+}
+
+// runningHandlers is the number of connection handlers still running.
+func (srv *Server) runningHandlers() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.handlers
 }
 
 // forceClose destroys the connections left at Shutdown's deadline.
 // Destroy does not wait, so this takes microseconds per connection.
-func (srv *Server) forceClose(ctx context.Context, closed chan struct{}) error {
-	select {
-	case <-closed:
-		return nil // the last one closed meanwhile
-	default:
-	}
+func (srv *Server) forceClose(ctx context.Context) error {
 	conns := srv.openConns()
 	for _, s := range conns {
 		s.Destroy()
 	}
 	srv.forced.Add(int64(len(conns)))
-	return &ForcedError{Forced: len(conns), Err: ctx.Err()}
+	running := srv.runningHandlers()
+	if len(conns) == 0 && running == 0 {
+		return nil // the last one closed meanwhile
+	}
+	return &ForcedError{Forced: len(conns), Running: running, Err: ctx.Err()}
 }
 
 // openConns is a snapshot of the server's open connections.

@@ -60,7 +60,8 @@ func (s *Socket) startLocked(nc net.Conn) {
 // ends this side only once you have it, and a method you call while
 // handling an event acts before the next one. Receive until the channel
 // is closed; after Destroy the rest (an ErrorEvent, the CloseEvent) comes
-// at once, and no more data.
+// at once, and no more data. To leave the loop early, call Close (defer
+// s.Close()): it ends the stream, so nothing waits for you.
 //
 // Until the first call, the socket keeps what it reads (up to the
 // high-water mark, then it stops reading) and a few other events, so a
@@ -96,6 +97,44 @@ func (s *Socket) DestroyWithError(err error) {
 	s.mu.Lock()
 	s.c.closeLocked(err, closedByDestroy)
 	s.mu.Unlock()
+}
+
+// Close is the Go way to be done with a socket (io.Closer; defer
+// s.Close()): what is queued still goes out, then the connection closes,
+// without waiting for the peer's end; at once when nothing is queued. A
+// flush that takes longer than 10 seconds (a peer that does not read) is
+// cut short by Destroy. Close also ends the event stream: no event is
+// delivered after it and Events' channel closes, so a consumer that has
+// left its loop need not receive anything more (the callbacks of queued
+// writes still run). End and Destroy are Node's ways: End half-closes and
+// waits for the peer, Destroy drops the queue. Close always returns nil,
+// also on a socket already closed. Safe for concurrent use.
+func (s *Socket) Close() error {
+	s.closeFlushed(netConnLinger)
+	return nil
+}
+
+// closeFlushed ends the event stream and closes the connection once its
+// queue is handed to the kernel, or destroys it after linger (at once with
+// nothing queued or linger <= 0).
+func (s *Socket) closeFlushed(linger time.Duration) {
+	s.abandonEvents()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.c
+	if c.pending == 0 || c.phase == phaseClosed || c.phase == phaseIdle || linger <= 0 {
+		c.closeLocked(nil, closedByDestroy)
+		return
+	}
+	// A marker behind the queued bytes: its callback runs once they are
+	// all handed to the kernel (or the connection closes first). It goes
+	// in under the lock, past the checks of Send, so that it is queued
+	// after End too.
+	t := time.AfterFunc(linger, s.Destroy)
+	c.queueLocked(nil, func(error) {
+		t.Stop()
+		s.Destroy()
+	}, true, nil)
 }
 
 // handlerReturned runs when the server's connection handler returns: a

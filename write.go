@@ -61,6 +61,11 @@ func (s *Socket) Write(p []byte) (int, error) {
 	return s.writeAll(p, nil)
 }
 
+// WriteString is Write of s's bytes (io.StringWriter).
+func (s *Socket) WriteString(str string) (int, error) {
+	return s.Write([]byte(str))
+}
+
 // writeGate lets a blocking write give up: it is asked before each wait
 // for room, returns the error to end the write with, or two channels
 // (either may be nil) whose closing ends the wait so that it is asked

@@ -1260,20 +1260,7 @@ func TestBeyondHappyEyeballsEventsKept(t *testing.T) {
 			t.Cleanup(c.Destroy)
 			ch := c.Events()
 			waitUntil(t, "the connect to fail", func() bool { return !c.Connecting() })
-			var evs []Event
-			timeout := time.After(testTimeout)
-			for done := false; !done; {
-				select {
-				case ev, ok := <-ch:
-					if !ok {
-						done = true
-						break
-					}
-					evs = append(evs, ev)
-				case <-timeout:
-					t.Fatalf("events did not end; so far %q", names(evs))
-				}
-			}
+			evs := untilClosed(t, "the events", ch)
 			if got, want := names(evs), "connectionAttempt connectionAttemptFailed connectionAttempt connectionAttemptFailed error(connect ECONNREFUSED) close(true)"; got != want {
 				t.Errorf("events read after the close = %q; want %q", got, want)
 			}

@@ -48,13 +48,15 @@ type conn struct {
 	stop       chan struct{}   // closed at close; made on first use (stopChan)
 	cancelDial context.CancelFunc
 	cx         *connContext // Context's; nil until asked for
+	wdl        *deadline    // SetWriteDeadline's; nil until set
 
 	// The goroutines.
-	running     bool  // run is live
-	helpers     int32 // dialer and writer goroutines still running
-	reading     bool  // run is in a read
-	interrupted bool  // and that read has been given a past deadline to wake it
-	ncClosed    bool  // run has closed nc
+	alerts      alerts // ShutdownEvents and TimeoutEvents so far: NetConn's blocked Writes watch it
+	running     bool   // run is live
+	helpers     int32  // dialer and writer goroutines still running
+	reading     bool   // run is in a read
+	interrupted bool   // and that read has been given a past deadline to wake it
+	ncClosed    bool   // run has closed nc
 
 	// Delivery: the queue of events and data, and the consumer's channel.
 	q           queue
@@ -201,6 +203,9 @@ func (c *conn) closeLocked(err error, how closeKind) {
 	c.needDrain, c.unwritable = false, false
 	c.wakeWritersLocked()
 	c.wakeEndWaitersLocked()
+	if c.wdl != nil {
+		c.wdl.set(time.Time{}) // stops its timer
+	}
 	s.stopIdleLocked()
 	if drop {
 		c.q.dropAll()

@@ -147,10 +147,11 @@
 //
 //   - Contexts: ConnectContext, Server.ListenContext (its context also stops
 //     the accept loop), Server.Shutdown(ctx), which also waits for the
-//     connection handlers, Socket.EndContext, and Socket.Context, which
-//     ends with the connection.
+//     connection handlers, Socket.WriteContext, Socket.EndContext, and
+//     Socket.Context, which ends with the connection.
 //   - Go interfaces: a Socket is an io.WriteCloser and an io.StringWriter
-//     (Write, WriteString, Close: flush, then close, and end the events).
+//     (Write, WriteString, Close: flush, then close, and end the events);
+//     SetWriteDeadline bounds a blocked Write and Close's flush.
 //   - Staged shutdown: Shutdown sends each connection a ShutdownEvent, ends
 //     the idle ones, waits, and destroys the rest at the deadline
 //     (*ForcedError).
@@ -158,7 +159,9 @@
 //     BytesBeforeUnwritable, ServerOptions.PauseOnConnect.
 //   - Idle timeouts by direction: SetReadIdleTimeout, SetWriteIdleTimeout,
 //     SetWriteStallTimeout, each with its event.
-//   - Interop: WrapConn (crypto/tls, net.Pipe), Socket.NetConn, Proxy.
+//   - Interop: WrapConn (crypto/tls, net.Pipe), Socket.NetConn (whose Read,
+//     and a Write blocked in it, return ErrServerShutdown and
+//     ErrIdleTimeout once for the ShutdownEvent and the TimeoutEvent), Proxy.
 //   - Listen and connect options: ListenOptions (IPv6Only, ReusePort,
 //     Exclusive), Nagle and KeepAlive at creation, ConnectOptions.Timeout,
 //     Resolver, Happy Eyeballs events, ResetAndDestroy, Connecting, Pending.

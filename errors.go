@@ -58,6 +58,19 @@ var (
 	// socket, the callbacks get that error instead.)
 	ErrDestroyed = &Error{Code: "ERR_STREAM_DESTROYED", Msg: "Cannot call write after a stream was destroyed"}
 
+	// ErrServerShutdown is what a NetConn view's Read returns, once, when
+	// the socket's server starts shutting down (Server.Shutdown), and what
+	// a Write blocked in the view then returns: the blocking form of the
+	// ShutdownEvent, for code written against net.Conn (bufio, Scanner).
+	// The connection stays open: finish, then Close.
+	ErrServerShutdown = errors.New("nodenet: the server is shutting down")
+
+	// ErrIdleTimeout is what a NetConn view's Read returns, once, when the
+	// socket's idle timeout (SetTimeout) fires, and what a Write blocked in
+	// the view then returns: the blocking form of the TimeoutEvent. It is a
+	// net.Error whose Timeout is true. The connection stays open.
+	ErrIdleTimeout error = idleTimeoutError{}
+
 	// ErrBufferFull is returned by Send, SendString, End and EndString when
 	// the data would take the write queue past the socket's MaxBufferSize.
 	// Nothing is queued; the socket stays open.
@@ -80,6 +93,13 @@ var (
 	// connecting or connected.
 	ErrAlreadyConnected = errors.New("nodenet: socket is already connecting or connected")
 )
+
+// idleTimeoutError is ErrIdleTimeout's type: a timeout, as net.Error says.
+type idleTimeoutError struct{}
+
+func (idleTimeoutError) Error() string   { return "nodenet: idle timeout" }
+func (idleTimeoutError) Timeout() bool   { return true }
+func (idleTimeoutError) Temporary() bool { return true }
 
 // errPeerEnded is Node's error for a write after the peer's FIN on a socket
 // that does not allow half-open connections.

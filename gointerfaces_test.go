@@ -1,10 +1,13 @@
 package nodenet
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -71,17 +74,7 @@ func TestCloseAfterTheConsumerLeft(t *testing.T) {
 	}
 	waitUntil(t, "the data read", func() bool { return s.BytesRead() == 6 })
 	s.Close() // the loop has ended: defer s.Close()
-	timeout := time.After(testTimeout)
-	for {
-		select {
-		case _, ok := <-ch:
-			if !ok {
-				return
-			}
-		case <-timeout:
-			t.Fatal("the channel did not close after Close")
-		}
-	}
+	untilClosed(t, "the event stream after Close", ch)
 }
 
 // Context is cancelled when the connection closes, with the error that
@@ -170,6 +163,143 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 		var fe *ForcedError
 		if err := srv.Shutdown(ctx); !errors.As(err, &fe) || fe.Running != 1 || fe.Forced != 0 || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Shutdown = %v; want a *ForcedError with Running 1, Forced 0, wrapping DeadlineExceeded", err)
+		}
+	})
+}
+
+// A Write blocked on a peer that reads nothing gives up at the write
+// deadline (os.ErrDeadlineExceeded, a net.Error whose Timeout is true),
+// or when its context is done (ctx.Err()), and reports exactly what it
+// queued: every byte it counts reaches the peer.
+func TestWriteDeadlineAndContext(t *testing.T) {
+	for _, how := range []string{"deadline", "context"} {
+		t.Run(how, func(t *testing.T) {
+			s, peer := flowPair(t, "unix", ConnectOptions{})
+			r := record(t, s)
+			r.waitFor("connect", isKind[ConnectEvent])
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var written atomic.Int64
+			res := make(chan error, 1)
+			go func() {
+				chunk := make([]byte, 64<<10)
+				for {
+					var n int
+					var err error
+					if how == "context" {
+						n, err = s.WriteContext(ctx, chunk)
+					} else {
+						n, err = s.Write(chunk)
+					}
+					written.Add(int64(n))
+					if err != nil {
+						res <- err
+						return
+					}
+				}
+			}()
+			waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+			if how == "context" {
+				cancel()
+				if err := <-res; !errors.Is(err, context.Canceled) {
+					t.Fatalf("blocked WriteContext after cancel = %v; want context.Canceled", err)
+				}
+			} else {
+				s.SetWriteDeadline(time.Now())
+				err := <-res
+				var ne interface{ Timeout() bool }
+				if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+					t.Fatalf("blocked Write after the deadline = %v; want os.ErrDeadlineExceeded, a timeout", err)
+				}
+				if _, err := s.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("Write past the deadline = %v; want os.ErrDeadlineExceeded at once", err)
+				}
+				s.SetWriteDeadline(time.Time{})
+			}
+			got := make(chan int64, 1)
+			go func() {
+				n, _ := io.Copy(io.Discard, peer)
+				got <- n
+			}()
+			if err := s.End(); err != nil {
+				t.Fatal(err)
+			}
+			if n := <-got; n != written.Load() {
+				t.Errorf("peer read %d bytes; want the %d Write reported", n, written.Load())
+			}
+		})
+	}
+}
+
+// Code written against net.Conn learns of the server's Shutdown and of the
+// idle timeout: a bufio.Scanner over NetConn ends with ErrServerShutdown,
+// or with ErrIdleTimeout (a timeout, as net.Error says), and the
+// connection stays open; a Write blocked in the view returns them too.
+func TestNetConnShutdownAndIdleTimeout(t *testing.T) {
+	t.Run("Scanner sees the shutdown", func(t *testing.T) {
+		scanned := make(chan error, 1)
+		srv := CreateServer(ServerOptions{}, func(c *Socket) {
+			nc := c.NetConn()
+			defer nc.Close() // a net.Conn's owner closes it: the goodbye still goes out
+			sc := bufio.NewScanner(nc)
+			for sc.Scan() {
+				c.WriteString(sc.Text() + "\n")
+			}
+			scanned <- sc.Err()
+			c.WriteString("bye\n")
+		})
+		port := listenTCP(t, srv)
+		client := dialRaw(t, port)
+		br := bufio.NewReader(client)
+		client.Write([]byte("hello\n"))
+		if line, err := br.ReadString('\n'); line != "hello\n" || err != nil {
+			t.Fatalf("echo = %q, %v", line, err)
+		}
+		result := make(chan error, 1)
+		go func() { result <- srv.Shutdown(ctxTimeout(t)) }()
+		if err := <-scanned; !errors.Is(err, ErrServerShutdown) {
+			t.Errorf("Scanner.Err = %v; want ErrServerShutdown", err)
+		}
+		if line, _ := br.ReadString('\n'); line != "bye\n" {
+			t.Errorf("after the shutdown the client read %q; want the handler's goodbye", line)
+		}
+		client.Close()
+		if err := <-result; err != nil {
+			t.Errorf("Shutdown = %v; want nil", err)
+		}
+	})
+	t.Run("Read sees the idle timeout", func(t *testing.T) {
+		nc, s, peer := icNetConn(t, ConnectOptions{})
+		s.SetTimeout(10 * time.Millisecond)
+		_, err := nc.Read(make([]byte, 8))
+		var ne net.Error
+		if !errors.Is(err, ErrIdleTimeout) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("Read on an idle connection = %v; want ErrIdleTimeout, a timeout", err)
+		}
+		s.SetTimeout(0)
+		peer.Write([]byte("late"))
+		if got, err := io.ReadAll(io.LimitReader(nc, 4)); string(got) != "late" || err != nil {
+			t.Errorf("Read after the timeout = %q, %v; want %q", got, err, "late")
+		}
+	})
+	t.Run("a blocked Write sees the idle timeout", func(t *testing.T) {
+		s, _ := flowPair(t, "unix", ConnectOptions{})
+		nc := s.NetConn()
+		defer nc.Close()
+		res := make(chan error, 1)
+		go func() {
+			chunk := make([]byte, 64<<10)
+			for {
+				if _, err := nc.Write(chunk); err != nil {
+					res <- err
+					return
+				}
+			}
+		}()
+		waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+		s.SetTimeout(10 * time.Millisecond)
+		if err := <-res; !errors.Is(err, ErrIdleTimeout) {
+			t.Errorf("blocked Write at the idle timeout = %v; want ErrIdleTimeout", err)
 		}
 	})
 }

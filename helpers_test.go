@@ -294,3 +294,23 @@ func offlineDNS(t testing.TB) {
 	}
 	t.Cleanup(func() { net.DefaultResolver = old })
 }
+
+// untilClosed receives from ch until it closes and returns what came; the
+// test fails, naming what, if it does not close within testTimeout.
+func untilClosed(t testing.TB, what string, ch <-chan Event) []Event {
+	t.Helper()
+	var evs []Event
+	timeout := time.After(testTimeout)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return evs
+			}
+			evs = append(evs, ev)
+		case <-timeout:
+			t.Fatalf("%s did not end; got %s", what, names(evs))
+			return evs
+		}
+	}
+}

@@ -26,6 +26,16 @@ import (
 // after the peer's end) are not repeated by Read. A paused socket's Read
 // waits for Resume.
 //
+// Two events reach blocking code as errors, each once, leaving the
+// connection open (a later Read goes on): ErrServerShutdown when the
+// socket's server starts shutting down (the ShutdownEvent: finish, then
+// Close), and ErrIdleTimeout, a net.Error whose Timeout is true, when the
+// socket's idle timeout (SetTimeout) fires (the TimeoutEvent). Read
+// returns them, and so does a Write blocked in the view at that moment,
+// so a bufio.Scanner's Err, or an io.Copy's error, tells. The other events
+// are not seen through the view: Write waits for room itself instead of
+// a DrainEvent, and the finer idle watches need Events.
+//
 // Write is the socket's Write: it returns once p is queued, blocks as
 // Write does while the queue is full (backpressure), and fails as Write
 // does; after the peer's end it fails with EPIPE unless the socket has
@@ -85,7 +95,8 @@ type netConn struct {
 	rest   []byte // the part of a DataEvent the last Read could not take
 	rerr   error  // sticky: io.EOF or the error that destroyed the socket
 
-	wmu sync.Mutex // serializes Writes, so a split p stays whole on the wire
+	wmu    sync.Mutex // serializes Writes, so a split p stays whole on the wire
+	alerts alerts     // the socket's alerts when the Write began (under wmu)
 }
 
 // Read is described at NetConn.
@@ -135,6 +146,10 @@ func (c *netConn) Read(p []byte) (int, error) {
 				return n, nil
 			case EndEvent, CloseEvent:
 				return 0, c.fail(io.EOF)
+			case ShutdownEvent:
+				return 0, c.opError("read", ErrServerShutdown)
+			case TimeoutEvent:
+				return 0, c.opError("read", ErrIdleTimeout)
 			case ErrorEvent:
 				if toldToWriter(ev.Err) {
 					continue
@@ -185,7 +200,8 @@ func (c *netConn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	return c.s.writeAll(p, c.writeGate)
+	c.alerts = c.s.alertsNow()
+	return c.s.writeAll(p, nil, c.writeGate)
 }
 
 // writeGate ends a blocked Write at the view's Close or write deadline.
@@ -198,7 +214,26 @@ func (c *netConn) writeGate() (a, b <-chan struct{}, err error) {
 	if c.wdl.expired() {
 		return nil, nil, c.opError("write", os.ErrDeadlineExceeded)
 	}
+	switch a := c.s.alertsNow(); {
+	case a.shutdowns != c.alerts.shutdowns:
+		return nil, nil, c.opError("write", ErrServerShutdown)
+	case a.timeouts != c.alerts.timeouts:
+		return nil, nil, c.opError("write", ErrIdleTimeout)
+	}
 	return c.closing, c.wdl.wait(), nil
+}
+
+// alerts counts a connection's ShutdownEvents and TimeoutEvents. A
+// NetConn view's Write takes a copy when it begins; a change while it is
+// blocked is the event reaching it, as its error. (Equality is all that
+// is asked, so wrapping around does no harm short of 65536 at once.)
+type alerts struct{ shutdowns, timeouts uint16 }
+
+// alertsNow is the socket's connection's alerts.
+func (s *Socket) alertsNow() alerts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.alerts
 }
 
 // CloseWrite ends the socket's side, as End: what is queued is flushed,
@@ -282,74 +317,4 @@ func (c *netConn) SetWriteDeadline(t time.Time) error {
 func (c *netConn) opError(op string, err error) error {
 	local, remote := c.LocalAddr(), c.RemoteAddr()
 	return &net.OpError{Op: op, Net: local.Network(), Source: local, Addr: remote, Err: err}
-}
-
-// deadline is one deadline of a view: a channel closed when it passes, as
-// net.Pipe does it. A blocked call waits on the channel it got from wait;
-// moving the deadline keeps that channel unless it had already passed,
-// so a call already blocked sees the new deadline.
-type deadline struct {
-	mu     sync.Mutex
-	t      time.Time
-	timer  *time.Timer
-	cancel chan struct{} // closed when the deadline passes; never nil
-}
-
-func newDeadline() *deadline {
-	return &deadline{cancel: make(chan struct{})}
-}
-
-// set moves the deadline to t; the zero t clears it.
-func (d *deadline) set(t time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.timer != nil && !d.timer.Stop() {
-		<-d.cancel // the timer fired: wait until its function has closed cancel
-	}
-	d.timer = nil
-	d.t = t
-	passed := isClosed(d.cancel)
-	if t.IsZero() {
-		if passed {
-			d.cancel = make(chan struct{})
-		}
-		return
-	}
-	if dur := time.Until(t); dur > 0 {
-		if passed {
-			d.cancel = make(chan struct{})
-		}
-		ch := d.cancel
-		d.timer = time.AfterFunc(dur, func() { close(ch) })
-		return
-	}
-	if !passed {
-		close(d.cancel)
-	}
-}
-
-// wait returns the channel closed when the deadline passes.
-func (d *deadline) wait() <-chan struct{} {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cancel
-}
-
-// expired reports whether the deadline has passed.
-func (d *deadline) expired() bool { return isClosed(d.wait()) }
-
-// when returns the deadline, zero when none is set.
-func (d *deadline) when() time.Time {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.t
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

@@ -168,19 +168,7 @@ func nodeNextServerEvent(t testing.TB, ch <-chan Event) Event {
 func nodeDrainServer(t testing.TB, srv *Server, ch <-chan Event) []Event {
 	t.Helper()
 	srv.Close()
-	var evs []Event
-	timeout := time.After(testTimeout)
-	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return evs
-			}
-			evs = append(evs, ev)
-		case <-timeout:
-			t.Fatalf("server events did not end; got %s", names(evs))
-		}
-	}
+	return untilClosed(t, "the server's events", ch)
 }
 
 // nodeListenedThenDrain waits for the ListeningEvent of a Listen that

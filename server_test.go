@@ -229,17 +229,7 @@ func TestServerEventsNoLeakWhenNotRunning(t *testing.T) {
 			t.Fatalf("Listen: %v", err)
 		}
 		srv.Close()
-		timeout := time.After(testTimeout)
-		for {
-			select {
-			case _, ok := <-ch:
-				if !ok {
-					return
-				}
-			case <-timeout:
-				t.Fatal("server events did not end")
-			}
-		}
+		untilClosed(t, "the server's events", ch)
 	}
 }
 
@@ -390,20 +380,7 @@ func TestServerListenThenCloseAtOnce(t *testing.T) {
 				if !tt.subscribeFirst {
 					ch = srv.Events()
 				}
-				var evs []Event
-				timeout := time.After(testTimeout)
-			read:
-				for {
-					select {
-					case ev, ok := <-ch:
-						if !ok {
-							break read
-						}
-						evs = append(evs, ev)
-					case <-timeout:
-						t.Fatalf("server events did not end; got %s", names(evs))
-					}
-				}
+				evs := untilClosed(t, "the server's events", ch)
 				seen[names(evs)]++
 			}
 			if diff := cmp.Diff(map[string]int{"close(false)": rounds}, seen); diff != "" {

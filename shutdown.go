@@ -126,6 +126,8 @@ func (s *Socket) notifyShutdown() {
 	c := s.c
 	if c.phase != phaseClosed {
 		c.pushLocked(ShutdownEvent{})
+		c.alerts.shutdowns++
+		c.wakeWritersLocked() // a NetConn's blocked Write returns ErrServerShutdown
 	}
 	s.mu.Unlock()
 }

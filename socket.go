@@ -102,15 +102,24 @@ func (s *Socket) DestroyWithError(err error) {
 // Close is the Go way to be done with a socket (io.Closer; defer
 // s.Close()): what is queued still goes out, then the connection closes,
 // without waiting for the peer's end; at once when nothing is queued. A
-// flush that takes longer than 10 seconds (a peer that does not read) is
-// cut short by Destroy. Close also ends the event stream: no event is
+// flush that goes on past the write deadline (SetWriteDeadline), or 10
+// seconds without one (a peer that does not read), is cut short by
+// Destroy. Close also ends the event stream: no event is
 // delivered after it and Events' channel closes, so a consumer that has
 // left its loop need not receive anything more (the callbacks of queued
 // writes still run). End and Destroy are Node's ways: End half-closes and
 // waits for the peer, Destroy drops the queue. Close always returns nil,
 // also on a socket already closed. Safe for concurrent use.
 func (s *Socket) Close() error {
-	s.closeFlushed(netConnLinger)
+	linger := netConnLinger
+	s.mu.Lock()
+	if dl := s.c.wdl; dl != nil {
+		if t := dl.when(); !t.IsZero() {
+			linger = time.Until(t)
+		}
+	}
+	s.mu.Unlock()
+	s.closeFlushed(linger)
 	return nil
 }
 

@@ -991,21 +991,7 @@ func TestUnconnectedSocket(t *testing.T) {
 			if err := tt.close(s); err != nil {
 				t.Errorf("%s() = %v; want nil", tt.name, err)
 			}
-			var evs []Event
-			timeout := time.After(testTimeout)
-		collect:
-			for {
-				select {
-				case ev, ok := <-s.Events():
-					if !ok {
-						break collect
-					}
-					evs = append(evs, ev)
-				case <-timeout:
-					t.Errorf("Events() not closed after %s; got %s", tt.name, names(evs))
-					break collect
-				}
-			}
+			evs := untilClosed(t, "Events() after "+tt.name, s.Events())
 			if diff := cmp.Diff(tt.want, evs, cmp.Comparer(func(a, b error) bool { return a == b })); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}

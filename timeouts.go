@@ -145,6 +145,10 @@ func (s *Socket) onIdleTimer() {
 		}
 		w.armed = false // once per idle period: activity re-arms it
 		c.pushLocked(idleEvents[k])
+		if k == idleAll {
+			c.alerts.timeouts++
+			c.wakeWritersLocked() // a NetConn's blocked Write returns ErrIdleTimeout
+		}
 	}
 	if !next.IsZero() {
 		s.scheduleLocked(now, next)

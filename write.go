@@ -54,16 +54,54 @@ func (s *Socket) SendString(str, encoding string, cb func(error)) (bool, error) 
 // backpressure the Go way: it queues up to the high-water mark (or
 // MaxBufferSize, if lower) and blocks only while the queue is at it,
 // until the writer has handed enough to the kernel. It owes no DrainEvent
-// and fails as Send does, returning how much of p it queued. Safe for
-// concurrent use: concurrent Writes are queued in turn, but the pieces of
-// a p larger than the mark may interleave with another writer's.
+// and fails as Send does. A Write still blocked when the write deadline
+// (SetWriteDeadline) passes returns os.ErrDeadlineExceeded; Destroy, an
+// error or the close return ErrSocketClosed. In every case it returns how
+// much of p it queued, all of which goes out. Safe for concurrent use:
+// concurrent Writes are queued in turn, but the pieces of a p larger than
+// the mark may interleave with another writer's.
 func (s *Socket) Write(p []byte) (int, error) {
-	return s.writeAll(p, nil)
+	return s.writeAll(p, nil, nil)
+}
+
+// WriteContext is Write that also gives up when ctx is done, returning
+// ctx.Err() and how much of p it queued. Safe for concurrent use.
+func (s *Socket) WriteContext(ctx context.Context, p []byte) (int, error) {
+	if ctx == nil {
+		return 0, argError("WriteContext: nil context")
+	}
+	return s.writeAll(p, ctx, nil)
 }
 
 // WriteString is Write of s's bytes (io.StringWriter).
 func (s *Socket) WriteString(str string) (int, error) {
 	return s.Write([]byte(str))
+}
+
+// SetWriteDeadline sets the time after which a Write (WriteString,
+// WriteContext) blocked on a full queue gives up with
+// os.ErrDeadlineExceeded, as net.Conn's; a deadline in the past fails the
+// next one at once, the zero time clears it, and a new deadline applies to
+// a Write already blocked. It also bounds Close's flush. It belongs to the
+// current connection (a reconnect starts without one). Send never blocks
+// and ignores it. Safe for concurrent use.
+func (s *Socket) SetWriteDeadline(t time.Time) error {
+	s.mu.Lock()
+	c := s.c
+	if c.wdl == nil {
+		if t.IsZero() {
+			s.mu.Unlock()
+			return nil
+		}
+		c.wdl = newDeadline()
+	}
+	dl := c.wdl
+	s.mu.Unlock()
+	dl.set(t)
+	s.mu.Lock()
+	c.wakeWritersLocked() // a Write already blocked looks at the new deadline
+	s.mu.Unlock()
+	return nil
 }
 
 // writeGate lets a blocking write give up: it is asked before each wait
@@ -72,10 +110,15 @@ func (s *Socket) WriteString(str string) (int, error) {
 // again. NetConn's deadlines and Close are one.
 type writeGate func() (a, b <-chan struct{}, err error)
 
-// writeAll is Write, with gate (nil: wait as long as it takes). It returns
-// how much of p it queued.
-func (s *Socket) writeAll(p []byte, gate writeGate) (int, error) {
+// writeAll is Write: it waits for room until the write deadline of the
+// socket's connection, ctx (when not nil) or gate (a NetConn view's, when
+// not nil) says to give up. It returns how much of p it queued.
+func (s *Socket) writeAll(p []byte, ctx context.Context, gate writeGate) (int, error) {
 	n := 0
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
 	for {
 		var a, b <-chan struct{}
 		if gate != nil {
@@ -84,11 +127,21 @@ func (s *Socket) writeAll(p []byte, gate writeGate) (int, error) {
 				return n, err
 			}
 		}
+		if ctx != nil && ctx.Err() != nil {
+			return n, ctx.Err()
+		}
 		s.mu.Lock()
 		c := s.c
 		if err := c.writeErrLocked(); err != nil {
 			s.mu.Unlock()
 			return n, err
+		}
+		var dl <-chan struct{}
+		if c.wdl != nil && gate == nil { // a view has deadlines of its own
+			if dl = c.wdl.wait(); isClosed(dl) {
+				s.mu.Unlock()
+				return n, os.ErrDeadlineExceeded
+			}
 		}
 		if n == len(p) {
 			s.mu.Unlock()
@@ -111,6 +164,8 @@ func (s *Socket) writeAll(p []byte, gate writeGate) (int, error) {
 		case <-w: // room again, or closed
 		case <-a:
 		case <-b:
+		case <-done:
+		case <-dl:
 		}
 	}
 }

@@ -303,3 +303,48 @@ func TestNetConnShutdownAndIdleTimeout(t *testing.T) {
 		}
 	})
 }
+
+// A Write blocked on a peer that reads nothing is released by Destroy,
+// and on a server's socket by Shutdown's deadline, which destroys it:
+// ErrSocketClosed, with how much it had queued.
+func TestBlockedWriteReleasedByDestroyAndShutdown(t *testing.T) {
+	writeUntilError := func(s *Socket) error {
+		chunk := make([]byte, 64<<10)
+		for {
+			if _, err := s.Write(chunk); err != nil {
+				return err
+			}
+		}
+	}
+	t.Run("Destroy", func(t *testing.T) {
+		s, _ := flowPair(t, "unix", ConnectOptions{})
+		res := make(chan error, 1)
+		go func() { res <- writeUntilError(s) }()
+		waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+		s.Destroy()
+		if err := <-res; !errors.Is(err, ErrSocketClosed) {
+			t.Errorf("blocked Write after Destroy = %v; want ErrSocketClosed", err)
+		}
+	})
+	t.Run("Shutdown", func(t *testing.T) {
+		parked := make(chan *Socket, 1)
+		res := make(chan error, 1)
+		srv := CreateServer(ServerOptions{}, func(c *Socket) {
+			parked <- c
+			res <- writeUntilError(c)
+		})
+		port := listenTCP(t, srv)
+		dialRaw(t, port) // reads nothing
+		c := <-parked
+		waitUntil(t, "the handler's Write to block on a full queue", func() bool { return flowWriteParked(c) })
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		var forced *ForcedError
+		if err := srv.Shutdown(ctx); !errors.As(err, &forced) || forced.Forced != 1 {
+			t.Errorf("Shutdown = %v; want a *ForcedError with one connection forced", err)
+		}
+		if err := <-res; !errors.Is(err, ErrSocketClosed) {
+			t.Errorf("handler's blocked Write after the forced Shutdown = %v; want ErrSocketClosed", err)
+		}
+	})
+}

@@ -65,6 +65,7 @@ type conn struct {
 	holdReads   bool // PauseOnConnect: no read at all until Resume
 	closeQueued bool // the CloseEvent is queued (or delivered)
 	dec         decoder
+	fr          *framer    // the Framing's state; nil without one
 	pipes       []*pipeDst // destinations of Pipe; copied on write
 	pipeSrcs    []*Socket  // sockets that Pipe into this one; copied on write
 
@@ -140,6 +141,10 @@ func (c *conn) stopChan() chan struct{} {
 func (c *conn) openLocked(nc net.Conn) {
 	c.nc = nc
 	c.phase = phaseOpen
+	if f := c.s.frame; f != nil {
+		c.fr = &framer{framing: f}
+		c.dec = nil // frames are decoded whole
+	}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc

@@ -155,6 +155,8 @@
 //   - Staged shutdown: Shutdown sends each connection a ShutdownEvent, ends
 //     the idle ones, waits, and destroys the rest at the deadline
 //     (*ForcedError).
+//   - Framing: the Framing option (Lines, Delimited, LengthPrefixed, any
+//     bufio.SplitFunc) makes each DataEvent one whole frame, with a bound.
 //   - Flow control: LowWaterMark, ReadHighWaterMark, Writable,
 //     BytesBeforeUnwritable, ServerOptions.PauseOnConnect.
 //   - Idle timeouts by direction: SetReadIdleTimeout, SetWriteIdleTimeout,

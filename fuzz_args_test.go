@@ -78,7 +78,7 @@ func FuzzFlowMarks(f *testing.F) {
 	f.Add(16, 16, 0, 0, 0, 8, 0)
 	f.Add(-1, 0, -1, 0, 0, 0, -1)
 	f.Fuzz(func(t *testing.T, high, low, readHigh, maxBuf, reHigh, reLow, reRead int) {
-		f1, err := newFlow(high, low, readHigh, maxBuf)
+		f1, err := newFlow(high, low, readHigh, maxBuf, Framing{})
 		if err != nil {
 			if !errors.Is(err, ErrInvalidArgument) {
 				t.Fatalf("newFlow(%d, %d, %d, %d) = %v; want ErrInvalidArgument", high, low, readHigh, maxBuf, err)

@@ -18,10 +18,12 @@ import (
 // current connection. NetConn of a nil *Socket is nil.
 //
 // Read returns the bytes of DataEvents (the encoded text's bytes once
-// SetEncoding is set), keeping what does not fit in p for the next Read;
-// io.EOF at the peer's end (EndEvent) or at the close, and again after;
-// the error of an ErrorEvent that destroys the socket (a reset is an
-// *Error with errors.Is(err, syscall.ECONNRESET)), and again after. The
+// SetEncoding is set; with a Framing, the frames one after another,
+// without their delimiters or prefixes), keeping what does not fit in p
+// for the next Read; io.EOF at the peer's end (EndEvent) or at the close,
+// and again after; the error of an ErrorEvent that destroys the socket
+// (a reset is an *Error with errors.Is(err, syscall.ECONNRESET)), and
+// again after. The
 // errors a write method has already returned (ErrWriteAfterEnd, EPIPE
 // after the peer's end) are not repeated by Read. A paused socket's Read
 // waits for Resume.

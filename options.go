@@ -25,6 +25,10 @@ type ServerOptions struct {
 	// HighWaterMark of every accepted socket, in bytes; 0 means
 	// DefaultHighWaterMark.
 	HighWaterMark int
+	// Framing of every accepted socket: one DataEvent per frame (lines, a
+	// delimiter, a length prefix, any bufio.SplitFunc); the zero value
+	// delivers the bytes as read. See Framing.
+	Framing Framing
 	// MaxBufferSize of every accepted socket: when above 0, bounds the write queue in bytes: a Send
 	// or End whose data would take the queue past it fails with
 	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
@@ -86,15 +90,15 @@ const (
 )
 
 func (o ConnectOptions) flow() (flow, error) {
-	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize)
+	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize, o.Framing)
 }
 
 func (o SocketOptions) flow() (flow, error) {
-	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize)
+	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize, o.Framing)
 }
 
 func (o ServerOptions) flow() (flow, error) {
-	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize)
+	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize, o.Framing)
 }
 
 // applyTo gives an accepted socket the server's socket options.
@@ -140,6 +144,8 @@ type SocketOptions struct {
 	// before it stops reading (paused, or with no consumer yet); 0 means
 	// HighWaterMark. Node v20's readableHighWaterMark.
 	ReadHighWaterMark int
+	// Framing: see ServerOptions.Framing.
+	Framing Framing
 }
 
 // ConnectOptions configure Connect and Socket.Connect: a TCP Port (with
@@ -174,6 +180,9 @@ type ConnectOptions struct {
 	// before it stops reading (paused, or with no consumer yet); 0 means
 	// HighWaterMark. Node v20's readableHighWaterMark.
 	ReadHighWaterMark int
+	// Framing: see ServerOptions.Framing. On a reconnect (Socket.Connect),
+	// the zero value keeps the socket's framing.
+	Framing Framing
 
 	// Timeout bounds the connecting phase (resolving and every attempt):
 	// past it the socket is destroyed with an "ETIMEDOUT" error. 0 means
@@ -246,19 +255,24 @@ func validatePort(port int) error {
 
 // flow holds a socket's marks, from its options.
 type flow struct {
-	hwm       int // write queue: Send returns false at it, Write waits
-	lwm       int // the queue is writable again, and drains, at or under it
-	rhwm      int // unread data read ahead before reading stops
-	maxBuffer int // MaxBufferSize; 0: no bound
+	hwm       int      // write queue: Send returns false at it, Write waits
+	lwm       int      // the queue is writable again, and drains, at or under it
+	rhwm      int      // unread data read ahead before reading stops
+	maxBuffer int      // MaxBufferSize; 0: no bound
+	frame     *framing // Framing; nil: DataEvents are chunks as read
 }
 
 // newFlow checks the marks of an options struct and fills in defaults.
-func newFlow(high, low, readHigh, maxBuffer int) (flow, error) {
+func newFlow(high, low, readHigh, maxBuffer int, framing Framing) (flow, error) {
 	if err := checkMarks(high, low, readHigh, maxBuffer); err != nil {
 		return flow{}, err
 	}
+	fr, err := framing.check()
+	if err != nil {
+		return flow{}, err
+	}
 	hwm := cmp.Or(high, DefaultHighWaterMark)
-	f := flow{hwm: hwm, lwm: low, rhwm: cmp.Or(readHigh, hwm), maxBuffer: maxBuffer}
+	f := flow{hwm: hwm, lwm: low, rhwm: cmp.Or(readHigh, hwm), maxBuffer: maxBuffer, frame: fr}
 	return f, f.check()
 }
 
@@ -296,6 +310,13 @@ func (f flow) reconnect(o ConnectOptions) (flow, error) {
 	f.lwm = cmp.Or(o.LowWaterMark, f.lwm)
 	f.rhwm = cmp.Or(o.ReadHighWaterMark, f.rhwm)
 	f.maxBuffer = cmp.Or(o.MaxBufferSize, f.maxBuffer)
+	fr, err := o.Framing.check()
+	if err != nil {
+		return f, err
+	}
+	if fr != nil {
+		f.frame = fr
+	}
 	return f, f.check()
 }
 

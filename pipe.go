@@ -24,6 +24,10 @@ func (s *Socket) Pipe(dst *Socket) error {
 		return argError("Pipe destination is nil")
 	}
 	s.mu.Lock()
+	if s.frame != nil {
+		s.mu.Unlock()
+		return argError("Pipe: the source socket has a Framing: its bytes go into frames for its consumer")
+	}
 	c := s.c
 	for _, pd := range c.pipes {
 		if pd.dst == dst {

@@ -20,6 +20,7 @@ type item struct {
 	data   []byte // raw data, when no encoding is set
 	text   string // decoded data, when an encoding is set
 	isText bool
+	frame  bool    // one whole frame (Framing): never joined to another
 	piped  bool    // given to the Pipe destinations already
 	n      int     // bytes read for this item
 	buf    *[]byte // the pooled read buffer data lies in (see conn.queueReadLocked)
@@ -102,12 +103,19 @@ func (q *queue) pushData(it item) {
 	q.held += it.n
 	if n := len(q.items); n > 0 {
 		last := &q.items[n-1]
-		if last.ev == nil && last.isText && it.isText && !last.piped {
+		if last.ev == nil && last.isText && it.isText && !last.piped && !last.frame {
 			last.text += it.text
 			last.n += it.n
 			return
 		}
 	}
+	q.data++
+	q.items = append(q.items, it)
+}
+
+// pushFrame queues one frame (see Framing), as an item of its own.
+func (q *queue) pushFrame(it item) {
+	q.held += it.n
 	q.data++
 	q.items = append(q.items, it)
 }
@@ -120,7 +128,7 @@ func (q *queue) joinData(p []byte) bool {
 		return false
 	}
 	last := &q.items[n-1]
-	if last.ev != nil || last.isText || last.piped {
+	if last.ev != nil || last.isText || last.piped || last.frame {
 		return false
 	}
 	last.data = append(last.data, p...)

@@ -94,7 +94,7 @@ func (c *conn) gotLocked(n int) {
 // Pipe destinations from the read buffer: nobody else takes it, nothing
 // read earlier waits, and the data flows.
 func (c *conn) pipeOnlyLocked() bool {
-	return !c.out.subscribed() && len(c.pipes) > 0 && c.q.data == 0 && c.dec == nil && c.flowingLocked()
+	return !c.out.subscribed() && len(c.pipes) > 0 && c.q.data == 0 && c.dec == nil && c.fr == nil && c.flowingLocked()
 }
 
 // queueReadLocked queues p, read into the pooled buffer buf, decoded when
@@ -107,6 +107,10 @@ func (c *conn) pipeOnlyLocked() bool {
 // (item.own), and buf goes back then.
 func (c *conn) queueReadLocked(p []byte, buf *[]byte) (kept bool) {
 	q := &c.q
+	if c.fr != nil {
+		c.frameLocked(p, false)
+		return false
+	}
 	if c.dec != nil {
 		// The few bytes of a split character that the decoder holds are
 		// not counted as held: they belong to no event yet.
@@ -131,6 +135,9 @@ func (c *conn) queueReadLocked(p []byte, buf *[]byte) (kept bool) {
 func (c *conn) eofLocked() {
 	c.readSide = readEOF
 	c.s.touchLocked(onEnd)
+	if c.fr != nil && !c.frameLocked(nil, true) {
+		return
+	}
 	if c.dec != nil {
 		if t := c.dec.end(); t != "" {
 			c.q.pushData(item{text: t, isText: true})

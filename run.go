@@ -50,7 +50,7 @@ func (c *conn) run() {
 				c.running = false
 				return
 			}
-		case c.endIfIdleLocked():
+		case c.endIfIdleLocked(), c.brokenLocked():
 			continue
 		case c.mayReadLocked():
 			c.readLocked()
@@ -175,7 +175,8 @@ func (c *conn) pipeEndLocked() {
 // mayReadLocked reports whether run may read: the conn is open, the peer
 // has not ended, and less than the read high-water mark is held.
 func (c *conn) mayReadLocked() bool {
-	return c.phase == phaseOpen && c.readSide == readOpen && !c.holdReads && c.q.held < c.s.rhwm
+	return c.phase == phaseOpen && c.readSide == readOpen && !c.holdReads && c.q.held < c.s.rhwm &&
+		(c.fr == nil || c.fr.err == nil)
 }
 
 // readLocked reads once, with the lock released while it waits, and

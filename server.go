@@ -53,7 +53,7 @@ type Server struct {
 func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
 	f, err := opts.flow()
 	if err != nil {
-		f, _ = newFlow(0, 0, 0, 0) // a bad mark is reported by Listen
+		f, _ = newFlow(0, 0, 0, 0, Framing{}) // a bad mark is reported by Listen
 	}
 	return &Server{
 		opts:    opts,

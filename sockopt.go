@@ -28,6 +28,15 @@ func (s *Socket) SetEncoding(encoding string) error {
 	s.encoding = enc
 	c := s.c
 	c.settleLocked(kindAny) // the queue changes: nothing may be on offer
+	if c.fr != nil {
+		// Frames are decoded whole, as they are queued.
+		for i := range c.q.items {
+			if it := &c.q.items[i]; it.frame && !it.isText {
+				it.text, it.isText, it.data = decodeWhole(enc, it.data), true, nil
+			}
+		}
+		return nil
+	}
 	if c.dec != nil {
 		// Flush the old decoder so no held byte is lost.
 		if t := c.dec.end(); t != "" {

@@ -15,6 +15,16 @@
 //	})
 //	err := srv.Listen(8124, "", 0)
 //
+// The handler runs in its own goroutine for each connection, at the same
+// time as the other connections' handlers (Node calls its listeners one
+// at a time, on one thread), so state that handlers share needs a lock. A
+// handler is written in one of two styles: Node's, a loop over the
+// socket's Events that writes with Send; or Go's, blocking reads and
+// writes on the socket's net.Conn view (NetConn), where the idle timeout
+// and the server's Shutdown come as the errors ErrIdleTimeout and
+// ErrServerShutdown. The README shows one handler both ways;
+// examples/chat and examples/lineproto are services written each way.
+//
 // # Events
 //
 // A Socket and a Server each deliver Node's events, in Node's order, on one
@@ -64,6 +74,16 @@
 // while the queue is at it instead. SendString and EndString take Node's
 // encodings. End flushes the queue and half-closes with CloseWrite.
 // BufferSize counts the bytes the kernel has not taken yet.
+//
+// Node's backpressure recipe, Pause when Send returns false and Resume on
+// the DrainEvent, bounds reading: no more of the peer's requests are read
+// while it has the high-water mark of replies unread. It does not bound
+// the replies that one read produces, which are all queued before the
+// loop can pause, and one read can hold many pipelined requests (300 GETs
+// of a 1 MiB value fit in a 9 KB read and ask for 300 MiB). Set
+// MaxBufferSize, so that a Send past it fails with ErrBufferFull and
+// queues nothing (then drop the peer, or stop answering), or write the
+// replies with Write, which waits at the mark for the peer to read.
 //
 // # Differences from Node
 //

@@ -19,16 +19,22 @@ import (
 //
 // Split finds the next frame, as for bufio.Scanner: it is given the bytes
 // not yet framed and whether the peer has ended, and returns how many to
-// consume and the frame (nil: none yet, or bytes to skip). An error from
-// Split destroys the socket with that error.
+// consume and the frame (nil: none yet, or bytes to skip).
 //
 // MaxFrame bounds the bytes one frame spans in the stream, delimiter or
 // length prefix included; 0 means DefaultMaxFrame. A longer frame, or one
-// that could only complete past the bound, destroys the socket with
-// ErrFrameTooLong as soon as it is seen: the socket holds at most MaxFrame
-// bytes of an unfinished frame. A peer that ends in the middle of a frame
-// destroys it with ErrFrameTruncated (Lines and Delimited deliver the last
-// unterminated piece instead, as bufio.ScanLines does).
+// that could only complete past the bound, is ErrFrameTooLong as soon as
+// it is seen, so the socket holds at most MaxFrame bytes of an unfinished
+// frame; a peer that ends in the middle of a frame is ErrFrameTruncated
+// (Lines and Delimited deliver the last unterminated piece instead, as
+// bufio.ScanLines does); an error from Split is itself. Such an error
+// breaks the stream: the socket drops what it read past the last whole
+// frame and reads no more. After the frames before it, it comes as an
+// ErrorEvent that does not destroy the socket, and an EndEvent follows
+// (no more frames will come), upon which the socket ends its side as
+// after the peer's end (unless AllowHalfOpen): a reply sent while
+// handling the error, "line too long", still goes out, then the
+// connection closes.
 //
 // A framed socket's data is for its consumer: it cannot be the source of a
 // Pipe (its bytes are gone into frames), and its NetConn view reads the
@@ -46,11 +52,11 @@ type Framing struct {
 const DefaultMaxFrame = 64 << 10
 
 var (
-	// ErrFrameTooLong is the error that destroys a framed socket whose
-	// peer sends a frame longer than the Framing's MaxFrame.
+	// ErrFrameTooLong is the ErrorEvent of a framed socket whose peer
+	// sends a frame longer than the Framing's MaxFrame (see Framing).
 	ErrFrameTooLong = errors.New("nodenet: frame longer than MaxFrame")
-	// ErrFrameTruncated is the error that destroys a framed socket whose
-	// peer ends in the middle of a frame.
+	// ErrFrameTruncated is the ErrorEvent of a framed socket whose peer
+	// ends in the middle of a frame (see Framing).
 	ErrFrameTruncated = errors.New("nodenet: the peer ended in the middle of a frame")
 )
 
@@ -161,9 +167,9 @@ type framer struct {
 // frameLocked frames p, just read (nil at the peer's end, with atEOF),
 // queueing each whole frame as a data item. It reports false when the
 // stream broke the framing: reading stops, what was read past the last
-// whole frame is dropped, and the conn closes with the error once the
-// frames before it are delivered (brokenLocked), as a decoder delivers
-// what it decoded before it fails.
+// whole frame is dropped, and once the frames before it are delivered
+// (as a decoder delivers what it decoded before it fails), brokenLocked
+// tells the error.
 func (c *conn) frameLocked(p []byte, atEOF bool) bool {
 	fr := c.fr
 	if fr.err != nil {
@@ -221,13 +227,18 @@ func (fr *framer) fail(err error) bool {
 	return false
 }
 
-// brokenLocked closes the conn with the error that broke its framing,
-// once the frames before it are delivered, and reports whether it did.
+// brokenLocked tells the error that broke the conn's framing, once the
+// frames before it are delivered, and reports whether it did. The error
+// does not destroy the socket: no more frames can come, so an EndEvent
+// follows it, and the socket ends as after the peer's end (without
+// AllowHalfOpen, once the EndEvent is received), so that a reply sent
+// while handling the error still goes out.
 func (c *conn) brokenLocked() bool {
-	if c.fr == nil || c.fr.err == nil || c.q.data > 0 {
+	if c.fr == nil || c.fr.err == nil || c.q.data > 0 || c.readSide != readOpen {
 		return false
 	}
-	c.closeLocked(c.fr.err, closedByError)
+	c.pushLocked(ErrorEvent{Err: c.fr.err})
+	c.queueEndLocked()
 	return true
 }
 

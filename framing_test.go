@@ -118,11 +118,14 @@ func TestFramingServerAndEncoding(t *testing.T) {
 	}
 }
 
-// A frame longer than MaxFrame destroys the socket with ErrFrameTooLong
-// as soon as it is seen, without waiting for its end: a line that has
-// not ended by MaxFrame bytes, a complete line longer than the bound, and
-// a length prefix that announces too much. A peer that ends in the middle
-// of a frame gives ErrFrameTruncated.
+// A frame longer than MaxFrame is ErrFrameTooLong as soon as it is seen,
+// without waiting for its end: a line that has not ended by MaxFrame
+// bytes, a complete line longer than the bound, and a length prefix that
+// announces too much. A peer that ends in the middle of a frame gives
+// ErrFrameTruncated, and Split's error is itself. Each comes after the
+// frames before it, as an ErrorEvent that does not destroy the socket;
+// an EndEvent follows, and a reply sent on the error reaches the peer,
+// then its FIN.
 func TestFramingErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -139,24 +142,15 @@ func TestFramingErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, peer := rawPair(t, ConnectOptions{Framing: tt.framing})
-			r := record(t, s)
-			if _, err := peer.Write(tt.send); err != nil {
-				t.Fatal(err)
-			}
-			if tt.end {
-				peer.CloseWrite()
-			}
-			evs := r.wait()
-			ev, _ := r.waitFor("error", isKind[ErrorEvent]).(ErrorEvent)
-			if !errors.Is(ev.Err, tt.want) {
-				t.Errorf("error = %v; want %v", ev.Err, tt.want)
-			}
-			if c, _ := evs[len(evs)-1].(CloseEvent); !c.HadError {
-				t.Errorf("last event = %s; want close(true)", names(evs[len(evs)-1:]))
+			evs, reply, err := brokenFrame(t, tt.framing, tt.send, tt.end)
+			if !errors.Is(err, tt.want) {
+				t.Errorf("error = %v; want %v", err, tt.want)
 			}
 			if got := strings.Join(framesOf(evs), "|"); got != strings.Join(tt.frames, "|") {
 				t.Errorf("frames before the error = %q; want %q", framesOf(evs), tt.frames)
+			}
+			if reply != "bad frame, bye\n" {
+				t.Errorf("the peer read %q, then EOF; want the reply sent on the error", reply)
 			}
 		})
 	}
@@ -169,17 +163,46 @@ func TestFramingErrors(t *testing.T) {
 			}
 			return adv, tok, err
 		}
-		s, peer := rawPair(t, ConnectOptions{Framing: Framing{Split: split}})
-		r := record(t, s)
-		peer.Write([]byte("fine\nno!\n"))
-		evs := r.wait()
-		if ev, _ := r.waitFor("error", isKind[ErrorEvent]).(ErrorEvent); !errors.Is(ev.Err, bad) {
-			t.Errorf("error = %v; want Split's", ev.Err)
+		evs, _, err := brokenFrame(t, Framing{Split: split}, []byte("fine\nno!\n"), false)
+		if !errors.Is(err, bad) {
+			t.Errorf("error = %v; want Split's", err)
 		}
 		if got := framesOf(evs); len(got) != 1 || got[0] != "fine" {
 			t.Errorf("frames = %q; want [fine]", got)
 		}
 	})
+}
+
+// brokenFrame sends send (then the end, if end) to a socket with framing
+// f, which replies "bad frame, bye" to its ErrorEvent. It checks that the
+// events after the data are the error, the end and a close without
+// error, and returns them, what the peer read until EOF, and the error.
+func brokenFrame(t *testing.T, f Framing, send []byte, end bool) ([]Event, string, error) {
+	t.Helper()
+	s, peer := rawPair(t, ConnectOptions{Framing: f})
+	l := newEventLog(t, "events", s.Events(), func(ev Event) {
+		if _, ok := ev.(ErrorEvent); ok {
+			s.SendString("bad frame, bye\n", "", nil)
+		}
+	})
+	if _, err := peer.Write(send); err != nil {
+		t.Fatal(err)
+	}
+	if end {
+		peer.CloseWrite()
+	}
+	reply := string(readAll(t, peer))
+	evs := l.wait()
+	var rest []Event
+	for _, ev := range evs {
+		if !isKind[DataEvent](ev) && !isKind[ConnectEvent](ev) {
+			rest = append(rest, ev)
+		}
+	}
+	if got := names(rest); len(rest) != 3 || !strings.HasPrefix(got, "error(") || !strings.HasSuffix(got, " end close(false)") {
+		t.Fatalf("events after the data = %s; want error, end, close(false)", got)
+	}
+	return evs, reply, rest[0].(ErrorEvent).Err
 }
 
 // Pause holds back the next frame, not the next read: frames read in one

@@ -133,11 +133,16 @@ func (c *conn) queueReadLocked(p []byte, buf *[]byte) (kept bool) {
 // eofLocked handles the peer's FIN: flush the decoder, queue the EndEvent
 // behind the data, and tell it at once when nobody can hear it.
 func (c *conn) eofLocked() {
-	c.readSide = readEOF
 	c.s.touchLocked(onEnd)
 	if c.fr != nil && !c.frameLocked(nil, true) {
-		return
+		return // brokenLocked tells the error, then the end
 	}
+	c.queueEndLocked()
+}
+
+// queueEndLocked queues the EndEvent behind the data: no more data comes.
+func (c *conn) queueEndLocked() {
+	c.readSide = readEOF
 	if c.dec != nil {
 		if t := c.dec.end(); t != "" {
 			c.q.pushData(item{text: t, isText: true})

@@ -39,7 +39,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -113,7 +112,13 @@ func serve(r *room, host string, port int, ready func(nodenet.Addr)) error {
 // gets a goodbye, and run returns once they have all closed (nil), or at
 // the grace deadline with Shutdown's *nodenet.ForcedError.
 func run(ctx context.Context, r *room, host string, port int, ready func(nodenet.Addr)) error {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{MaxBufferSize: r.cfg.maxQueue}, r.handle)
+	srv := nodenet.CreateServer(nodenet.ServerOptions{
+		MaxBufferSize: r.cfg.maxQueue,
+		// One DataEvent per line; a line of maxLine bytes may end in
+		// "\r\n", and a longer one is an ErrorEvent, so that a client
+		// that never sends '\n' cannot make the socket hold more.
+		Framing: nodenet.Lines(r.cfg.maxLine + len("\r\n")),
+	}, r.handle)
 	if err := srv.Listen(port, host, 0); err != nil {
 		return err
 	}
@@ -226,11 +231,10 @@ func (r *room) leave(cl *client, why string) {
 
 // session is one connection's state, owned by its handler's goroutine.
 type session struct {
-	r       *room
-	c       *nodenet.Socket
-	me      *client // nil until the client has given a name
-	partial []byte  // the unfinished line at the end of the data so far
-	over    bool    // the server has ended the conversation: ignore what comes
+	r    *room
+	c    *nodenet.Socket
+	me   *client // nil until the client has given a name
+	over bool    // the server has ended the conversation: ignore what comes
 }
 
 // handle is the connection handler. It receives the socket's events
@@ -248,19 +252,10 @@ func (r *room) handle(c *nodenet.Socket) {
 	for ev := range c.Events() {
 		switch ev := ev.(type) {
 		case nodenet.DataEvent:
-			if s.over {
-				continue // a line after the goodbye: nobody hears it
-			}
-			lines, rest, err := splitLines(s.partial, ev.Data, r.cfg.maxLine)
-			s.partial = rest
-			for _, line := range lines {
-				if s.over {
-					break
-				}
-				s.line(line)
-			}
-			if err != nil && !s.over {
-				s.end(leftTooLong, "* line too long, goodbye\n")
+			// One line, without its "\n" or "\r\n": the server's Framing
+			// (Lines) splits the stream.
+			if !s.over { // a line after the goodbye: nobody hears it
+				s.line(string(ev.Data))
 			}
 		case nodenet.DrainEvent:
 			// Paused by s.reply while the client had a full queue of
@@ -294,6 +289,15 @@ func (r *room) handle(c *nodenet.Socket) {
 			// AllowHalfOpen the socket ends this side itself, now.
 			r.leave(s.me, leftByItself)
 		case nodenet.ErrorEvent:
+			if errors.Is(ev.Err, nodenet.ErrFrameTooLong) {
+				// A line past -max-line: the socket has dropped it and
+				// reads no more (an EndEvent follows), but a goodbye
+				// sent now still goes out.
+				if !s.over {
+					s.end(leftTooLong, "* line too long, goodbye\n")
+				}
+				continue
+			}
 			r.cfg.logf("%s: %v", c.RemoteAddress(), ev.Err) // the CloseEvent follows
 		}
 	}
@@ -411,40 +415,6 @@ func validName(name string) bool {
 		}
 	}
 	return true
-}
-
-// errLineTooLong is splitLines's error for a line longer than its limit.
-var errLineTooLong = errors.New("line too long")
-
-// splitLines splits partial+data at '\n' and returns the complete lines,
-// without their "\n" or "\r\n", and the unfinished rest, for the caller
-// to pass back with the next data. A DataEvent is whatever one read
-// returned, not a line: a line may come in pieces, and one event may hold
-// many. A line, finished or not, longer than limit bytes is an error, so
-// that a client that never sends '\n' cannot make rest grow without
-// bound. (The library may offer framing later; until then it is done
-// here.)
-func splitLines(partial, data []byte, limit int) (lines []string, rest []byte, err error) {
-	buf := data
-	if len(partial) > 0 {
-		buf = append(partial, data...)
-	}
-	for {
-		i := bytes.IndexByte(buf, '\n')
-		if i < 0 {
-			break
-		}
-		if i > limit {
-			return lines, nil, errLineTooLong
-		}
-		lines = append(lines, string(bytes.TrimSuffix(buf[:i], []byte("\r"))))
-		buf = buf[i+1:]
-	}
-	if len(buf) > limit {
-		return lines, nil, errLineTooLong
-	}
-	// A copy: buf lies in the event's data, which may be a large read.
-	return lines, bytes.Clone(buf), nil
 }
 
 // runDemo runs the server and two clients, alice and bob, in one process

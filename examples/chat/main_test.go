@@ -436,7 +436,7 @@ func TestLineTooLong(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer long.Close()
-	long.Write(bytes.Repeat([]byte("y"), 101))
+	long.Write(bytes.Repeat([]byte("y"), 102)) // no room left for "\r\n"
 	long.SetReadDeadline(time.Now().Add(testTimeout))
 	got, err := io.ReadAll(long)
 	if want := "* welcome; your name?\n* line too long, goodbye\n"; string(got) != want || err != nil {
@@ -521,26 +521,5 @@ server: shut down
 `
 	if got := out.String(); got != want {
 		t.Errorf("demo printed:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func TestSplitLines(t *testing.T) {
-	var rest []byte
-	var got []string
-	for _, piece := range []string{"one\r\ntw", "o\n", "", "\nthree", " and more\nfour"} {
-		lines, r, err := splitLines(rest, []byte(piece), 20)
-		if err != nil {
-			t.Fatalf("splitLines: %v", err)
-		}
-		got, rest = append(got, lines...), r
-	}
-	if want := []string{"one", "two", "", "three and more"}; strings.Join(got, "|") != strings.Join(want, "|") || string(rest) != "four" {
-		t.Errorf("lines %q, rest %q; want %q, rest \"four\"", got, rest, want)
-	}
-	if _, _, err := splitLines([]byte("0123456789"), []byte("0123456789x"), 20); err != errLineTooLong {
-		t.Errorf("21 bytes without a newline: err %v; want errLineTooLong", err)
-	}
-	if lines, _, err := splitLines(nil, []byte("ok\n"+strings.Repeat("z", 21)+"\n"), 20); err != errLineTooLong || len(lines) != 1 {
-		t.Errorf("a 21-byte line after a short one: lines %q, err %v; want the short one, errLineTooLong", lines, err)
 	}
 }

@@ -129,13 +129,12 @@ func (c *conn) shutFromWriterLocked() {
 		return
 	}
 	c.writeSide = writeShut
-	cw, ok := c.nc.(interface{ CloseWrite() error })
-	if !ok {
+	if _, ok := c.nc.(interface{ CloseWrite() error }); !ok {
 		c.shutDoneLocked(nil)
 		return
 	}
 	c.s.mu.Unlock()
-	err := cw.CloseWrite()
+	err := closeWrite(c.nc)
 	c.s.mu.Lock()
 	if c.phase == phaseOpen {
 		c.shutDoneLocked(err)

@@ -561,3 +561,65 @@ func TestTLSBadOptions(t *testing.T) {
 		t.Errorf("Connect over a Unix socket without ServerName = %v; want an error wrapping ErrInvalidArgument", err)
 	}
 }
+
+// batchConn, once batching, holds what is written to it until flush,
+// which sends it to the conn under it in one write: many TLS records then
+// reach the peer together, and its TLS reader holds several of them at
+// once. Before, it writes through (the handshake). One goroutine uses it.
+type batchConn struct {
+	net.Conn
+	batching bool
+	buf      bytes.Buffer
+}
+
+func (c *batchConn) Write(p []byte) (int, error) {
+	if !c.batching {
+		return c.Conn.Write(p)
+	}
+	return c.buf.Write(p)
+}
+
+// TestTLSManyRecordsAtOnce: a TLS socket that receives many small records
+// in one burst, close_notify right behind them, delivers every byte in
+// order and then the end (a read takes the records tls.Conn already holds,
+// and the close_notify among them, without waiting: read.go).
+func TestTLSManyRecordsAtOnce(t *testing.T) {
+	srv := CreateServer(ServerOptions{TLSConfig: serverTLS(t)}, nil)
+	r := recordServer(t, srv)
+	port := listenTCP(t, srv)
+	cfg := clientTLS(t)
+	cfg.ServerName = "127.0.0.1"
+	bc := &batchConn{Conn: dialRaw(t, port)}
+	tc := tls.Client(bc, cfg)
+	if err := tc.HandshakeContext(ctxTimeout(t)); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	sr := record(t, r.waitConnection(1))
+
+	bc.batching = true
+	var want bytes.Buffer
+	for i := range 500 {
+		rec := fmt.Sprintf("record %03d of a burst of 500 small TLS records\n", i)
+		want.WriteString(rec)
+		if _, err := io.WriteString(tc, rec); err != nil { // one record each
+			t.Fatal(err)
+		}
+	}
+	if err := tc.CloseWrite(); err != nil { // close_notify, right behind
+		t.Fatal(err)
+	}
+	// CloseWrite set the write deadline to now (no TLS write after it);
+	// the socket reads meanwhile.
+	bc.Conn.SetWriteDeadline(time.Time{})
+	if _, err := bc.Conn.Write(bc.buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	sr.waitFor("end", isKind[EndEvent])
+	if got := dataOf(sr.events()); !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("the socket read %d bytes; want the %d sent, in order", len(got), want.Len())
+	}
+	sr.s.End()
+	if got, want := names(sr.wait()), "data end close(false)"; got != want {
+		t.Errorf("events = %q; want %q", got, want)
+	}
+}

@@ -36,9 +36,10 @@ import "net"
 // whose peer has stopped reading may take that long.
 //
 // A conn without a descriptor (no syscall.Conn: TLS, net.Pipe) is read
-// with its Read method, which holds a 64 KiB read buffer while it waits,
-// and written by the writer goroutine only; one with a descriptor works
-// as an accepted socket does. conn's own deadlines should be clear: a
+// with its Read method, which holds a 60 KiB read buffer while it waits
+// (a *tls.Conn's records already held are taken in the same read, with a
+// read deadline in the past), and written by the writer goroutine only;
+// one with a descriptor works as an accepted socket does. conn's own deadlines should be clear: a
 // timeout of its Read or Write destroys the socket with that error.
 //
 // Safe for concurrent use: WrapConn keeps no state of its own.

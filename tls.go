@@ -18,8 +18,8 @@ import (
 // gives a client to complete its handshake when
 // ServerOptions.HandshakeTimeout is 0. A client that has not finished by
 // then is closed, and the server tells it with a DropEvent whose Reason is
-// "tlsHandshake". It is net/http's TLSHandshakeTimeout; Node's tls.Server
-// waits 120 seconds.
+// "tlsHandshake". It is the TLSHandshakeTimeout of net/http's
+// DefaultTransport; Node's tls.Server waits 120 seconds.
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // The server's side. A TLS server admits a connection as any other (the
@@ -173,9 +173,9 @@ func closeWrite(nc net.Conn) error {
 // false for a plain connection and before a client's connection is up;
 // after the close it still describes the last connection.
 //
-// Safe for concurrent use. It does not wait, but for a socket of WrapConn
-// whose handshake has not finished: crypto/tls then makes it wait for the
-// handshake.
+// Safe for concurrent use. It does not wait, except on a socket of
+// WrapConn whose handshake is still running: crypto/tls makes it wait for
+// the handshake's end.
 func (s *Socket) TLSConnectionState() (tls.ConnectionState, bool) {
 	s.mu.Lock()
 	nc := s.c.nc

@@ -279,11 +279,7 @@ func (c *conn) shutLocked() {
 		c.closeLocked(nil, closedGracefully)
 		return
 	}
-	var err error
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-		err = cw.CloseWrite()
-	}
-	c.shutDoneLocked(err)
+	c.shutDoneLocked(closeWrite(c.nc))
 }
 
 // shutDoneLocked completes the half-close with its outcome.

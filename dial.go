@@ -28,7 +28,8 @@ type dialResult struct {
 	err  error
 }
 
-// dial connects as opts says. For a host with several addresses it races
+// dial connects as opts says, and runs the TLS handshake after it with
+// opts.TLSConfig. For a host with several addresses it races
 // them as RFC 8305 does: families interleaved, the next attempt started
 // when the previous one fails or after AttemptDelay, the first connection
 // kept and the others closed; with ReportAttempts each attempt is told as
@@ -44,6 +45,9 @@ func (c *conn) dial(ctx context.Context, opts ConnectOptions) (net.Conn, error) 
 		defer cancel()
 	}
 	conn, err := c.dialAddrs(ctx, opts)
+	if err == nil && opts.TLSConfig != nil {
+		conn, err = handshakeClient(ctx, conn, opts) // bounded as the connect is
+	}
 	if err == nil {
 		return conn, nil
 	}

@@ -181,6 +181,13 @@
 //     BytesBeforeUnwritable, ServerOptions.PauseOnConnect.
 //   - Idle timeouts by direction: SetReadIdleTimeout, SetWriteIdleTimeout,
 //     SetWriteStallTimeout, each with its event.
+//   - TLS: ServerOptions.TLSConfig makes a TLS server that keeps every
+//     Server feature (Shutdown, Stats, ConnState, BlockList, the limit):
+//     the handshake runs after admission, off the accept loop, bounded by
+//     HandshakeTimeout, and a failed one is a DropEvent "tlsHandshake";
+//     ConnectOptions.TLSConfig makes a TLS client whose ConnectEvent comes
+//     after the handshake. End sends close_notify, then the FIN.
+//     Socket.TLSConnectionState tells the session.
 //   - Interop: WrapConn (crypto/tls, net.Pipe), Socket.NetConn (whose Read,
 //     and a Write blocked in it, return ErrServerShutdown and
 //     ErrIdleTimeout once for the ShutdownEvent and the TimeoutEvent), Proxy.

@@ -56,19 +56,28 @@ type CloseEvent struct {
 // ListeningEvent is a server's 'listening': Listen has bound the address.
 type ListeningEvent struct{}
 
-// ConnectionEvent is a server's 'connection': a connection was accepted.
-// The Socket is open and already reading; its data waits for a consumer.
+// ConnectionEvent is a server's 'connection': a connection was accepted
+// (for a TLS server, its handshake has succeeded: Node's
+// 'secureConnection'). The Socket is open and already reading; its data
+// waits for a consumer.
 type ConnectionEvent struct {
 	Socket *Socket
 }
 
 // DropEvent is a server's 'drop' (Node v18.6): a connection was accepted
-// and closed at once. Reason is "maxConnections" (over the
-// SetMaxConnections limit, with DropOverLimit) or "blockList" (the peer's
-// address is in ServerOptions.BlockList).
+// and closed without being handed to the program. Reason is
+// "maxConnections" (over the SetMaxConnections limit, with DropOverLimit),
+// "blockList" (the peer's address is in ServerOptions.BlockList), or
+// "tlsHandshake" (a TLS server's handshake failed or timed out: Node's
+// tls 'tlsClientError'). Err is nil but for "tlsHandshake", where it is an
+// *Error saying why: Code "ERR_TLS_HANDSHAKE_TIMEOUT" past
+// ServerOptions.HandshakeTimeout, "ECONNRESET" for a client that left,
+// "EPROTO" for one that does not speak TLS or that the handshake refused,
+// with crypto/tls's error as its cause.
 type DropEvent struct {
 	Local, Remote Addr
 	Reason        string
+	Err           error
 }
 
 // ConnectionAttemptEvent is Node v20's 'connectionAttempt': a connect

@@ -56,7 +56,7 @@ func ExampleServer_Shutdown() {
 	// client got "bye\n"
 	// client closed
 	// shutdown: <nil>
-	// {Accepted:1 Dropped:0 Active:0 Forced:0}
+	// {Accepted:1 Dropped:0 Active:0 Handshaking:0 Forced:0}
 }
 
 // A block list refuses a subnet, on the server's side and on the

@@ -2,6 +2,7 @@ package nodenet
 
 import (
 	"cmp"
+	"crypto/tls"
 	"net"
 	"os"
 	"strconv"
@@ -72,6 +73,29 @@ type ServerOptions struct {
 	// has closed, in the spirit of http.Server.ConnState. It runs on a
 	// library goroutine, must not block, and may call the socket's methods.
 	ConnState func(*Socket, ReadyState)
+
+	// TLSConfig, when not nil, makes the server a TLS server, as Node's
+	// tls.createServer: every connection the server admits (BlockList and
+	// the connection limit come first, and the limit counts it from then
+	// on) runs the server's side of a TLS handshake on a goroutine of its
+	// own, never on the accept loop, and becomes a Socket only once the
+	// handshake has succeeded: ConnState, the ConnectionEvent (Node's
+	// 'secureConnection') and the handler come after it. A handshake that
+	// fails, or has not finished within HandshakeTimeout, closes the
+	// connection with a DropEvent whose Reason is "tlsHandshake" and whose
+	// Err says why (Node's 'tlsClientError'). Close closes the connections
+	// still in their handshake. The sockets read and write plaintext; End
+	// sends close_notify, then the FIN. The config must have a certificate
+	// (Certificates, GetCertificate or GetConfigForClient), or Listen fails;
+	// as crypto/tls requires, it must not be modified once the server
+	// listens. Its callbacks (GetCertificate, VerifyPeerCertificate, ...)
+	// run on the handshake goroutines, several at once; they must not call
+	// the server's Shutdown, which waits for those goroutines.
+	TLSConfig *tls.Config
+	// HandshakeTimeout bounds a TLS client's handshake, from the accept to
+	// its end; 0 means DefaultHandshakeTimeout (10 seconds). A negative
+	// value makes Listen fail. Unused without TLSConfig.
+	HandshakeTimeout time.Duration
 }
 
 // MaxConnectionsPolicy says what a server does with a connection over its
@@ -99,6 +123,20 @@ func (o SocketOptions) flow() (flow, error) {
 
 func (o ServerOptions) flow() (flow, error) {
 	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize, o.Framing)
+}
+
+// validate checks the options as Listen does before it binds anything.
+func (o ServerOptions) validate() error {
+	if _, err := o.flow(); err != nil {
+		return err
+	}
+	if o.HandshakeTimeout < 0 {
+		return argError("HandshakeTimeout should be >= 0, got %v", o.HandshakeTimeout)
+	}
+	if c := o.TLSConfig; c != nil && len(c.Certificates) == 0 && c.GetCertificate == nil && c.GetConfigForClient == nil {
+		return argError("ServerOptions.TLSConfig has no certificate: set Certificates, GetCertificate or GetConfigForClient")
+	}
+	return nil
 }
 
 // applyTo gives an accepted socket the server's socket options.
@@ -206,6 +244,23 @@ type ConnectOptions struct {
 	Nagle                 bool
 	KeepAlive             bool
 	KeepAliveInitialDelay time.Duration
+
+	// TLSConfig, when not nil, makes the connection a TLS client's, as
+	// Node's tls.connect: once connected, the socket runs the TLS
+	// handshake, within the connecting phase (Timeout and the context of
+	// ConnectContext bound it, Destroy stops it), and the ConnectEvent
+	// (Node's 'secureConnect') comes only after it has succeeded. A failed
+	// handshake is a failed connect: an ErrorEvent whose *Error has Node's
+	// Code ("ERR_TLS_CERT_ALTNAME_INVALID", "DEPTH_ZERO_SELF_SIGNED_CERT",
+	// "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "CERT_HAS_EXPIRED", "ECONNRESET",
+	// or "EPROTO" for the others) and crypto/tls's error as its cause, then
+	// CloseEvent{HadError: true}. An empty ServerName defaults to Host
+	// ("localhost" when Host is empty), as tls.Dial does; with Path it must
+	// be set, unless InsecureSkipVerify. The socket reads and writes
+	// plaintext; End sends close_notify, then the FIN. The config is not
+	// modified (it is cloned to set ServerName), and must not be while the
+	// connect runs; its callbacks run on the socket's connecting goroutine.
+	TLSConfig *tls.Config
 }
 
 // Addr is a bound address as Node's address() reports it. For TCP, Address
@@ -352,6 +407,9 @@ func (o ConnectOptions) validate() error {
 		return argError("KeepAliveInitialDelay should be >= 0, got %v", o.KeepAliveInitialDelay)
 	}
 	if o.Path != "" {
+		if c := o.TLSConfig; c != nil && c.ServerName == "" && !c.InsecureSkipVerify {
+			return argError("TLSConfig over a Unix socket (Path) needs ServerName, or InsecureSkipVerify: there is no host to take it from")
+		}
 		return nil
 	}
 	if err := validatePort(o.Port); err != nil {

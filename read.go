@@ -1,6 +1,8 @@
 package nodenet
 
 import (
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -64,6 +66,9 @@ func (r *rawRead) read(nc net.Conn, rc syscall.RawConn) (*[]byte, int, error) {
 	if rc == nil {
 		b := readBufs.Get().(*[]byte)
 		n, err := nc.Read(*b)
+		if tc, ok := nc.(*tls.Conn); ok && n > 0 && err == nil {
+			n, err = readHeldRecords(tc, *b, n)
+		}
 		return b, n, err
 	}
 	r.buf, r.n, r.err = nil, 0, nil
@@ -81,6 +86,36 @@ func (r *rawRead) read(nc net.Conn, rc syscall.RawConn) (*[]byte, int, error) {
 		n = 0
 	}
 	return buf, n, err
+}
+
+// readHeldRecords adds to buf[:n], just read from tc, what tc can give
+// without waiting. A *tls.Conn's Read returns one record at most (16 KiB
+// of plaintext), while its last read from the connection often brought
+// more: with a read deadline in the past, Read returns the records
+// already held whole, and fails at once, with no system call, when it
+// would have to wait. So a chunk of a TLS socket is as large as a plain
+// one's, and a Pipe or a Proxy behind it writes it with one system call
+// instead of one per record. A read deadline error is not sticky in
+// crypto/tls (the part of a record read so far is kept), as the wake-up
+// of a blocked read (conn.interruptLocked) relies on too.
+func readHeldRecords(tc *tls.Conn, buf []byte, n int) (int, error) {
+	if tc.SetReadDeadline(aLongTimeAgo) != nil {
+		return n, nil
+	}
+	var err error
+	for n < len(buf) {
+		var m int
+		m, err = tc.Read(buf[n:])
+		n += m
+		if err != nil {
+			break
+		}
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = nil // nothing more held
+	}
+	tc.SetReadDeadline(time.Time{})
+	return n, err
 }
 
 // gotLocked counts n bytes just read.

@@ -31,6 +31,8 @@ type Server struct {
 	acceptDone chan struct{} // closed when the accept loop has returned
 	closed     chan struct{} // closed when the CloseEvent is queued (for Shutdown)
 	conns      map[*Socket]struct{}
+	handshakes map[net.Conn]struct{} // TLS: accepted conns in their handshake (tls.go); Close closes them
+	hsRunning  int                   // TLS: handshake goroutines still running; the CloseEvent waits for them
 	maxConns   int
 	room       chan struct{} // 1-buffered: a connection closed (WaitOverLimit)
 	exclusive  bool          // ListenOptions.Exclusive: the socket is not shared
@@ -214,7 +216,7 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 // are ListenContext's: both take effect with the listening state, under
 // the same lock, so that no one sees the one without the other.
 func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, error), exclusive bool) error {
-	if _, err := srv.opts.flow(); err != nil {
+	if err := srv.opts.validate(); err != nil {
 		return err
 	}
 	srv.mu.Lock()
@@ -311,39 +313,78 @@ func sleep(d time.Duration, stop chan struct{}) bool {
 // accept hands a new connection to the program, or drops it: closes it at
 // once, as Node does (the client sees the connection, then its end), when
 // the server is over its connection limit, closing, or the peer's address
-// is blocked; a DropEvent tells it, as later Node's 'drop' does.
+// is blocked; a DropEvent tells it, as later Node's 'drop' does. A TLS
+// server admits the connection first, then runs its handshake on a
+// goroutine of its own (tls.go), so that a client slow to handshake holds
+// a slot of the limit but never the accept loop.
 func (srv *Server) accept(conn net.Conn) {
 	srv.mu.Lock()
 	reason := ""
 	switch {
 	case !srv.listening:
 		reason = "closing"
-	case srv.maxConns > 0 && len(srv.conns) >= srv.maxConns:
+	case srv.maxConns > 0 && srv.activeLocked() >= srv.maxConns:
 		reason = "maxConnections"
 	case srv.opts.BlockList != nil && srv.opts.BlockList.checkAddr(conn.RemoteAddr()):
 		reason = "blockList"
 	}
 	if reason != "" {
-		srv.dropped.Add(1)
-		if reason != "closing" {
-			srv.pushLocked(DropEvent{Local: addrOf(conn.LocalAddr()), Remote: addrOf(conn.RemoteAddr()), Reason: reason})
-		}
+		srv.dropLocked(conn, reason, nil)
 		srv.mu.Unlock()
 		conn.Close()
 		return
 	}
+	if srv.opts.TLSConfig != nil {
+		srv.startHandshakeLocked(conn)
+		srv.mu.Unlock()
+		return
+	}
+	s := srv.newSocketLocked()
+	srv.mu.Unlock()
+	srv.announce(s, conn)
+}
+
+// dropLocked counts a connection closed without being handed to the
+// program and tells the consumer why, unless the server is closing.
+func (srv *Server) dropLocked(conn net.Conn, reason string, err error) {
+	srv.dropped.Add(1)
+	if reason != "closing" {
+		srv.pushLocked(DropEvent{Local: addrOf(conn.LocalAddr()), Remote: addrOf(conn.RemoteAddr()), Reason: reason, Err: err})
+	}
+}
+
+// activeLocked is the number of connections that count against the
+// limit: the open ones and those in their TLS handshake.
+func (srv *Server) activeLocked() int {
+	return len(srv.conns) + len(srv.handshakes)
+}
+
+// newSocketLocked makes the socket of an admitted connection and counts
+// it as open.
+func (srv *Server) newSocketLocked() *Socket {
 	srv.accepted.Add(1)
 	s := newSocket(srv.opts.AllowHalfOpen, srv.flow)
 	s.server = srv
 	s.c.handling = srv.handler != nil
 	srv.opts.applyTo(s)
 	srv.conns[s] = struct{}{}
-	srv.mu.Unlock()
+	return s
+}
 
+// announce starts s on conn and hands it to the program: ConnState, the
+// ConnectionEvent, the handler. The server's lock is not held, since a
+// closing socket takes its own lock and then the server's.
+func (srv *Server) announce(s *Socket, conn net.Conn) {
 	// Start the socket before announcing it, so that whoever receives it
-	// finds it open; the server's lock is not held, since a closing
-	// socket takes its own lock and then the server's.
+	// finds it open. A TLS socket is announced by its handshake goroutine,
+	// after the accept loop: Shutdown may have destroyed it meanwhile, and
+	// then nobody hears of it.
 	s.mu.Lock()
+	if s.c.phase == phaseClosed {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
 	s.startLocked(conn)
 	s.mu.Unlock()
 	if hook := srv.opts.ConnState; hook != nil {
@@ -387,7 +428,7 @@ func (srv *Server) handlerReturned(s *Socket) {
 func (srv *Server) waitForRoom(stop chan struct{}) bool {
 	for {
 		srv.mu.Lock()
-		full := srv.opts.OverLimit == WaitOverLimit && srv.maxConns > 0 && len(srv.conns) >= srv.maxConns
+		full := srv.opts.OverLimit == WaitOverLimit && srv.maxConns > 0 && srv.activeLocked() >= srv.maxConns
 		if full && srv.room == nil {
 			srv.room = make(chan struct{}, 1)
 		}
@@ -408,18 +449,24 @@ func (srv *Server) waitForRoom(stop chan struct{}) bool {
 func (srv *Server) release(s *Socket) {
 	srv.mu.Lock()
 	delete(srv.conns, s)
+	srv.roomLocked()
+	srv.maybeCloseLocked()
+	srv.mu.Unlock()
+}
+
+// roomLocked tells an accept loop waiting under WaitOverLimit that a
+// connection has gone.
+func (srv *Server) roomLocked() {
 	if srv.room != nil {
 		select {
 		case srv.room <- struct{}{}:
 		default:
 		}
 	}
-	srv.maybeCloseLocked()
-	srv.mu.Unlock()
 }
 
 func (srv *Server) maybeCloseLocked() {
-	if srv.closing && len(srv.conns) == 0 {
+	if srv.closing && len(srv.conns) == 0 && srv.hsRunning == 0 {
 		srv.closing = false
 		srv.pushLocked(CloseEvent{})
 		close(srv.closed)
@@ -428,9 +475,11 @@ func (srv *Server) maybeCloseLocked() {
 
 // Close is Node's server.close(): it stops accepting at once (new
 // connection attempts are refused) and leaves open connections alone; the
-// CloseEvent comes when the last of them has closed. It returns
-// ErrNotRunning when the server is not listening, and no ListeningEvent
-// comes after it. When Close returns, the accept loop has stopped.
+// CloseEvent comes when the last of them has closed. A TLS server also
+// closes the connections still in their handshake (ServerOptions.TLSConfig):
+// no ConnectionEvent comes after Close. It returns ErrNotRunning when the
+// server is not listening, and no ListeningEvent comes after it. When
+// Close returns, the accept loop has stopped.
 func (srv *Server) Close() error {
 	srv.mu.Lock()
 	if !srv.listening {
@@ -448,7 +497,16 @@ func (srv *Server) Close() error {
 	}
 	srv.ref.set(false, srv.ref.unref)
 	done := srv.acceptDone
+	handshaking := make([]net.Conn, 0, len(srv.handshakes))
+	for conn := range srv.handshakes {
+		handshaking = append(handshaking, conn)
+	}
 	srv.mu.Unlock()
+	// Their goroutines see the closed conn and the closed server, drop
+	// them without a DropEvent and leave; the CloseEvent waits for them.
+	for _, conn := range handshaking {
+		conn.Close()
+	}
 	<-done // the accept loop never waits on anything but the listener
 	srv.mu.Lock()
 	srv.maybeCloseLocked()
@@ -480,30 +538,27 @@ func (srv *Server) Address() Addr {
 }
 
 // Connections is Node's getConnections(): the number of open connections
-// accepted by the server, at the time of the call.
+// accepted by the server, at the time of the call, counting those of a
+// TLS server still in their handshake, as Node's tls.Server does.
 func (srv *Server) Connections() int {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	return len(srv.conns)
+	return srv.activeLocked()
 }
 
 // SetMaxConnections is Node's maxConnections: once n connections are open,
 // further ones are accepted and closed at once with a DropEvent (Node
 // v18.6's 'drop'), or, with ServerOptions.OverLimit WaitOverLimit, wait in
-// the listen backlog until a connection closes. 0 means no limit; a
-// negative n is an error. Lowering it does not close open connections.
+// the listen backlog until a connection closes. A TLS server's connections
+// in their handshake count. 0 means no limit; a negative n is an error.
+// Lowering it does not close open connections.
 func (srv *Server) SetMaxConnections(n int) error {
 	if n < 0 {
 		return argError("max connections should be >= 0, got %d", n)
 	}
 	srv.mu.Lock()
 	srv.maxConns = n
-	if srv.room != nil { // a raised limit lets a waiting accept loop go on
-		select {
-		case srv.room <- struct{}{}:
-		default:
-		}
-	}
+	srv.roomLocked() // a raised limit lets a waiting accept loop go on
 	srv.mu.Unlock()
 	return nil
 }

@@ -1,6 +1,7 @@
 package nodenet
 
 import (
+	"crypto/tls"
 	"net"
 	"time"
 )
@@ -91,9 +92,13 @@ func (s *Socket) SetKeepAlive(enable bool, initialDelay time.Duration) error {
 }
 
 // applyOptionsLocked applies SetNoDelay and SetKeepAlive to an open TCP
-// connection.
+// connection, also under TLS.
 func (s *Socket) applyOptionsLocked() error {
-	tc, ok := s.c.nc.(*net.TCPConn)
+	nc := s.c.nc
+	if t, ok := nc.(*tls.Conn); ok {
+		nc = t.NetConn()
+	}
+	tc, ok := nc.(*net.TCPConn)
 	if !ok || s.c.phase != phaseOpen {
 		return nil
 	}

@@ -42,19 +42,24 @@ func unixNano(ns int64) time.Time {
 
 // ServerStats is a snapshot of a server's counters.
 type ServerStats struct {
-	Accepted int64 // connections handed to the program since the server was made
-	Dropped  int64 // connections closed at once: over the limit, blocked, or closing
-	Active   int   // open connections (Connections)
-	Forced   int64 // connections destroyed by Shutdown at its deadline
+	Accepted    int64 // connections handed to the program since the server was made
+	Dropped     int64 // connections closed without being handed over: over the limit, blocked, closing, failed TLS handshake
+	Active      int   // open connections, those in their TLS handshake included (Connections)
+	Handshaking int   // of Active, those in their TLS handshake
+	Forced      int64 // connections destroyed by Shutdown at its deadline
 }
 
 // Stats returns a snapshot of the server's counters. Safe for concurrent
 // use.
 func (srv *Server) Stats() ServerStats {
+	srv.mu.Lock()
+	active, handshaking := srv.activeLocked(), len(srv.handshakes)
+	srv.mu.Unlock()
 	return ServerStats{
-		Accepted: srv.accepted.Load(),
-		Dropped:  srv.dropped.Load(),
-		Active:   srv.Connections(),
-		Forced:   srv.forced.Load(),
+		Accepted:    srv.accepted.Load(),
+		Dropped:     srv.dropped.Load(),
+		Active:      active,
+		Handshaking: handshaking,
+		Forced:      srv.forced.Load(),
 	}
 }

@@ -17,10 +17,14 @@ import "net"
 //
 // End half-closes through conn's CloseWrite method, where it has one: a
 // *net.TCPConn or *net.UnixConn sends a FIN; a *tls.Conn sends TLS's
-// close_notify (the TCP connection stays open both ways, and a Go peer's
-// Read returns io.EOF), which needs the handshake done, so complete it
-// (HandshakeContext) before WrapConn if the socket may End before it has
-// read anything; otherwise End's CloseWrite fails and destroys the socket.
+// close_notify (a Go peer's Read returns io.EOF), then half-closes the
+// conn under it the same way (a TCP conn sends its FIN after the alert),
+// as the sockets of a TLS server (ServerOptions.TLSConfig) and a TLS
+// client (ConnectOptions.TLSConfig) do. close_notify needs the handshake
+// done, so complete it (HandshakeContext) before WrapConn if the socket
+// may End before it has read anything; otherwise End's CloseWrite fails
+// and destroys the socket. (A TLS server or client socket has its
+// handshake done before it opens: prefer them to WrapConn for TLS.)
 // A conn without CloseWrite (net.Pipe) cannot half-close: End flushes the
 // queue and stops this side's writes, but the peer is told nothing until
 // the connection closes, which happens once the peer's own end has been
@@ -32,9 +36,10 @@ import "net"
 // whose peer has stopped reading may take that long.
 //
 // A conn without a descriptor (no syscall.Conn: TLS, net.Pipe) is read
-// with its Read method, which holds a 64 KiB read buffer while it waits,
-// and written by the writer goroutine only; one with a descriptor works
-// as an accepted socket does. conn's own deadlines should be clear: a
+// with its Read method, which holds a 60 KiB read buffer while it waits
+// (a *tls.Conn's records already held are taken in the same read, with a
+// read deadline in the past), and written by the writer goroutine only;
+// one with a descriptor works as an accepted socket does. conn's own deadlines should be clear: a
 // timeout of its Read or Write destroys the socket with that error.
 //
 // Safe for concurrent use: WrapConn keeps no state of its own.

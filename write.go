@@ -147,7 +147,10 @@ func (s *Socket) writeAll(p []byte, ctx context.Context, gate writeGate) (int, e
 			s.mu.Unlock()
 			return n, nil // an empty p
 		}
-		if room := c.writeRoomLocked(); room > 0 {
+		if room := c.writeRoomLocked(); room > 0 && (room >= len(p)-n || len(p)-n > c.writeBoundLocked()) {
+			// What fits under the bound goes in whole, once there is
+			// room for all of it, so that concurrent Writes never
+			// interleave inside it; only a larger p goes in pieces.
 			n += c.writeSomeLocked(p[n:], room)
 			s.mu.Unlock()
 			if n == len(p) {
@@ -171,13 +174,19 @@ func (s *Socket) writeAll(p []byte, ctx context.Context, gate writeGate) (int, e
 }
 
 // writeRoomLocked is how much Write may queue now: the queue goes up to
-// the high-water mark, or MaxBufferSize if that is lower.
+// writeBoundLocked.
 func (c *conn) writeRoomLocked() int {
+	return c.writeBoundLocked() - c.pending
+}
+
+// writeBoundLocked is the most Write queues: the high-water mark, or
+// MaxBufferSize if that is lower.
+func (c *conn) writeBoundLocked() int {
 	bound := c.s.hwm
 	if mb := c.s.maxBuffer; mb > 0 && mb < bound {
 		bound = mb
 	}
-	return bound - c.pending
+	return bound
 }
 
 // writeSomeLocked is Write's enqueue: what the kernel takes at once, then

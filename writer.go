@@ -3,6 +3,7 @@ package nodenet
 import (
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -20,8 +21,9 @@ const maxBatch = 256 << 10
 // empty or the conn closed.
 func (c *conn) writeLoop() {
 	s := c.s
-	var reqs []writeReq
-	var w *batchWriter
+	w := batchWriters.Get().(*batchWriter)
+	w.c = c
+	reqs := w.reqs[:0]
 	s.mu.Lock()
 	for c.phase == phaseOpen {
 		if len(c.wq) == 0 {
@@ -33,9 +35,6 @@ func (c *conn) writeLoop() {
 		var total int
 		reqs, total = c.takeBatchLocked(reqs[:0])
 		s.touchLocked(1 << idleAll) // Node's timer counts a write begun
-		if w == nil {
-			w = newBatchWriter(c)
-		}
 		s.mu.Unlock()
 		err := w.write(reqs)
 		s.mu.Lock()
@@ -68,6 +67,10 @@ func (c *conn) writeLoop() {
 	c.writing = false
 	c.helperDoneLocked()
 	s.mu.Unlock()
+	clear(reqs[:cap(reqs)]) // the callbacks have run: nothing of the conn stays
+	w.reqs = reqs[:0]
+	w.c, w.bufs, w.view, w.err = nil, nil, nil, nil
+	batchWriters.Put(w)
 }
 
 // takeBatchLocked moves the head of the queue, up to maxBatch bytes (at
@@ -129,13 +132,12 @@ func (c *conn) shutFromWriterLocked() {
 		return
 	}
 	c.writeSide = writeShut
-	cw, ok := c.nc.(interface{ CloseWrite() error })
-	if !ok {
+	if _, ok := c.nc.(interface{ CloseWrite() error }); !ok {
 		c.shutDoneLocked(nil)
 		return
 	}
 	c.s.mu.Unlock()
-	err := cw.CloseWrite()
+	err := closeWrite(c.nc)
 	c.s.mu.Lock()
 	if c.phase == phaseOpen {
 		c.shutDoneLocked(err)
@@ -155,8 +157,9 @@ const maxIovecs = 1024
 // batch allocates nothing. A connection without a descriptor (TLS) is
 // written with net.Buffers.
 type batchWriter struct {
-	c  *conn
-	fn func(fd uintptr) bool
+	c    *conn
+	fn   func(fd uintptr) bool
+	reqs []writeReq // the batch's requests, taken from the queue
 
 	store [][]byte // the batch
 	bufs  [][]byte // what is left of it
@@ -165,11 +168,16 @@ type batchWriter struct {
 	view  net.Buffers // the one WriteTo consumes, without a RawConn
 }
 
-func newBatchWriter(c *conn) *batchWriter {
-	w := &batchWriter{c: c}
+// batchWriters keeps the writers' state between runs of writeLoop. A
+// conn's writer runs only while writes wait, and one without a descriptor
+// (TLS) has every write queued, so it starts again for each: its slices
+// and callback are reused rather than made again, and an idle conn holds
+// none of them.
+var batchWriters = sync.Pool{New: func() any {
+	w := new(batchWriter)
 	w.fn = w.writev
 	return w
-}
+}}
 
 // write hands the bytes of reqs to the kernel, blocking while its buffer
 // is full.

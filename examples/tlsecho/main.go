@@ -1,6 +1,10 @@
-// Command tlsecho is an echo server and client over TLS: Go's crypto/tls
-// does the TLS, and nodenet.WrapConn turns each *tls.Conn into an evented
-// nodenet Socket (Pipe, backpressure, End as close_notify).
+// Command tlsecho is an echo server and client over TLS, with nodenet's
+// own TLS transport: the server is a nodenet Server with
+// ServerOptions.TLSConfig (the handshake runs off the accept loop, bounded
+// by HandshakeTimeout, and a client that fails it is a DropEvent), the
+// client a Socket connected with ConnectOptions.TLSConfig (its
+// ConnectEvent comes after the handshake); Pipe, backpressure, and End as
+// close_notify followed by the FIN work as over plain TCP.
 //
 //	go run ./examples/tlsecho -demo                        # server and client in one process, then exit
 //	go run ./examples/tlsecho -cert /tmp/echo.pem          # server on 127.0.0.1:8443 (-addr)
@@ -29,6 +33,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -85,59 +90,43 @@ func selfSigned() (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
-// serve accepts on ln until it is closed. Each connection completes its
-// handshake, becomes a nodenet Socket piped into itself (an echo), and
-// reports its events to onEvent. serve returns once ln is closed and
-// every connection has closed.
-func serve(ln net.Listener, onEvent func(nodenet.Event)) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
+// newServer makes the TLS echo server: each connection is piped into
+// itself (an echo; the client's end, close_notify then FIN, ends this side
+// too) and reports its events to onEvent.
+func newServer(cert tls.Certificate, onEvent func(nodenet.Event)) *nodenet.Server {
+	return nodenet.CreateServer(nodenet.ServerOptions{
+		TLSConfig:        &tls.Config{Certificates: []tls.Certificate{cert}},
+		HandshakeTimeout: 10 * time.Second,
+	}, func(s *nodenet.Socket) {
+		s.Pipe(s)
+		for ev := range s.Events() {
+			onEvent(ev)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tc := c.(*tls.Conn)
-			// Handshake before WrapConn: TLS cannot send close_notify (the
-			// socket's End) before the handshake is done.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := tc.HandshakeContext(ctx); err != nil {
-				log.Printf("handshake: %v", err)
-				tc.Close()
-				return
-			}
-			s, err := nodenet.WrapConn(tc, nodenet.SocketOptions{})
-			if err != nil {
-				tc.Close()
-				return
-			}
-			s.Pipe(s) // echo; the client's end (close_notify) ends this side too
-			for ev := range s.Events() {
-				onEvent(ev)
-			}
-		}()
-	}
+	})
 }
 
 // echo sends in to the TLS echo server at addr, writes what comes back to
 // out, and returns once the connection has closed.
 func echo(addr string, roots *x509.CertPool, in io.Reader, out io.Writer) error {
-	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots}) // Dial does the handshake
+	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
 	}
-	c, err := nodenet.WrapConn(conn, nodenet.SocketOptions{})
+	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		conn.Close()
+		return err
+	}
+	c, err := nodenet.Connect(nodenet.ConnectOptions{
+		Host:      host, // also the name checked against the certificate
+		Port:      port,
+		TLSConfig: &tls.Config{RootCAs: roots},
+	})
+	if err != nil {
 		return err
 	}
 	go func() {
-		io.Copy(c, in) // Write blocks at the high-water mark: backpressure
-		c.End()        // close_notify once everything is sent
+		io.Copy(c, in) // Write waits for the handshake, then blocks at the high-water mark
+		c.End()        // close_notify, then the FIN, once everything is sent
 	}()
 	var failure error
 	for ev := range c.Events() {
@@ -153,6 +142,14 @@ func echo(addr string, roots *x509.CertPool, in io.Reader, out io.Writer) error 
 }
 
 func serverMain(addr, certFile string) error {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return err
+	}
 	cert, err := selfSigned()
 	if err != nil {
 		return err
@@ -161,20 +158,28 @@ func serverMain(addr, certFile string) error {
 	if err := os.WriteFile(certFile, block, 0o644); err != nil {
 		return err
 	}
-	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		return err
-	}
-	log.Printf("TLS echo on %s; certificate in %s", ln.Addr(), certFile)
-	go serve(ln, func(ev nodenet.Event) {
+	srv := newServer(cert, func(ev nodenet.Event) {
 		if _, data := ev.(nodenet.DataEvent); !data {
 			log.Printf("server: %s", nodenet.EventName(ev))
 		}
 	})
+	if err := srv.Listen(port, host, 0); err != nil {
+		return err
+	}
+	log.Printf("TLS echo on %s; certificate in %s", srv.Address(), certFile)
+	go func() {
+		for ev := range srv.Events() {
+			if d, ok := ev.(nodenet.DropEvent); ok {
+				log.Printf("dropped %s: %s %v", d.Remote, d.Reason, d.Err) // a failed handshake, say
+			}
+		}
+	}()
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt)
 	<-stop
-	return ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
 }
 
 func clientMain(addr, certFile string) error {
@@ -197,36 +202,36 @@ func runDemo(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		return err
-	}
-	var mu sync.Mutex // the server's goroutine and this one print
+	var mu sync.Mutex // the server's handler and this goroutine print
 	printf := func(format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
 		fmt.Fprintf(w, format, args...)
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		serve(ln, func(ev nodenet.Event) {
-			switch ev := ev.(type) {
-			case nodenet.DataEvent: // chunking varies; the client shows the bytes
-			case nodenet.CloseEvent:
-				printf("server: close (had error: %v)\n", ev.HadError)
-			default:
-				printf("server: %s\n", nodenet.EventName(ev))
-			}
-		})
-	}()
+	srv := newServer(cert, func(ev nodenet.Event) {
+		switch ev := ev.(type) {
+		case nodenet.DataEvent: // chunking varies; the client shows the bytes
+		case nodenet.CloseEvent:
+			printf("server: close (had error: %v)\n", ev.HadError)
+		default:
+			printf("server: %s\n", nodenet.EventName(ev))
+		}
+	})
+	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
+		return err
+	}
 
 	roots := x509.NewCertPool()
 	roots.AddCert(cert.Leaf)
 	var got strings.Builder
-	err = echo(ln.Addr().String(), roots, strings.NewReader("hello over TLS\nsecond line\n"), &got)
-	ln.Close()
-	<-served
+	err = echo(srv.Address().String(), roots, strings.NewReader("hello over TLS\nsecond line\n"), &got)
+	// Shutdown returns once the server's connection has closed and its
+	// handler, which prints the server's events, has returned.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(ctx); err == nil {
+		err = serr
+	}
 	if err != nil {
 		return err
 	}

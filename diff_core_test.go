@@ -23,7 +23,7 @@ func TestDifferentialCore(t *testing.T) {
 
 var coreScenarios = []scenario{
 	{
-		name: "seed echo server",
+		name: "echo server of the manual",
 		node: `
 const srv = net.createServer(c => { trace(c, 'server socket'); c.write('hello\r\n'); c.pipe(c); });
 srv.listen(0, '127.0.0.1', () => {
@@ -205,7 +205,7 @@ srv.listen(0, '127.0.0.1', () => {
 			m["server socket"] = srv
 		},
 		why: "v20 still accepts a write made inside the 'end' handler (it ends the writable side on the next tick); " +
-			"v0.10 and API.md's decision refuse a write once the reader has received the end: EPIPE, nothing sent",
+			"v0.10 and DESIGN.md's decision refuse a write once the reader has received the end: EPIPE, nothing sent",
 	},
 	{
 		name: "EADDRINUSE, then listening on another port",

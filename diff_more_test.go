@@ -391,7 +391,7 @@ srv.listen(0, '127.0.0.1', () => {
 			m["client"] = out
 		},
 		why: "v20's write after end is ERR_STREAM_WRITE_AFTER_END and destroys the socket (close(true), no 'end'); " +
-			"v0.10 and API.md's decision: the error 'write after end' leaves the socket open, so the server's FIN " +
+			"v0.10 and DESIGN.md's decision: the error 'write after end' leaves the socket open, so the server's FIN " +
 			"still gives 'end' and then close(false)",
 	},
 	{
@@ -465,8 +465,8 @@ srv.listen(0, '127.0.0.1', () => {
 			setVal("server socket", "bytesRead", "8388608")(m)
 		},
 		why: "v20's writeAfterFIN destroys the socket with the EPIPE error: close(true), bufferSize undefined at once, " +
-			"and the writes still queued are dropped, so the server reads only part of the 8 MiB; in v0.10 (SPEC §1.4, " +
-			"E5, E7b) and API.md's decision the EPIPE error does not destroy the socket, the queued writes flush in full " +
+			"and the writes still queued are dropped, so the server reads only part of the 8 MiB; in v0.10 " +
+			"and by DESIGN.md's decision the EPIPE error does not destroy the socket, the queued writes flush in full " +
 			"after the FIN, and the close that follows is close(false)",
 	},
 	{
@@ -509,8 +509,8 @@ srv.listen(0, '127.0.0.1', () => {
 		adjust: closeTo("client", "false"),
 		why: "v20 still accepts a write inside the 'end' handler, so the script writes two ticks later, where v20's " +
 			"writeAfterFIN gives EPIPE and destroys: close(true); v0.10 gives EPIPE for the write in the handler itself " +
-			"(SPEC E7) and the automatic close after it is close(false). The EPIPE 'error' comes before 'close' in " +
-			"both, as API.md's decision (returned and emitted) asks",
+			"(v0.10's net.js) and the automatic close after it is close(false). The EPIPE 'error' comes before 'close' in " +
+			"both, as DESIGN.md's decision (returned and emitted) asks",
 	},
 	{
 		name: "destroy with queued writes against a non-reading peer",
@@ -567,7 +567,7 @@ srv.listen(0, '127.0.0.1', () => {
 		adjust: setVal("client", "writes", "false false false false false false false false"),
 		why: "v20.20 computes write()'s result after the synchronous write attempt (length < hwm || length === 0), " +
 			"so the first 1 MiB writes return true while the kernel takes them whole (how many depends on the kernel); " +
-			"v0.10's rule (SPEC §1.3 W3, API.md) gives false for every write of 16384 bytes or more. Drains are not " +
+			"v0.10's rule (DESIGN.md, Send's result) gives false for every write of 16384 bytes or more. Drains are not " +
 			"recorded: nodenet's writer may empty the queue between two Sends and owe a drain before the Destroy",
 	},
 	{
@@ -682,7 +682,7 @@ srv.listen(0, '127.0.0.1', () => {
 		adjust: dropEv("client", "write callback"),
 		why: "v20 calls the failed write's callback with ERR_STREAM_DESTROYED (v0.10 with 'This socket is closed.', " +
 			"and emitted 'error' too); nodenet returns ErrSocketClosed from Send and, as doc.go decides, calls no " +
-			"callback of a failed Send and emits no event (SPEC §1.3: 'one error, or just the returned error')",
+			"callback of a failed Send and emits no event (DESIGN.md: one error, or just the returned error)",
 	},
 	{
 		name: "destroy while connecting",
@@ -785,7 +785,7 @@ srv.listen(0, '127.0.0.1', () => {
 			mustListen(t, srv)
 		},
 		adjust: replaceVal("addr", "no host", "IPv6 :: true", "IPv4 0.0.0.0 true"),
-		why:    "v20's listen() with no host binds '::' (dual stack); v0.10 and API.md's decision bind 0.0.0.0, IPv4 only",
+		why:    "v20's listen() with no host binds '::' (dual stack); v0.10 and DESIGN.md's decision bind 0.0.0.0, IPv4 only",
 	},
 	{
 		name: "server close with an open connection",
@@ -994,7 +994,7 @@ srv.listen(0, '127.0.0.1', () => {
       rec('writes', 'callback 16383');
       rec('writes', 'write 16384', c.write(Buffer.alloc(16384, 'b'), () => {
         rec('writes', 'callback 16384');
-        // v0.10.18 lost the drain here (SPEC §5.2): false, then a write
+        // v0.10.18 lost the drain here: false, then a write
         // in the same tick; exactly one drain is owed.
         rec('writes', 'write 20000', c.write(Buffer.alloc(20000, 'c'), () => rec('writes', 'callback 20000')));
         c.write('x', () => { rec('writes', 'callback x'); c.end(); });
@@ -1051,8 +1051,8 @@ srv.listen(0, '127.0.0.1', () => {
 			insertAfter("client", "connect", rec{"client", "drain", ""})(m)
 		},
 		why: "v20.20 computes write()'s result after a synchronous flush (length < hwm || length === 0), so a " +
-			"16384- or 20000-byte write to an idle socket returns true and owes no drain; v0.10's rule (SPEC §1.3 W3, " +
-			"API.md) is false for any write that brings the queue to 16384, then exactly one drain when it empties: " +
+			"16384- or 20000-byte write to an idle socket returns true and owes no drain; v0.10's rule (DESIGN.md, " +
+			"Send's result) is false for any write that brings the queue to 16384, then exactly one drain when it empties: " +
 			"one after the 16384 bytes, one after the 20000 bytes and the 'x' written in the same tick",
 	},
 	{
@@ -1134,7 +1134,7 @@ srv.listen(0, '127.0.0.1', () => {
 		},
 		adjust: setVal("client", "writes", "false false false false false false false false"),
 		why: "v20.20 computes write()'s result after the synchronous write attempt, so the first 1 MiB writes return " +
-			"true while the kernel takes them whole; v0.10's rule (SPEC §1.3 W3, API.md) gives false for every write " +
+			"true while the kernel takes them whole; v0.10's rule (DESIGN.md, Send's result) gives false for every write " +
 			"of 16384 bytes or more. Drains are not recorded: nodenet's writer runs concurrently with the Sends and " +
 			"may empty the queue, and owe a drain, between two of them",
 	},
@@ -1508,7 +1508,7 @@ srv.listen(0, host, () => {
 		},
 		why: "after close v20's socket.address() gives {} and, as v20 caches the peer's name, remoteAddress and " +
 			"remotePort still answer; in v0.10 address() is null and every address getter undefined once the handle " +
-			"is gone (SPEC §1.3 [V]), as nodenet's zero Addr, \"\" and 0 say",
+			"is gone, as nodenet's zero Addr, \"\" and 0 say",
 	}
 }
 
@@ -1582,7 +1582,7 @@ srv.listen(p, () => {
 			}
 		}
 		sc.why = "a Unix socket has no getsockname: v20's socket.address() gives {} there, v0.10 gives null " +
-			"(SPEC §1.3 socket.address()), which nodenet's zero Addr stands for"
+			"(v0.10's socket.address()), which nodenet's zero Addr stands for"
 	}
 	return sc
 }
@@ -1612,7 +1612,7 @@ func encodingScenarios() []scenario {
 			adjust: replaceVal("client", "data", "a\u20acb\uFFFD\uFFFDc", "a\u20acb\U0001F600c"),
 			why: "v20's StringDecoder emits the lead surrogate of a pair that arrives one byte at a time as a " +
 				"'data' string of its own, and the trail in the next; v0.10 holds a trailing lead surrogate so a " +
-				"pair is never split across 'data' events (SPEC §1.6 [V]), as nodenet does"},
+				"pair is never split across 'data' events, as nodenet does"},
 		{name: "base64 with a remainder at the end", enc: "base64",
 			data: []byte{0x61, 0x62, 0x63, 0x64, 0x65, 0xFF, 0x00}},
 		{name: "hex", enc: "hex",
@@ -1625,7 +1625,7 @@ func encodingScenarios() []scenario {
 			data:   []byte{0x61, 0xE2, 0x82},
 			adjust: replaceVal("client", "data", "a\uFFFD", "a\uFFFD\uFFFD"),
 			why: "v20's StringDecoder turns the cut-off sequence E2 82 at the end into one U+FFFD (WHATWG); " +
-				"v0.10 gives one U+FFFD per held byte, two here (SPEC §1.6), as doc.go decides"},
+				"v0.10 gives one U+FFFD per held byte, two here, as doc.go decides"},
 	}
 	var out []scenario
 	for _, e := range list {
@@ -1723,7 +1723,7 @@ var isIPInputs = []string{
 }
 
 // isIPScenario compares isIP, isIPv4 and isIPv6 on isIPInputs. For zones
-// v20 is the decided behaviour (API.md), so no adjustment is needed.
+// v20 is the decided behaviour (DESIGN.md), so no adjustment is needed.
 func isIPScenario() scenario {
 	js, _ := json.Marshal(isIPInputs)
 	return scenario{

@@ -32,7 +32,7 @@ type rec struct {
 // scenario is one differential test. node is the body of a Node script
 // that may use the prelude below; run does the same with nodenet. adjust,
 // when set, turns the Node (v20) trace into the one v0.10 (the contract)
-// gives, for the differences SPEC.md §5 and API.md's decisions list; why
+// gives, for the differences DESIGN.md lists ("Differences from Node v0.10"); why
 // says what it changes and why.
 type scenario struct {
 	name   string

@@ -7,7 +7,7 @@
 //
 // CreateServer makes a Server; Listen, ListenUnix or ListenHandle start
 // it. Connect (or ConnectTCP, ConnectUnix) makes a client Socket and
-// connects it in the background. The seed's echo server is:
+// connects it in the background. Node's manual's echo server is:
 //
 //	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
 //		c.SendString("hello\r\n", "", nil)

@@ -9,7 +9,7 @@ import (
 	"github.com/nodenet/nodenet"
 )
 
-// The seed's echo server: it greets each client and pipes the client's
+// Node's manual's echo server: it greets each client and pipes the client's
 // data back to it. The client sends a line, ends its side, and prints its
 // events as they come.
 func Example_echoServer() {

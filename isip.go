@@ -11,8 +11,8 @@ package nodenet
 // Node v20 replaced inet_pton with a regular expression (lib/internal/net.js).
 // The only difference we found between the two, reading one against the
 // other and running this code against v20 on some 200,000 strings, is the
-// zone id: v0.10 gives 0 for "fe80::1%eth0" and v20 gives 6. The project
-// follows v20 there (API.md, "isIP with a zone"). Two v0.10 artefacts of
+// zone id: v0.10 gives 0 for "fe80::1%eth0" and v20 gives 6. nodenet
+// follows v20 there (DESIGN.md, "Differences from Node v0.10"). Two v0.10 artefacts of
 // turning a JavaScript string into a C string (String::AsciiValue) are not
 // ported, as a Go string cannot produce them: NUL became a space, which is
 // rejected anyway, and a UTF-16 unit above 0xFF was cut to its low byte, so

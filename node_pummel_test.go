@@ -16,7 +16,7 @@ import (
 )
 
 // Ports of Node v0.10.18's test/pummel/test-net-*.js (and the one
-// test/internet test SPEC.md marks partly portable), named
+// test/internet test that runs without the Internet, in part), named
 // TestNode_pummel_net_X and TestNode_internet_net_X. Where a Node test
 // needs minutes or thousands of connections it is scaled down; the comment
 // of each test says how, and CONFORMANCE.md repeats it. Tests about time

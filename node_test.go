@@ -21,8 +21,8 @@ import (
 	"unicode/utf8"
 )
 
-// Ports of Node v0.10.18's own tests of the net module (SPEC.md §3.1 and
-// §3.2), one Go test per Node test, named after it: test/simple/test-net-X.js
+// Ports of Node v0.10.18's own tests of the net module (CONFORMANCE.md §3.1
+// and §3.2), one Go test per Node test, named after it: test/simple/test-net-X.js
 // is TestNode_net_X, test/simple/test-Y.js is TestNode_Y. Each checks the
 // assertions of the Node test through nodenet's API; CONFORMANCE.md maps
 // every Node test to its port. The pummel tests are in
@@ -2042,7 +2042,7 @@ func TestNode_net_write_slow(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// The related simple tests (SPEC.md §3.2).
+// The related simple tests (CONFORMANCE.md §3.2).
 
 // net-socket-readystate: closed (new), opening (after Connect), open (at
 // the ConnectEvent), readOnly (after End), closed (at the CloseEvent).
@@ -2234,7 +2234,7 @@ func nodeNewDecoder(t *testing.T, enc string) decoder {
 // UCS-2 and UTF-16LE split code units and surrogate pairs likewise; the
 // 10-byte mixed buffer split anywhere in three gives the same text and the
 // right number of characters after the first part. (The CESU-8 cases are
-// left out: SPEC.md makes CESU-8 optional and nodenet turns surrogates
+// left out: CESU-8 is not an encoding of Node's net, and nodenet turns surrogates
 // encoded in UTF-8 into U+FFFD.)
 func TestNode_string_decoder(t *testing.T) {
 	d := nodeNewDecoder(t, "utf8")

@@ -344,7 +344,7 @@ func TestServerCloseNeverListened(t *testing.T) {
 	}
 }
 
-// Node 0.12 and later (API.md decision): no ListeningEvent after an
+// Node 0.12 and later (DESIGN.md, "Differences from Node v0.10"): no ListeningEvent after an
 // immediate Close; v0.10 emitted 'listening' then 'close'.
 func TestServerListenThenCloseAtOnce(t *testing.T) {
 	tests := []struct {

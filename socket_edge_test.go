@@ -160,7 +160,7 @@ func edgeCall(t *testing.T, f func() error) error {
 	}
 }
 
-// TestIdleTimeoutFakeClock is SPEC scenario 18 on a fake clock: a timeout
+// TestIdleTimeoutFakeClock is Node's idle timeout on a fake clock: a timeout
 // once per idle period, re-armed by the peer's data and by the socket's
 // own writes; a negative value is an error that changes nothing; 0
 // disables; the socket stays open; nothing after Destroy.
@@ -307,7 +307,7 @@ func TestTimeoutHandlerWriteRearms(t *testing.T) {
 	}
 }
 
-// TestSetEncodingOneBytePerRead is SPEC scenario 29 over net.Pipe: every
+// TestSetEncodingOneBytePerRead is encodings split at every byte, over net.Pipe: every
 // byte is its own read, and each DataEvent carries whole characters only,
 // never an empty text; the decoder's remainder comes before the EndEvent.
 func TestSetEncodingOneBytePerRead(t *testing.T) {
@@ -879,7 +879,7 @@ func TestReadyStateTransitions(t *testing.T) {
 }
 
 // TestTimeoutWhileConnecting: the idle timeout covers the connecting
-// phase (SPEC 1.5, C4): a connect that hangs gives a TimeoutEvent while
+// phase (Node v0.10's net.js): a connect that hangs gives a TimeoutEvent while
 // the socket is still opening, and nothing is aborted.
 func TestTimeoutWhileConnecting(t *testing.T) {
 	c, err := NewSocket(SocketOptions{})

@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The seed's echo server: c.write('hello\r\n'); c.pipe(c).
-func TestEchoServerSeed(t *testing.T) {
+// Node's manual's echo server: c.write('hello\r\n'); c.pipe(c).
+func TestEchoServerGreetsThenPipes(t *testing.T) {
 	srv := CreateServer(ServerOptions{}, func(c *Socket) {
 		c.SendString("hello\r\n", "", nil)
 		c.Pipe(c)
@@ -676,7 +676,7 @@ func TestAddressesIPv4AndIPv6(t *testing.T) {
 	}
 }
 
-// SPEC C3: End while connecting with nothing queued: the FIN goes out once
+// End while connecting with nothing queued: the FIN goes out once
 // connected, and both sides close.
 func TestEndWhileConnecting(t *testing.T) {
 	_, port, conns := newServer(t, ServerOptions{})
@@ -697,7 +697,7 @@ func TestEndWhileConnecting(t *testing.T) {
 	}
 }
 
-// SPEC E9: a local End with the read side open: readOnly, the peer still
+// A local End with the read side open: readOnly, the peer still
 // sends, and the socket closes only after the peer's FIN.
 func TestLocalEndKeepsReading(t *testing.T) {
 	s, raw := rawPair(t, ConnectOptions{})
@@ -721,7 +721,7 @@ func TestLocalEndKeepsReading(t *testing.T) {
 	}
 }
 
-// SPEC E6: after Destroy nothing more comes from the OS, even when the
+// After Destroy nothing more comes from the OS, even when the
 // peer goes on sending.
 func TestNothingAfterDestroy(t *testing.T) {
 	s, raw := rawPair(t, ConnectOptions{})

@@ -88,13 +88,6 @@ func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error 
 		return err
 	}
 	s.flow = f
-	if opts.Nagle {
-		no := false
-		s.noDelay = &no
-	}
-	if opts.KeepAlive {
-		s.keepAlive = &keepAliveSetting{enable: true, delay: opts.KeepAliveInitialDelay}
-	}
 	s.c = c
 	ctx, cancel := context.WithCancel(ctx)
 	c.phase = phaseConnecting

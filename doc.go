@@ -175,9 +175,9 @@
 //   - Staged shutdown: Shutdown sends each connection a ShutdownEvent, ends
 //     the idle ones, waits, and destroys the rest at the deadline
 //     (*ForcedError).
-//   - Framing: the Framing option (Lines, Delimited, LengthPrefixed, any
+//   - Framing: Flow.Framing (Lines, Delimited, LengthPrefixed, any
 //     bufio.SplitFunc) makes each DataEvent one whole frame, with a bound.
-//   - Flow control: LowWaterMark, ReadHighWaterMark, Writable,
+//   - Flow control: Flow (LowWaterMark, ReadHighWaterMark, MaxBufferSize), Writable,
 //     BytesBeforeUnwritable, ServerOptions.PauseOnConnect.
 //   - Idle timeouts by direction: SetReadIdleTimeout, SetWriteIdleTimeout,
 //     SetWriteStallTimeout, each with its event.
@@ -192,9 +192,9 @@
 //     and a Write blocked in it, return ErrServerShutdown and
 //     ErrIdleTimeout once for the ShutdownEvent and the TimeoutEvent), Proxy.
 //   - Listen and connect options: ListenOptions (IPv6Only, ReusePort,
-//     Exclusive), Nagle and KeepAlive at creation, ConnectOptions.Timeout,
-//     Resolver, Happy Eyeballs events, ResetAndDestroy, Connecting, Pending.
-//   - Admission: OverLimit (Node's drop or LimitListener's wait) and
+//     Exclusive), ConnectOptions.Timeout, Resolver, Happy Eyeballs events,
+//     ResetAndDestroy.
+//   - Admission: WaitOverLimit (LimitListener's wait instead of Node's drop) and
 //     BlockList for servers and clients.
 //   - Observability: Socket.Stats, Server.Stats, ServerOptions.ConnState.
 //   - Handles across processes: SendHandle and ReceiveHandle.

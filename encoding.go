@@ -9,15 +9,12 @@ import (
 	"unicode/utf8"
 )
 
-// EncodingError reports an encoding name that Node does not know. It is what
-// Node v0.10 throws when setEncoding or write is given such a name.
-type EncodingError struct {
-	// Encoding is the name exactly as the caller gave it.
-	Encoding string
+// errUnknownEncoding is what Node throws for an encoding name it does not
+// know (setEncoding, write): an *Error with Node's code and message, the
+// name exactly as the caller gave it, that matches ErrInvalidArgument.
+func errUnknownEncoding(enc string) error {
+	return &Error{Code: "ERR_UNKNOWN_ENCODING", Msg: "Unknown encoding: " + enc, Err: ErrInvalidArgument}
 }
-
-// Error returns Node's message, "Unknown encoding: " followed by the name.
-func (e *EncodingError) Error() string { return "Unknown encoding: " + e.Encoding }
 
 // errInvalidHex is returned by encodeString for a hex string of odd length or
 // with a character that is not a hex digit, where Node throws
@@ -44,7 +41,7 @@ func normalizeEncoding(enc string) (string, error) {
 	case "ucs2", "ucs-2", "utf16le", "utf-16le":
 		return "ucs2", nil
 	}
-	return "", &EncodingError{Encoding: enc}
+	return "", errUnknownEncoding(enc)
 }
 
 // decoder turns a byte stream into text, chunk by chunk, the way Node's
@@ -343,7 +340,7 @@ func encodeString(s, canonical string) ([]byte, error) {
 	case "base64":
 		return decodeBase64Lenient(s), nil
 	}
-	return nil, &EncodingError{Encoding: canonical}
+	return nil, errUnknownEncoding(canonical)
 }
 
 // encodeUCS2 returns s as UTF-16LE.

@@ -79,10 +79,7 @@ func TestNormalizeEncodingUnknown(t *testing.T) {
 		if err.Error() != tt.want {
 			t.Errorf("normalizeEncoding(%q) error = %q; want %q", tt.give, err, tt.want)
 		}
-		var encErr *EncodingError
-		if !errors.As(err, &encErr) || encErr.Encoding != tt.give {
-			t.Errorf("normalizeEncoding(%q) error = %#v; want &EncodingError{Encoding: %q}", tt.give, err, tt.give)
-		}
+		checkUnknownEncoding(t, "normalizeEncoding("+tt.give+")", err, tt.give)
 	}
 }
 
@@ -380,9 +377,18 @@ func TestEncodeStringInvalidHex(t *testing.T) {
 
 func TestEncodeStringUnknown(t *testing.T) {
 	_, err := encodeString("x", "latin1")
-	var encErr *EncodingError
-	if !errors.As(err, &encErr) || encErr.Encoding != "latin1" {
-		t.Errorf("encodeString(\"x\", \"latin1\") error = %v; want &EncodingError{Encoding: \"latin1\"}", err)
+	checkUnknownEncoding(t, `encodeString("x", "latin1")`, err, "latin1")
+}
+
+// checkUnknownEncoding checks that err is Node's error for the unknown
+// encoding name: an *Error with Code ERR_UNKNOWN_ENCODING and the message
+// "Unknown encoding: " + name, matching ErrInvalidArgument.
+func checkUnknownEncoding(t *testing.T, call string, err error, name string) {
+	t.Helper()
+	var ne *Error
+	if !errors.As(err, &ne) || ne.Code != "ERR_UNKNOWN_ENCODING" || err.Error() != "Unknown encoding: "+name ||
+		!errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("%s error = %#v; want an *Error ERR_UNKNOWN_ENCODING %q matching ErrInvalidArgument", call, err, "Unknown encoding: "+name)
 	}
 }
 

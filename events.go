@@ -66,7 +66,7 @@ type ConnectionEvent struct {
 
 // DropEvent is a server's 'drop' (Node v18.6): a connection was accepted
 // and closed without being handed to the program. Reason is
-// "maxConnections" (over the SetMaxConnections limit, with DropOverLimit),
+// "maxConnections" (over the SetMaxConnections limit, without WaitOverLimit),
 // "blockList" (the peer's address is in ServerOptions.BlockList), or
 // "tlsHandshake" (a TLS server's handshake failed or timed out: Node's
 // tls 'tlsClientError'). Err is nil but for "tlsHandshake", where it is an

@@ -56,7 +56,7 @@ func ExampleServer_Shutdown() {
 	// client got "bye\n"
 	// client closed
 	// shutdown: <nil>
-	// {Accepted:1 Dropped:0 Active:0 Handshaking:0 Forced:0}
+	// {Accepted:1 Dropped:0 Handshaking:0 Forced:0}
 }
 
 // A block list refuses a subnet, on the server's side and on the
@@ -89,8 +89,9 @@ func ExampleSocket_Writable() {
 	}
 	defer srv.Close()
 	c, _ := nodenet.Connect(nodenet.ConnectOptions{
-		Port: srv.Address().Port, Host: "127.0.0.1",
-		HighWaterMark: 1024, LowWaterMark: 256,
+		Port: srv.Address().Port,
+		Host: "127.0.0.1",
+		Flow: nodenet.Flow{HighWaterMark: 1024, LowWaterMark: 256},
 	})
 	fmt.Println("writable:", c.Writable(), "room:", c.BytesBeforeUnwritable())
 	// Send returns false at the mark, and Writable is false from then on

@@ -12,7 +12,7 @@ import (
 // that then ends, and prints each DataEvent the server's socket gets.
 func printFrames(f nodenet.Framing, stream []byte) {
 	done := make(chan struct{})
-	srv := nodenet.CreateServer(nodenet.ServerOptions{Framing: f}, func(c *nodenet.Socket) {
+	srv := nodenet.CreateServer(nodenet.ServerOptions{Flow: nodenet.Flow{Framing: f}}, func(c *nodenet.Socket) {
 		defer close(done)
 		for ev := range c.Events() {
 			switch ev := ev.(type) {

@@ -59,7 +59,7 @@ func Example_blockingHandler() {
 // it). The idle timeout and the shutdown are events; End sends the
 // goodbye, then closes once the client has closed too.
 func Example_eventsHandler() {
-	opts := nodenet.ServerOptions{MaxBufferSize: 1 << 20}
+	opts := nodenet.ServerOptions{Flow: nodenet.Flow{MaxBufferSize: 1 << 20}}
 	srv := nodenet.CreateServer(opts, func(c *nodenet.Socket) {
 		c.SetTimeout(time.Minute)
 		var partial []byte

@@ -76,7 +76,7 @@ func ExampleServerOptions_tls() {
 	// end (close_notify)
 	// closed
 	// shutdown: <nil>
-	// {Accepted:1 Dropped:0 Active:0 Handshaking:0 Forced:0}
+	// {Accepted:1 Dropped:0 Handshaking:0 Forced:0}
 }
 
 // selfSigned makes an ECDSA certificate for host (an IP address), valid

@@ -232,8 +232,7 @@ func TestFlowOptionValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1",
-				HighWaterMark: tt.high, LowWaterMark: tt.low, ReadHighWaterMark: tt.rhw})
+			s, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1", Flow: Flow{HighWaterMark: tt.high, LowWaterMark: tt.low, ReadHighWaterMark: tt.rhw}})
 			check(t, "Connect", err, tt.ok)
 			if s != nil {
 				s.Destroy()
@@ -241,13 +240,13 @@ func TestFlowOptionValidation(t *testing.T) {
 				t.Error("Connect returned neither a socket nor an error")
 			}
 
-			s, err = NewSocket(SocketOptions{HighWaterMark: tt.high, LowWaterMark: tt.low, ReadHighWaterMark: tt.rhw})
+			s, err = NewSocket(SocketOptions{Flow: Flow{HighWaterMark: tt.high, LowWaterMark: tt.low, ReadHighWaterMark: tt.rhw}})
 			check(t, "NewSocket", err, tt.ok)
 			if s != nil {
 				s.Destroy()
 			}
 
-			opts := ServerOptions{HighWaterMark: tt.high, LowWaterMark: tt.low, ReadHighWaterMark: tt.rhw}
+			opts := ServerOptions{Flow: Flow{HighWaterMark: tt.high, LowWaterMark: tt.low, ReadHighWaterMark: tt.rhw}}
 			srv := CreateServer(opts, nil)
 			err = srv.Listen(0, "127.0.0.1", 0)
 			check(t, "Server.Listen", err, tt.ok)
@@ -291,34 +290,34 @@ func TestFlowSocketConnectMarks(t *testing.T) {
 		{
 			name: "options' marks replace the socket's",
 			sock: SocketOptions{},
-			conn: ConnectOptions{HighWaterMark: 64 << 10, LowWaterMark: 8 << 10, ReadHighWaterMark: 4096},
+			conn: ConnectOptions{Flow: Flow{HighWaterMark: 64 << 10, LowWaterMark: 8 << 10, ReadHighWaterMark: 4096}},
 			ok:   true,
 			want: flow{hwm: 64 << 10, lwm: 8 << 10, rhwm: 4096},
 		},
 		{
 			name: "socket's marks stay when the options set none",
-			sock: SocketOptions{HighWaterMark: 64 << 10, LowWaterMark: 32 << 10, ReadHighWaterMark: 4096},
+			sock: SocketOptions{Flow: Flow{HighWaterMark: 64 << 10, LowWaterMark: 32 << 10, ReadHighWaterMark: 4096}},
 			conn: ConnectOptions{},
 			ok:   true,
 			want: flow{hwm: 64 << 10, lwm: 32 << 10, rhwm: 4096},
 		},
 		{
 			name: "LowWaterMark of the socket over the options' HighWaterMark",
-			sock: SocketOptions{HighWaterMark: 64 << 10, LowWaterMark: 32 << 10},
-			conn: ConnectOptions{HighWaterMark: 16 << 10},
+			sock: SocketOptions{Flow: Flow{HighWaterMark: 64 << 10, LowWaterMark: 32 << 10}},
+			conn: ConnectOptions{Flow: Flow{HighWaterMark: 16 << 10}},
 			ok:   false,
 		},
 		{
 			name: "LowWaterMark under the socket's own HighWaterMark",
-			sock: SocketOptions{HighWaterMark: 64 << 10},
-			conn: ConnectOptions{LowWaterMark: 32 << 10},
+			sock: SocketOptions{Flow: Flow{HighWaterMark: 64 << 10}},
+			conn: ConnectOptions{Flow: Flow{LowWaterMark: 32 << 10}},
 			ok:   true,
 			want: flow{hwm: 64 << 10, lwm: 32 << 10, rhwm: 64 << 10},
 		},
 		{
 			name: "ReadHighWaterMark 0 follows the options' HighWaterMark",
 			sock: SocketOptions{},
-			conn: ConnectOptions{HighWaterMark: 256 << 10},
+			conn: ConnectOptions{Flow: Flow{HighWaterMark: 256 << 10}},
 			ok:   true,
 			want: flow{hwm: 256 << 10, rhwm: 256 << 10},
 		},
@@ -508,7 +507,7 @@ func TestFlowWritableFalse(t *testing.T) {
 // server's HighWaterMark.
 func TestFlowBytesBeforeUnwritable(t *testing.T) {
 	t.Run("Send at the count", func(t *testing.T) {
-		s, peer := rawPair(t, ConnectOptions{HighWaterMark: 8192})
+		s, peer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 8192}})
 		r := record(t, s)
 		r.waitFor("connect", isKind[ConnectEvent])
 		go io.Copy(io.Discard, peer)
@@ -528,7 +527,7 @@ func TestFlowBytesBeforeUnwritable(t *testing.T) {
 	})
 	t.Run("with a queue", func(t *testing.T) {
 		const hwm = 4 << 20
-		s, peer := rawPair(t, ConnectOptions{HighWaterMark: hwm})
+		s, peer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: hwm}})
 		r := record(t, s)
 		r.waitFor("connect", isKind[ConnectEvent])
 		flowSmallBuffers(t, s, peer)
@@ -551,7 +550,7 @@ func TestFlowBytesBeforeUnwritable(t *testing.T) {
 		}
 	})
 	t.Run("accepted socket", func(t *testing.T) {
-		_, port, conns := newServer(t, ServerOptions{HighWaterMark: 32 << 10, LowWaterMark: 8 << 10})
+		_, port, conns := newServer(t, ServerOptions{Flow: Flow{HighWaterMark: 32 << 10, LowWaterMark: 8 << 10}})
 		dialRaw(t, port)
 		s := accept(t, conns)
 		if got := s.BytesBeforeUnwritable(); got != 32<<10 {
@@ -672,7 +671,7 @@ func TestFlowLowWaterMarkHysteresis(t *testing.T) {
 	// Over a Unix socket with a 4 KiB send buffer the kernel holds a few
 	// KiB: once the queue is over the mark it cannot fall to the low mark
 	// without the peer reading.
-	s, peer := flowPair(t, "unix", ConnectOptions{HighWaterMark: hwm, LowWaterMark: lwm})
+	s, peer := flowPair(t, "unix", ConnectOptions{Flow: Flow{HighWaterMark: hwm, LowWaterMark: lwm}})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
 	flowSmallBuffers(t, s, peer)
@@ -759,7 +758,7 @@ func TestFlowLowWaterMarkHysteresis(t *testing.T) {
 func TestFlowWriteBlocks(t *testing.T) {
 	for _, lwm := range []int{0, 8 << 10} {
 		t.Run(fmt.Sprintf("LowWaterMark %d", lwm), func(t *testing.T) {
-			s, peer := rawPair(t, ConnectOptions{LowWaterMark: lwm})
+			s, peer := rawPair(t, ConnectOptions{Flow: Flow{LowWaterMark: lwm}})
 			r := record(t, s)
 			r.waitFor("connect", isKind[ConnectEvent])
 			first := flowStall(t, s, peer)
@@ -813,7 +812,7 @@ func TestFlowConcurrentWriters(t *testing.T) {
 		recSize = 512
 		endAt   = 100 // End once writer 0 has written this many records
 	)
-	s, peer := rawPair(t, ConnectOptions{HighWaterMark: 4096, LowWaterMark: 1024})
+	s, peer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 4096, LowWaterMark: 1024}})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
 
@@ -931,12 +930,12 @@ func TestFlowPipeHonoursMarks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const srcRead = 4096
-			dst, dpeer := rawPair(t, ConnectOptions{HighWaterMark: tt.hwm, LowWaterMark: tt.lwm})
+			dst, dpeer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: tt.hwm, LowWaterMark: tt.lwm}})
 			dr := record(t, dst)
 			dr.waitFor("connect", isKind[ConnectEvent])
 			flowSmallBuffers(t, dst, dpeer)
 
-			_, port, conns := newServer(t, ServerOptions{ReadHighWaterMark: srcRead})
+			_, port, conns := newServer(t, ServerOptions{Flow: Flow{ReadHighWaterMark: srcRead}})
 			client := dialRaw(t, port)
 			payload := flowPayload(2<<20, uint64(tt.hwm))
 			wrote := make(chan error, 1)
@@ -1019,7 +1018,7 @@ func TestFlowPipeHonoursMarks(t *testing.T) {
 func TestFlowReadHighWaterMark(t *testing.T) {
 	t.Run("under the write mark", func(t *testing.T) {
 		const rhwm = 4096
-		_, port, conns := newServer(t, ServerOptions{HighWaterMark: 64 << 10, ReadHighWaterMark: rhwm})
+		_, port, conns := newServer(t, ServerOptions{Flow: Flow{HighWaterMark: 64 << 10, ReadHighWaterMark: rhwm}})
 		peer := dialRaw(t, port)
 		s := accept(t, conns)
 		s.Pause()
@@ -1056,8 +1055,8 @@ func TestFlowReadHighWaterMark(t *testing.T) {
 		if got := s.BytesRead(); got != rhwm {
 			t.Errorf("BytesRead while paused at the read mark = %d; want %d", got, rhwm)
 		}
-		if st := s.Stats(); st.Unread != rhwm || !st.Paused {
-			t.Errorf("Stats while paused = Unread %d, Paused %v; want %d, true", st.Unread, st.Paused, rhwm)
+		if st := s.Stats(); st.Unread != rhwm || !s.IsPaused() {
+			t.Errorf("Stats while paused = Unread %d, IsPaused %v; want %d, true", st.Unread, s.IsPaused(), rhwm)
 		}
 		if got := dataOf(r.events()); len(got) != 0 {
 			t.Errorf("%d bytes delivered while paused", len(got))
@@ -1084,7 +1083,7 @@ func TestFlowReadHighWaterMark(t *testing.T) {
 
 	t.Run("over the write mark", func(t *testing.T) {
 		const rhwm = 256 << 10
-		s, peer := rawPair(t, ConnectOptions{HighWaterMark: 4096, ReadHighWaterMark: rhwm})
+		s, peer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 4096, ReadHighWaterMark: rhwm}})
 		s.Pause()
 		r := record(t, s)
 		r.waitFor("connect", isKind[ConnectEvent])

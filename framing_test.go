@@ -77,7 +77,7 @@ func TestFramingModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, peer := rawPair(t, ConnectOptions{Framing: tt.framing})
+			s, peer := rawPair(t, ConnectOptions{Flow: Flow{Framing: tt.framing}})
 			r := record(t, s)
 			r.waitFor("connect", isKind[ConnectEvent])
 			sendByteByByte(t, s, peer, tt.stream)
@@ -96,7 +96,7 @@ func TestFramingModes(t *testing.T) {
 // A server's Framing frames what its sockets read before the handler
 // subscribes as well as after; an encoding decodes each frame whole.
 func TestFramingServerAndEncoding(t *testing.T) {
-	_, port, conns := newServer(t, ServerOptions{Framing: Lines(0), PauseOnConnect: true})
+	_, port, conns := newServer(t, ServerOptions{Flow: Flow{Framing: Lines(0)}, PauseOnConnect: true})
 	peer := dialRaw(t, port)
 	s := accept(t, conns)
 	if err := s.SetEncoding("hex"); err != nil {
@@ -179,7 +179,7 @@ func TestFramingErrors(t *testing.T) {
 // error, and returns them, what the peer read until EOF, and the error.
 func brokenFrame(t *testing.T, f Framing, send []byte, end bool) ([]Event, string, error) {
 	t.Helper()
-	s, peer := rawPair(t, ConnectOptions{Framing: f})
+	s, peer := rawPair(t, ConnectOptions{Flow: Flow{Framing: f}})
 	l := newEventLog(t, "events", s.Events(), func(ev Event) {
 		if _, ok := ev.(ErrorEvent); ok {
 			s.SendString("bad frame, bye\n", "", nil)
@@ -210,7 +210,7 @@ func brokenFrame(t *testing.T, f Framing, send []byte, end bool) ([]Event, strin
 // while other events pass. A frame longer than the read high-water mark
 // still completes: the part of a frame counts only once it is whole.
 func TestFramingPauseAndMarks(t *testing.T) {
-	s, peer := rawPair(t, ConnectOptions{Framing: Lines(0), ReadHighWaterMark: 8})
+	s, peer := rawPair(t, ConnectOptions{Flow: Flow{Framing: Lines(0), ReadHighWaterMark: 8}})
 	ch := s.Events()
 	if ev := <-ch; !isKind[ConnectEvent](ev) {
 		t.Fatalf("first event = %s", names([]Event{ev}))
@@ -247,19 +247,19 @@ func TestFramingBadArguments(t *testing.T) {
 		{MaxFrame: 10},
 		{Split: bufio.ScanLines, MaxFrame: -1},
 	} {
-		if _, err := NewSocket(SocketOptions{Framing: f}); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := NewSocket(SocketOptions{Flow: Flow{Framing: f}}); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("NewSocket with Framing{MaxFrame: %d, Split nil: %v} = %v; want ErrInvalidArgument", f.MaxFrame, f.Split == nil, err)
 		}
-		if _, err := Connect(ConnectOptions{Port: 1, Framing: f}); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := Connect(ConnectOptions{Port: 1, Flow: Flow{Framing: f}}); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("Connect with a bad Framing = %v; want ErrInvalidArgument", err)
 		}
-		srv := CreateServer(ServerOptions{Framing: f}, nil)
+		srv := CreateServer(ServerOptions{Flow: Flow{Framing: f}}, nil)
 		if err := srv.Listen(0, "127.0.0.1", 0); !errors.Is(err, ErrInvalidArgument) {
 			srv.Close()
 			t.Errorf("Listen with a bad Framing = %v; want ErrInvalidArgument", err)
 		}
 	}
-	s, err := NewSocket(SocketOptions{Framing: Lines(0)})
+	s, err := NewSocket(SocketOptions{Flow: Flow{Framing: Lines(0)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func FuzzConnectOptions(f *testing.F) {
 	f.Add(0, "", "", "/tmp/x.sock", -5, 0)
 	f.Add(1, "h", "not an ip", "", 16, -1)
 	f.Fuzz(func(t *testing.T, port int, host, local, path string, hwm, maxBuf int) {
-		opts := ConnectOptions{Port: port, Host: host, LocalAddress: local, Path: path, HighWaterMark: hwm, MaxBufferSize: maxBuf}
+		opts := ConnectOptions{Port: port, Host: host, LocalAddress: local, Path: path, Flow: Flow{HighWaterMark: hwm, MaxBufferSize: maxBuf}}
 		err := opts.validate()
 		if err != nil && !errors.Is(err, ErrInvalidArgument) {
 			t.Fatalf("validate(%+v) = %v; want an error wrapping ErrInvalidArgument", opts, err)
@@ -86,7 +86,7 @@ func FuzzFlowMarks(f *testing.F) {
 			return
 		}
 		checkFlow(t, f1)
-		o := ConnectOptions{Path: "unused", HighWaterMark: reHigh, LowWaterMark: reLow, ReadHighWaterMark: reRead}
+		o := ConnectOptions{Path: "unused", Flow: Flow{HighWaterMark: reHigh, LowWaterMark: reLow, ReadHighWaterMark: reRead}}
 		if o.validate() != nil && (reHigh >= 0 && reLow >= 0 && reRead >= 0) {
 			t.Fatalf("validate(%+v) refused marks that are each valid", o)
 		}

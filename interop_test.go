@@ -538,9 +538,9 @@ func TestWrapConnBadArguments(t *testing.T) {
 		{"typed nil *tls.Conn", (*tls.Conn)(nil), SocketOptions{}},
 		{"FD set", pc, SocketOptions{FD: f}},
 		{"Type set", pc, SocketOptions{Type: "tcp"}},
-		{"negative HighWaterMark", pc, SocketOptions{HighWaterMark: -1}},
-		{"negative MaxBufferSize", pc, SocketOptions{MaxBufferSize: -1}},
-		{"LowWaterMark not below HighWaterMark", pc, SocketOptions{HighWaterMark: 10, LowWaterMark: 10}},
+		{"negative HighWaterMark", pc, SocketOptions{Flow: Flow{HighWaterMark: -1}}},
+		{"negative MaxBufferSize", pc, SocketOptions{Flow: Flow{MaxBufferSize: -1}}},
+		{"LowWaterMark not below HighWaterMark", pc, SocketOptions{Flow: Flow{HighWaterMark: 10, LowWaterMark: 10}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := WrapConn(tc.conn, tc.opts)

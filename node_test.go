@@ -620,7 +620,7 @@ func TestNode_net_can_reset_timeout(t *testing.T) {
 // since 0 means the default.)
 func TestNode_net_connect_buffer(t *testing.T) {
 	st := nodeStalled(t, ServerOptions{})
-	c, err := NewSocket(SocketOptions{HighWaterMark: 1})
+	c, err := NewSocket(SocketOptions{Flow: Flow{HighWaterMark: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

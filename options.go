@@ -17,24 +17,17 @@ const DefaultHighWaterMark = 16 * 1024
 // DefaultBacklog is the listen(2) backlog Listen uses when given 0: Node's 511.
 const DefaultBacklog = 511
 
-// ServerOptions configure CreateServer. The zero value is Node's default.
-type ServerOptions struct {
-	// AllowHalfOpen, copied to every accepted socket, keeps a socket
-	// writable after the peer's FIN until it calls End. When false (Node's
-	// default), the socket ends its own side once the peer has ended.
-	AllowHalfOpen bool
-	// HighWaterMark of every accepted socket, in bytes; 0 means
+// Flow is a socket's flow control: the marks of its write queue and of
+// its reading ahead, the bound of its write queue, and its framing. It is
+// embedded in ServerOptions (for every accepted socket), SocketOptions and
+// ConnectOptions. The zero value is Node's: a 16 KiB mark both ways, no
+// bound, the bytes as read.
+type Flow struct {
+	// HighWaterMark is the write queue size, in bytes, at which Send
+	// returns false and Write blocks, and, unless ReadHighWaterMark is
+	// set, how much unread data the socket reads ahead; 0 means
 	// DefaultHighWaterMark.
 	HighWaterMark int
-	// Framing of every accepted socket: one DataEvent per frame (lines, a
-	// delimiter, a length prefix, any bufio.SplitFunc); the zero value
-	// delivers the bytes as read. See Framing.
-	Framing Framing
-	// MaxBufferSize of every accepted socket: when above 0, bounds the write queue in bytes: a Send
-	// or End whose data would take the queue past it fails with
-	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
-	// in Node. A guard against a peer that never reads.
-	MaxBufferSize int
 	// LowWaterMark is the write queue size at or under which a socket
 	// whose queue reached HighWaterMark is writable again (Writable, a
 	// blocked Write goes on) and the DrainEvent a false Send owes comes,
@@ -45,34 +38,46 @@ type ServerOptions struct {
 	// before it stops reading (paused, or with no consumer yet); 0 means
 	// HighWaterMark. Node v20's readableHighWaterMark.
 	ReadHighWaterMark int
+	// MaxBufferSize, when above 0, bounds the write queue in bytes: a Send
+	// or End whose data would take the queue past it fails with
+	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
+	// in Node. A guard against a peer that never reads.
+	MaxBufferSize int
+	// Framing makes each DataEvent one frame (lines, a delimiter, a length
+	// prefix, any bufio.SplitFunc); the zero value delivers the bytes as
+	// read. See Framing.
+	Framing Framing
+}
+
+// ServerOptions configure CreateServer. The zero value is Node's default.
+type ServerOptions struct {
+	// AllowHalfOpen, copied to every accepted socket, keeps a socket
+	// writable after the peer's FIN until it calls End. When false (Node's
+	// default), the socket ends its own side once the peer has ended.
+	AllowHalfOpen bool
+	// Flow is the flow control of every accepted socket.
+	Flow
 
 	// PauseOnConnect is later Node's pauseOnConnect: accepted sockets do
 	// not read at all until Resume, so a connection can be handed to
 	// another process (SendHandle) with nothing read from it.
 	PauseOnConnect bool
-	// Nagle turns Nagle's algorithm on for accepted sockets, as
-	// SetNoDelay(false) does: Node's default, while Go's sockets, and so
-	// nodenet's, send at once (Node's noDelay: true).
-	Nagle bool
-	// KeepAlive is later Node's keepAlive option: TCP keep-alive with
-	// KeepAliveInitialDelay (0: the system's) on accepted sockets, as
-	// SetKeepAlive(true, delay). When false the socket keeps Go's default
-	// (keep-alive on, 15 s).
-	KeepAlive             bool
-	KeepAliveInitialDelay time.Duration
 
-	// OverLimit chooses what happens to a connection over the
-	// SetMaxConnections limit: DropOverLimit (Node's) or WaitOverLimit.
-	OverLimit MaxConnectionsPolicy
+	// WaitOverLimit makes a server at its limit (Server.SetMaxConnections,
+	// Node's maxConnections) stop accepting, as
+	// netutil.LimitListener does, instead of dropping: new connections
+	// wait in the listen backlog (the kernel's queue, up to the backlog)
+	// and are accepted as open ones close.
+	WaitOverLimit bool
 	// BlockList, when not nil, drops connections from the addresses it
 	// blocks (a DropEvent with Reason "blockList"), as later Node's
 	// blockList option. It may be changed while the server runs.
 	BlockList *BlockList
-	// ConnState, when not nil, is called with StateOpen for every accepted
-	// connection before the program sees it, and with StateClosed once it
+	// ConnState, when not nil, is called with open true for every accepted
+	// connection before the program sees it, and with open false once it
 	// has closed, in the spirit of http.Server.ConnState. It runs on a
 	// library goroutine, must not block, and may call the socket's methods.
-	ConnState func(*Socket, ReadyState)
+	ConnState func(s *Socket, open bool)
 
 	// TLSConfig, when not nil, makes the server a TLS server, as Node's
 	// tls.createServer: every connection the server admits (BlockList and
@@ -98,30 +103,7 @@ type ServerOptions struct {
 	HandshakeTimeout time.Duration
 }
 
-// MaxConnectionsPolicy says what a server does with a connection over its
-// SetMaxConnections limit.
-type MaxConnectionsPolicy uint8
-
-const (
-	// DropOverLimit is Node's policy: the connection is accepted and
-	// closed at once, and a DropEvent tells the server's consumer.
-	DropOverLimit MaxConnectionsPolicy = iota
-	// WaitOverLimit stops accepting while the server is at its limit, as
-	// netutil.LimitListener does: new connections wait in the listen
-	// backlog (the kernel's queue, up to the backlog) and are accepted as
-	// open ones close.
-	WaitOverLimit
-)
-
-func (o ConnectOptions) flow() (flow, error) {
-	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize, o.Framing)
-}
-
-func (o SocketOptions) flow() (flow, error) {
-	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize, o.Framing)
-}
-
-func (o ServerOptions) flow() (flow, error) {
+func (o Flow) flow() (flow, error) {
 	return newFlow(o.HighWaterMark, o.LowWaterMark, o.ReadHighWaterMark, o.MaxBufferSize, o.Framing)
 }
 
@@ -143,13 +125,6 @@ func (o ServerOptions) validate() error {
 func (o *ServerOptions) applyTo(s *Socket) {
 	s.paused = o.PauseOnConnect
 	s.c.holdReads = o.PauseOnConnect
-	if o.Nagle {
-		no := false
-		s.noDelay = &no
-	}
-	if o.KeepAlive {
-		s.keepAlive = &keepAliveSetting{enable: true, delay: o.KeepAliveInitialDelay}
-	}
 }
 
 // SocketOptions configure NewSocket. The zero value makes an unconnected
@@ -165,25 +140,8 @@ type SocketOptions struct {
 	Type string
 	// AllowHalfOpen: see ServerOptions.AllowHalfOpen.
 	AllowHalfOpen bool
-	// HighWaterMark in bytes; 0 means DefaultHighWaterMark.
-	HighWaterMark int
-	// MaxBufferSize, when above 0, bounds the write queue in bytes: a Send
-	// or End whose data would take the queue past it fails with
-	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
-	// in Node. A guard against a peer that never reads.
-	MaxBufferSize int
-	// LowWaterMark is the write queue size at or under which a socket
-	// whose queue reached HighWaterMark is writable again (Writable, a
-	// blocked Write goes on) and the DrainEvent a false Send owes comes,
-	// as Netty's and asyncio's low mark. 0 (Node's) means when the queue
-	// is empty; it must be below HighWaterMark.
-	LowWaterMark int
-	// ReadHighWaterMark is how much unread data a socket reads ahead
-	// before it stops reading (paused, or with no consumer yet); 0 means
-	// HighWaterMark. Node v20's readableHighWaterMark.
-	ReadHighWaterMark int
-	// Framing: see ServerOptions.Framing.
-	Framing Framing
+	// Flow is the socket's flow control.
+	Flow
 }
 
 // ConnectOptions configure Connect and Socket.Connect: a TCP Port (with
@@ -201,26 +159,9 @@ type ConnectOptions struct {
 	Path string
 	// AllowHalfOpen: see ServerOptions.AllowHalfOpen.
 	AllowHalfOpen bool
-	// HighWaterMark in bytes; 0 means DefaultHighWaterMark.
-	HighWaterMark int
-	// MaxBufferSize, when above 0, bounds the write queue in bytes: a Send
-	// or End whose data would take the queue past it fails with
-	// ErrBufferFull, and Write waits for room instead. 0 means no bound, as
-	// in Node. A guard against a peer that never reads.
-	MaxBufferSize int
-	// LowWaterMark is the write queue size at or under which a socket
-	// whose queue reached HighWaterMark is writable again (Writable, a
-	// blocked Write goes on) and the DrainEvent a false Send owes comes,
-	// as Netty's and asyncio's low mark. 0 (Node's) means when the queue
-	// is empty; it must be below HighWaterMark.
-	LowWaterMark int
-	// ReadHighWaterMark is how much unread data a socket reads ahead
-	// before it stops reading (paused, or with no consumer yet); 0 means
-	// HighWaterMark. Node v20's readableHighWaterMark.
-	ReadHighWaterMark int
-	// Framing: see ServerOptions.Framing. On a reconnect (Socket.Connect),
-	// the zero value keeps the socket's framing.
-	Framing Framing
+	// Flow is the socket's flow control. On a reconnect (Socket.Connect),
+	// a zero field keeps the socket's setting.
+	Flow
 
 	// Timeout bounds the connecting phase (resolving and every attempt):
 	// past it the socket is destroyed with an "ETIMEDOUT" error. 0 means
@@ -240,10 +181,6 @@ type ConnectOptions struct {
 	// BlockList, when not nil, refuses to connect to the addresses it
 	// blocks: such an attempt fails with Code "ERR_IP_BLOCKED".
 	BlockList *BlockList
-	// Nagle, KeepAlive and KeepAliveInitialDelay: see ServerOptions.
-	Nagle                 bool
-	KeepAlive             bool
-	KeepAliveInitialDelay time.Duration
 
 	// TLSConfig, when not nil, makes the connection a TLS client's, as
 	// Node's tls.connect: once connected, the socket runs the TLS
@@ -403,8 +340,6 @@ func (o ConnectOptions) validate() error {
 		return argError("Timeout should be >= 0, got %v", o.Timeout)
 	case o.AttemptDelay < 0:
 		return argError("AttemptDelay should be >= 0, got %v", o.AttemptDelay)
-	case o.KeepAliveInitialDelay < 0:
-		return argError("KeepAliveInitialDelay should be >= 0, got %v", o.KeepAliveInitialDelay)
 	}
 	if o.Path != "" {
 		if c := o.TLSConfig; c != nil && c.ServerName == "" && !c.InsecureSkipVerify {

@@ -269,7 +269,7 @@ func (c *conn) finishLocked() {
 	}
 	srcs := c.pipeSrcs
 	c.pipes, c.pipeSrcs = nil, nil
-	var hook func(*Socket, ReadyState)
+	var hook func(*Socket, bool)
 	if s.server != nil {
 		hook = s.server.opts.ConnState
 	}
@@ -279,7 +279,7 @@ func (c *conn) finishLocked() {
 		src.Unpipe(s)
 	}
 	if hook != nil {
-		hook(s, StateClosed)
+		hook(s, false)
 	}
 	s.mu.Lock()
 	c.q.push(CloseEvent{HadError: c.closeErr != nil}, true)

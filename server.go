@@ -33,10 +33,10 @@ type Server struct {
 	conns      map[*Socket]struct{}
 	handshakes map[net.Conn]struct{} // TLS: accepted conns in their handshake (tls.go); Close closes them
 	hsRunning  int                   // TLS: handshake goroutines still running; the CloseEvent waits for them
-	maxConns   int
-	room       chan struct{} // 1-buffered: a connection closed (WaitOverLimit)
-	exclusive  bool          // ListenOptions.Exclusive: the socket is not shared
-	stopCtx    func() bool   // stops ListenContext's AfterFunc
+	maxConns   int                   // SetMaxConnections; 0: no limit
+	room       chan struct{}         // 1-buffered: a connection closed (WaitOverLimit)
+	exclusive  bool                  // ListenOptions.Exclusive: the socket is not shared
+	stopCtx    func() bool           // stops ListenContext's AfterFunc
 	ref        handleRef
 
 	handlers     int           // connection handlers running
@@ -323,7 +323,7 @@ func (srv *Server) accept(conn net.Conn) {
 	switch {
 	case !srv.listening:
 		reason = "closing"
-	case srv.maxConns > 0 && srv.activeLocked() >= srv.maxConns:
+	case srv.overLimitLocked():
 		reason = "maxConnections"
 	case srv.opts.BlockList != nil && srv.opts.BlockList.checkAddr(conn.RemoteAddr()):
 		reason = "blockList"
@@ -351,6 +351,11 @@ func (srv *Server) dropLocked(conn net.Conn, reason string, err error) {
 	if reason != "closing" {
 		srv.pushLocked(DropEvent{Local: addrOf(conn.LocalAddr()), Remote: addrOf(conn.RemoteAddr()), Reason: reason, Err: err})
 	}
+}
+
+// overLimitLocked reports whether the server is at its connection limit.
+func (srv *Server) overLimitLocked() bool {
+	return srv.maxConns > 0 && srv.activeLocked() >= srv.maxConns
 }
 
 // activeLocked is the number of connections that count against the
@@ -388,7 +393,7 @@ func (srv *Server) announce(s *Socket, conn net.Conn) {
 	s.startLocked(conn)
 	s.mu.Unlock()
 	if hook := srv.opts.ConnState; hook != nil {
-		hook(s, StateOpen)
+		hook(s, true)
 		s.mu.Lock()
 		closed := s.c.phase == phaseClosed
 		s.mu.Unlock()
@@ -428,7 +433,7 @@ func (srv *Server) handlerReturned(s *Socket) {
 func (srv *Server) waitForRoom(stop chan struct{}) bool {
 	for {
 		srv.mu.Lock()
-		full := srv.opts.OverLimit == WaitOverLimit && srv.maxConns > 0 && srv.activeLocked() >= srv.maxConns
+		full := srv.opts.WaitOverLimit && srv.overLimitLocked()
 		if full && srv.room == nil {
 			srv.room = make(chan struct{}, 1)
 		}
@@ -546,12 +551,13 @@ func (srv *Server) Connections() int {
 	return srv.activeLocked()
 }
 
-// SetMaxConnections is Node's maxConnections: once n connections are open,
-// further ones are accepted and closed at once with a DropEvent (Node
-// v18.6's 'drop'), or, with ServerOptions.OverLimit WaitOverLimit, wait in
-// the listen backlog until a connection closes. A TLS server's connections
-// in their handshake count. 0 means no limit; a negative n is an error.
-// Lowering it does not close open connections.
+// SetMaxConnections is Node's maxConnections: once n connections are open
+// (a TLS server's in their handshake count), further ones are accepted and
+// closed at once with a DropEvent (Node v18.6's 'drop'), or, with
+// ServerOptions.WaitOverLimit, wait in the listen backlog until a
+// connection closes. 0 means no limit; a negative n is an error. Lowering
+// it does not close open connections; raising it lets waiting ones in.
+// Safe for concurrent use.
 func (srv *Server) SetMaxConnections(n int) error {
 	if n < 0 {
 		return argError("max connections should be >= 0, got %d", n)

@@ -416,7 +416,7 @@ func TestBigTransferChecksum(t *testing.T) {
 
 // Write blocks while the queue is at the mark.
 func TestWriteBlocksAtMark(t *testing.T) {
-	s, raw := rawPair(t, ConnectOptions{HighWaterMark: 1024})
+	s, raw := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 1024}})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
 	payload := make([]byte, 4<<20)
@@ -832,7 +832,7 @@ func TestPipeAndEventsBothSeeData(t *testing.T) {
 // MaxBufferSize bounds the queue against a peer that never reads: Send
 // fails with ErrBufferFull instead of growing, Write waits for room.
 func TestMaxBufferSize(t *testing.T) {
-	s, raw := rawPair(t, ConnectOptions{MaxBufferSize: 64 << 10})
+	s, raw := rawPair(t, ConnectOptions{Flow: Flow{MaxBufferSize: 64 << 10}})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
 	chunk := make([]byte, 16<<10)
@@ -868,7 +868,7 @@ func TestMaxBufferSize(t *testing.T) {
 	if len(got) != queued+200<<10 {
 		t.Errorf("peer read %d bytes; want %d", len(got), queued+200<<10)
 	}
-	if _, err := Connect(ConnectOptions{Port: 1, MaxBufferSize: -1}); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := Connect(ConnectOptions{Port: 1, Flow: Flow{MaxBufferSize: -1}}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("Connect with MaxBufferSize -1 = %v; want ErrInvalidArgument", err)
 	}
 }

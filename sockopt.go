@@ -12,7 +12,8 @@ import (
 // "utf-16le"); names are case-insensitive. A character split across reads
 // is held until it is whole, and no DataEvent is empty. Data already read
 // but not yet delivered is decoded too. An unknown name returns an
-// *EncodingError and changes nothing. Safe for concurrent use.
+// *Error with Code "ERR_UNKNOWN_ENCODING" (it matches ErrInvalidArgument)
+// and changes nothing. Safe for concurrent use.
 func (s *Socket) SetEncoding(encoding string) error {
 	if encoding == "" {
 		encoding = "utf8"
@@ -230,7 +231,9 @@ func (r ReadyState) String() string {
 	return "closed"
 }
 
-// ReadyState reports the socket's state as Node's readyState. Safe for
+// ReadyState reports the socket's state as Node's readyState. Later
+// Node's socket.connecting is ReadyState() == StateOpening, and its
+// socket.pending is StateOpening or StateClosed (not connected). Safe for
 // concurrent use.
 func (s *Socket) ReadyState() ReadyState {
 	s.mu.Lock()
@@ -258,23 +261,6 @@ func (c *conn) readyStateLocked() ReadyState {
 		return StateWriteOnly
 	}
 	return StateClosed
-}
-
-// Connecting is Node's socket.connecting: Connect has been called and the
-// connection is not up yet. Safe for concurrent use.
-func (s *Socket) Connecting() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.phase == phaseConnecting
-}
-
-// Pending is Node's socket.pending: the socket is not connected, because
-// Connect has not been called, or is still connecting, or it has closed.
-// Safe for concurrent use.
-func (s *Socket) Pending() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.phase != phaseOpen
 }
 
 // ResetAndDestroy is later Node's socket.resetAndDestroy(): it closes a

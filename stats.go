@@ -2,34 +2,25 @@ package nodenet
 
 import "time"
 
-// SocketStats is a snapshot of a socket's counters and state, taken at
-// once.
+// SocketStats is what a socket's getters (BytesRead, BytesWritten,
+// BufferSize, IsPaused, ReadyState) do not tell: the data it holds unread
+// and when it last read and wrote.
 type SocketStats struct {
-	BytesRead    int64 // as BytesRead
-	BytesWritten int64 // as BytesWritten
-	BufferSize   int   // bytes queued, not yet handed to the kernel (BufferSize)
-	Unread       int   // bytes read from the kernel, not yet delivered
-	Paused       bool
-	ReadyState   ReadyState
-	LastRead     time.Time // the last read of data from the kernel; zero if none
-	LastWrite    time.Time // the last write handed to the kernel; zero if none
+	Unread    int       // bytes read from the kernel, not yet delivered
+	LastRead  time.Time // the last read of data from the kernel; zero if none
+	LastWrite time.Time // the last write handed to the kernel; zero if none
 }
 
-// Stats returns a snapshot of the socket's counters and state. Safe for
+// Stats returns the socket's SocketStats, taken at once. Safe for
 // concurrent use, from any goroutine, at any time.
 func (s *Socket) Stats() SocketStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.c
 	return SocketStats{
-		BytesRead:    c.bytesRead.Load(),
-		BytesWritten: c.bytesWritten.Load(),
-		LastRead:     unixNano(c.lastRead.Load()),
-		LastWrite:    unixNano(c.lastWrite.Load()),
-		ReadyState:   c.readyStateLocked(),
-		BufferSize:   c.bufferSizeLocked(),
-		Unread:       c.q.held,
-		Paused:       s.paused,
+		LastRead:  unixNano(c.lastRead.Load()),
+		LastWrite: unixNano(c.lastWrite.Load()),
+		Unread:    c.q.held,
 	}
 }
 
@@ -40,12 +31,12 @@ func unixNano(ns int64) time.Time {
 	return time.Unix(0, ns)
 }
 
-// ServerStats is a snapshot of a server's counters.
+// ServerStats is a snapshot of a server's counters; Connections gives the
+// number of open connections.
 type ServerStats struct {
 	Accepted    int64 // connections handed to the program since the server was made
 	Dropped     int64 // connections closed without being handed over: over the limit, blocked, closing, failed TLS handshake
-	Active      int   // open connections, those in their TLS handshake included (Connections)
-	Handshaking int   // of Active, those in their TLS handshake
+	Handshaking int   // of the open connections (Connections), those in their TLS handshake
 	Forced      int64 // connections destroyed by Shutdown at its deadline
 }
 
@@ -53,12 +44,11 @@ type ServerStats struct {
 // use.
 func (srv *Server) Stats() ServerStats {
 	srv.mu.Lock()
-	active, handshaking := srv.activeLocked(), len(srv.handshakes)
+	handshaking := len(srv.handshakes)
 	srv.mu.Unlock()
 	return ServerStats{
 		Accepted:    srv.accepted.Load(),
 		Dropped:     srv.dropped.Load(),
-		Active:      active,
 		Handshaking: handshaking,
 		Forced:      srv.forced.Load(),
 	}

@@ -206,7 +206,7 @@ func TestTLSHandshakeOffTheAcceptLoop(t *testing.T) {
 	if got, want := names(r.wait()), "listening connection connection connection close(false)"; got != want {
 		t.Errorf("server events = %q; want %q", got, want)
 	}
-	if st := srv.Stats(); st.Dropped != 1 || st.Handshaking != 0 || st.Active != 0 {
+	if st := srv.Stats(); st.Dropped != 1 || st.Handshaking != 0 || srv.Connections() != 0 {
 		t.Errorf("Stats() after Close = %+v; want 1 dropped, none handshaking or active", st)
 	}
 }
@@ -221,10 +221,10 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	var opened int
 	srv, port, r := tlsEchoServer(t, ServerOptions{
 		HandshakeTimeout: timeout,
-		ConnState: func(_ *Socket, st ReadyState) {
+		ConnState: func(_ *Socket, open bool) {
 			mu.Lock()
 			defer mu.Unlock()
-			if st == StateOpen {
+			if open {
 				opened++
 			}
 		},
@@ -250,7 +250,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if opened != 1 {
-		t.Errorf("ConnState(StateOpen) called %d times; want 1 (the served client only)", opened)
+		t.Errorf("ConnState(s, true) called %d times; want 1 (the served client only)", opened)
 	}
 }
 
@@ -378,9 +378,9 @@ func TestTLSServerShutdown(t *testing.T) {
 	srv := CreateServer(ServerOptions{
 		TLSConfig:        serverTLS(t),
 		HandshakeTimeout: time.Hour,
-		ConnState: func(_ *Socket, st ReadyState) {
+		ConnState: func(_ *Socket, open bool) {
 			mu.Lock()
-			states = append(states, st.String())
+			states = append(states, map[bool]string{true: "open", false: "closed"}[open])
 			mu.Unlock()
 		},
 	}, func(s *Socket) {
@@ -414,7 +414,7 @@ func TestTLSServerShutdown(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("Shutdown did not return after the clients closed")
 	}
-	if st := srv.Stats(); st.Accepted != 1 || st.Dropped != 1 || st.Forced != 0 || st.Active != 0 || st.Handshaking != 0 {
+	if st := srv.Stats(); st.Accepted != 1 || st.Dropped != 1 || st.Forced != 0 || srv.Connections() != 0 || st.Handshaking != 0 {
 		t.Errorf("Stats() = %+v; want 1 accepted, 1 dropped, none forced, active or handshaking", st)
 	}
 	if got, want := names(r.wait()), "listening connection close(false)"; got != want {

@@ -94,7 +94,7 @@ func benchListen(tb testing.TB, kind string, sizeHint int) *benchServer {
 	case "nodenet-pipe", "nodenet-events":
 		s := &benchServer{pipe: kind == "nodenet-pipe", socks: make([]*Socket, 0, sizeHint)}
 		s.hcond = sync.NewCond(&s.hmu)
-		s.srv = CreateServer(ServerOptions{}, s.handle)
+		s.srv = createServer(tb, ServerOptions{}, s.handle)
 		if err := s.srv.Listen(0, "127.0.0.1", 0); err != nil {
 			tb.Fatal(err)
 		}
@@ -876,7 +876,7 @@ func benchStdTLSProxy(b *testing.B, backend int) string {
 // benchNodenetTLSProxy is nodenet's proxy; it returns its address.
 // Cleanup shuts it down, which waits for its connections.
 func benchNodenetTLSProxy(b *testing.B, backend int) string {
-	srv := CreateServer(ServerOptions{TLSConfig: serverTLS(b)}, func(front *Socket) {
+	srv := createServer(b, ServerOptions{TLSConfig: serverTLS(b)}, func(front *Socket) {
 		back, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: backend})
 		if err != nil {
 			b.Error(err)

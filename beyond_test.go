@@ -328,7 +328,7 @@ func TestBeyondListenContextCancel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			r := recordServer(t, srv)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -385,7 +385,7 @@ func byContains(list []string, s string) bool {
 // already done returns its error and does not listen (no event; the
 // server then listens normally).
 func TestBeyondListenContextDone(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -421,7 +421,7 @@ func TestBeyondListenContextInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			if err := srv.ListenContext(context.Background(), tt.opts); !errors.Is(err, ErrInvalidArgument) {
 				t.Errorf("ListenContext(%+v) = %v; want an error wrapping %v", tt.opts, err, ErrInvalidArgument)
 			}
@@ -441,7 +441,7 @@ func TestBeyondListenContextInvalid(t *testing.T) {
 func TestBeyondListenContextCloseFirst(t *testing.T) {
 	before := goleak.IgnoreCurrent()
 	ctx := byCustomCtx{Context: context.Background(), done: make(chan struct{})}
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	if err := srv.ListenContext(ctx, ListenOptions{Host: "127.0.0.1"}); err != nil {
 		t.Fatalf("ListenContext = %v; want nil", err)
 	}
@@ -492,13 +492,13 @@ func TestBeyondReusePort(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%v,%v", tt.first, tt.second), func(t *testing.T) {
-			srv1 := CreateServer(ServerOptions{}, nil)
+			srv1 := createServer(t, ServerOptions{}, nil)
 			r1 := recordServer(t, srv1)
 			if err := srv1.ListenContext(context.Background(), ListenOptions{Host: "127.0.0.1", ReusePort: tt.first}); err != nil {
 				t.Fatalf("first ListenContext = %v; want nil", err)
 			}
 			port := srv1.Address().Port
-			srv2 := CreateServer(ServerOptions{}, nil)
+			srv2 := createServer(t, ServerOptions{}, nil)
 			err := srv2.ListenContext(context.Background(), ListenOptions{Host: "127.0.0.1", Port: port, ReusePort: tt.second})
 			if !tt.ok {
 				checkSysError(t, "second ListenContext on the same port", err, "EADDRINUSE", "listen", syscall.EADDRINUSE)
@@ -551,7 +551,7 @@ func TestBeyondIPv6Only(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := CreateServer(ServerOptions{}, nil)
+			s := createServer(t, ServerOptions{}, nil)
 			err = s.ListenContext(context.Background(), ListenOptions{Host: "::", Port: p, IPv6Only: true})
 			switch {
 			case err == nil:
@@ -585,7 +585,7 @@ func TestBeyondIPv6Only(t *testing.T) {
 		}
 	})
 	t.Run("IPv6Only=false", func(t *testing.T) {
-		srv := CreateServer(ServerOptions{}, nil)
+		srv := createServer(t, ServerOptions{}, nil)
 		r := recordServer(t, srv)
 		if err := srv.ListenContext(context.Background(), ListenOptions{Host: "::"}); err != nil {
 			t.Fatalf("ListenContext(Host ::) = %v; want nil", err)
@@ -616,12 +616,12 @@ func TestBeyondIPv6Only(t *testing.T) {
 func TestBeyondExclusive(t *testing.T) {
 	for _, exclusive := range []bool{true, false} {
 		t.Run(fmt.Sprintf("Exclusive=%v", exclusive), func(t *testing.T) {
-			srv1 := CreateServer(ServerOptions{}, nil)
+			srv1 := createServer(t, ServerOptions{}, nil)
 			if err := srv1.ListenContext(context.Background(), ListenOptions{Host: "127.0.0.1", Exclusive: exclusive}); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { srv1.Close() })
-			srv2 := CreateServer(ServerOptions{}, nil)
+			srv2 := createServer(t, ServerOptions{}, nil)
 			err := srv2.ListenHandle(srv1)
 			if exclusive {
 				if !errors.Is(err, ErrInvalidArgument) {
@@ -658,7 +658,7 @@ func TestBeyondExclusiveNotSticky(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv1 := CreateServer(ServerOptions{}, nil)
+			srv1 := createServer(t, ServerOptions{}, nil)
 			if err := srv1.ListenContext(context.Background(), ListenOptions{Host: "127.0.0.1", Exclusive: true}); err != nil {
 				t.Fatal(err)
 			}
@@ -667,7 +667,7 @@ func TestBeyondExclusiveNotSticky(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { srv1.Close() })
-			srv2 := CreateServer(ServerOptions{}, nil)
+			srv2 := createServer(t, ServerOptions{}, nil)
 			if err := srv2.ListenHandle(srv1); err != nil {
 				t.Errorf("ListenHandle(a server listening again, without Exclusive, after an Exclusive listen) = %v; want nil", err)
 			} else {
@@ -718,7 +718,7 @@ func TestBeyondShutdownBusyNotEnded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			r := recordServer(t, srv)
 			port := listenTCP(t, srv)
 			busyPeer := dialRaw(t, port)
@@ -767,7 +767,7 @@ func TestBeyondShutdownNeverListened(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, c := range []context.Context{context.Background(), ctx} {
-		srv := CreateServer(ServerOptions{}, nil)
+		srv := createServer(t, ServerOptions{}, nil)
 		if err := srv.Shutdown(c); err != nil {
 			t.Errorf("Shutdown on a server that never listened = %v; want nil", err)
 		}
@@ -782,7 +782,7 @@ func TestBeyondShutdownNeverListened(t *testing.T) {
 // done) destroys it, reporting one forced connection, and the first then
 // returns nil.
 func TestBeyondShutdownTwice(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	_, rc := connectClient(t, port)
@@ -964,7 +964,7 @@ func TestBeyondConnectTimeout(t *testing.T) {
 		}
 	}
 
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	sport := listenTCP(t, srv)
 	c, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: sport, Timeout: time.Minute})
@@ -984,7 +984,7 @@ func TestBeyondConnectTimeout(t *testing.T) {
 // end of ConnectContext's context changes nothing: data still flows both
 // ways and the socket closes without an error.
 func TestBeyondConnectContextAfterConnect(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -1118,7 +1118,7 @@ func TestBeyondHappyEyeballsFallback(t *testing.T) {
 	for _, tg := range byDualTargets(t) {
 		for _, report := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s,ReportAttempts=%v", tg.name, report), func(t *testing.T) {
-				srv, port := byDualPort(t, func() *Server { return CreateServer(ServerOptions{}, nil) }, tg.second,
+				srv, port := byDualPort(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
 					func(port int) error { _, err := byRawSocket(t, tg.first, port, false); return err })
 				r := recordServer(t, srv)
 				c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: report})
@@ -1278,7 +1278,7 @@ func TestBeyondHappyEyeballsAttemptDelay(t *testing.T) {
 	for _, tg := range byDualTargets(t) {
 		for _, delay := range []time.Duration{30 * time.Millisecond, 0} {
 			t.Run(fmt.Sprintf("%s,%v", tg.name, delay), func(t *testing.T) {
-				srv, port := byDualPort(t, func() *Server { return CreateServer(ServerOptions{}, nil) }, tg.second,
+				srv, port := byDualPort(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
 					func(port int) error { _, err := byHang(t, tg.first, port); return err })
 				r := recordServer(t, srv)
 				start := time.Now()
@@ -1410,7 +1410,7 @@ func TestBeyondHappyEyeballsTimeoutNotFailed(t *testing.T) {
 func TestBeyondResolver(t *testing.T) {
 	offlineDNS(t)
 	res := byFakeDNS(t, map[string][]netip.Addr{"multi.nodenet.test.": {byLo4}})
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 
@@ -1697,7 +1697,7 @@ func TestBeyondServerBlockList(t *testing.T) {
 			if err := tt.block(bl); err != nil {
 				t.Fatal(err)
 			}
-			srv := CreateServer(ServerOptions{BlockList: bl}, func(s *Socket) { s.SendString("hi", "", nil) })
+			srv := createServer(t, ServerOptions{BlockList: bl}, func(s *Socket) { s.SendString("hi", "", nil) })
 			r := recordServer(t, srv)
 			if err := srv.Listen(0, tt.host, 0); err != nil {
 				t.Fatal(err)
@@ -1731,7 +1731,7 @@ func TestBeyondServerBlockList(t *testing.T) {
 // the next one from it is dropped.
 func TestBeyondServerBlockListLive(t *testing.T) {
 	bl := &BlockList{}
-	srv := CreateServer(ServerOptions{BlockList: bl}, func(s *Socket) { s.SendString("hi", "", nil) })
+	srv := createServer(t, ServerOptions{BlockList: bl}, func(s *Socket) { s.SendString("hi", "", nil) })
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	_, rc := connectClient(t, port)
@@ -1762,7 +1762,7 @@ func TestBeyondServerBlockListLive(t *testing.T) {
 // (the server never sees it: the next, allowed, client is its first
 // connection); an unblocked address connects.
 func TestBeyondConnectBlockList(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	bl := &BlockList{}
@@ -1814,7 +1814,7 @@ func TestBeyondConnectBlockList(t *testing.T) {
 func TestBeyondConnectBlockListRace(t *testing.T) {
 	for _, tg := range byDualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			srv, port := byDualPort(t, func() *Server { return CreateServer(ServerOptions{}, nil) }, tg.second,
+			srv, port := byDualPort(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
 				func(port int) error { _, err := byRawSocket(t, tg.first, port, false); return err })
 			r := recordServer(t, srv)
 			bl := &BlockList{}
@@ -1842,7 +1842,7 @@ func TestBeyondConnectBlockListRace(t *testing.T) {
 // handler writes "hi"; its first client is connected and served.
 func byWaitServer(t *testing.T) (*Server, int, *serverRecorder, *Socket, *recorder, *Socket) {
 	t.Helper()
-	srv := CreateServer(ServerOptions{WaitOverLimit: true}, func(s *Socket) { s.SendString("hi", "", nil) })
+	srv := createServer(t, ServerOptions{WaitOverLimit: true}, func(s *Socket) { s.SendString("hi", "", nil) })
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	if err := srv.SetMaxConnections(1); err != nil {
@@ -1971,7 +1971,7 @@ func TestBeyondWaitOverLimitClose(t *testing.T) {
 // stay 0 while its peer's data waits there, even once subscribed) until
 // Resume; then the data arrives.
 func TestBeyondPauseOnConnect(t *testing.T) {
-	srv := CreateServer(ServerOptions{PauseOnConnect: true}, nil)
+	srv := createServer(t, ServerOptions{PauseOnConnect: true}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	c1 := dialRaw(t, port)
@@ -2063,7 +2063,7 @@ func TestBeyondSocketOptions(t *testing.T) {
 					}
 				}
 			}
-			srv := CreateServer(ServerOptions{ConnState: func(s *Socket, open bool) {
+			srv := createServer(t, ServerOptions{ConnState: func(s *Socket, open bool) {
 				if open {
 					apply(s)
 				}
@@ -2110,7 +2110,7 @@ func TestBeyondSocketOptions(t *testing.T) {
 // delivered, BufferSize and Paused are reported, and ReadyState follows
 // the connection to its close.
 func TestBeyondSocketStats(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	start := time.Now()
@@ -2168,7 +2168,7 @@ func TestBeyondSocketStats(t *testing.T) {
 // the connections, Dropped the one over SetMaxConnections, Forced those
 // Shutdown destroys at its deadline.
 func TestBeyondServerStats(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	if st := srv.Stats(); st != (ServerStats{}) {
@@ -2235,7 +2235,7 @@ func TestBeyondConnState(t *testing.T) {
 			problems = append(problems, fmt.Sprintf("closed told while ReadyState() = %v", rs))
 		}
 	}
-	srv := CreateServer(ServerOptions{ConnState: hook}, nil)
+	srv := createServer(t, ServerOptions{ConnState: hook}, nil)
 	port := listenTCP(t, srv)
 	evs := srv.Events()
 	conns := make(chan *Socket, 32)
@@ -2350,7 +2350,7 @@ func TestBeyondConnectingPending(t *testing.T) {
 		t.Errorf("destroyed while connecting: %+v; want %+v", got, want)
 	}
 
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	rsrv := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	c, rc := connectClient(t, port)
@@ -2377,7 +2377,7 @@ func TestBeyondConnectingPending(t *testing.T) {
 func TestBeyondResetAndDestroy(t *testing.T) {
 	for _, who := range []string{"client", "server"} {
 		t.Run(who, func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			r := recordServer(t, srv)
 			port := listenTCP(t, srv)
 			c, rc := connectClient(t, port)
@@ -2410,7 +2410,7 @@ func TestBeyondResetAndDestroy(t *testing.T) {
 // socket is an invalid argument (Node's ERR_INVALID_HANDLE_TYPE) and
 // leaves the socket open and working.
 func TestBeyondResetAndDestroyUnix(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	path := sockPath(t)
 	if err := srv.ListenUnix(path); err != nil {
@@ -2495,7 +2495,7 @@ func TestBeyondConnStateOpenSocket(t *testing.T) {
 		remote  string
 	}
 	got := make(chan seen, 1)
-	srv := CreateServer(ServerOptions{ConnState: func(s *Socket, open bool) {
+	srv := createServer(t, ServerOptions{ConnState: func(s *Socket, open bool) {
 		if open {
 			got <- seen{s.ReadyState(), isPending(s), s.RemoteAddress()}
 		}
@@ -2520,7 +2520,7 @@ func TestBeyondConnectLocalAddressFamily(t *testing.T) {
 		"dual.nodenet.test.": {byLo6, byLo4},
 		"v4.nodenet.test.":   {byLo4},
 	})
-	srv, port := byDualPort(t, func() *Server { return CreateServer(ServerOptions{}, nil) }, byLo4,
+	srv, port := byDualPort(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, byLo4,
 		func(port int) error { _, err := byHang(t, byLo6, port); return err })
 	r := recordServer(t, srv)
 	c, err := Connect(ConnectOptions{Host: "dual.nodenet.test", Port: port, Resolver: res, LocalAddress: "127.0.0.1", ReportAttempts: true})
@@ -2552,7 +2552,7 @@ func TestBeyondConnectLocalAddressFamily(t *testing.T) {
 // connection is closed (the client sees its end, or a reset), the server
 // counts no open connection, and nothing is left running.
 func TestBeyondConnStateDestroyOnOpen(t *testing.T) {
-	srv := CreateServer(ServerOptions{ConnState: func(s *Socket, open bool) {
+	srv := createServer(t, ServerOptions{ConnState: func(s *Socket, open bool) {
 		if open {
 			s.Destroy()
 		}

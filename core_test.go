@@ -81,7 +81,7 @@ func TestCorePausedAfterFINOtherEventsPass(t *testing.T) {
 // paused socket owes comes although the peer's end waits behind its data.
 func TestCorePauseDrainLoopWithPeerEnd(t *testing.T) {
 	const clients, size = 200, 256 << 10
-	srv := CreateServer(ServerOptions{}, func(c *Socket) {
+	srv := createServer(t, ServerOptions{}, func(c *Socket) {
 		// A small kernel send buffer makes the replies queue, so that
 		// drains come late, often after the client's end.
 		c.mu.Lock()
@@ -252,7 +252,7 @@ func TestCoreShutdownMeetsItsDeadline(t *testing.T) {
 	const conns = 40
 	var mu sync.Mutex
 	var accepted []*Socket
-	srv := CreateServer(ServerOptions{}, func(c *Socket) {
+	srv := createServer(t, ServerOptions{}, func(c *Socket) {
 		mu.Lock()
 		accepted = append(accepted, c)
 		mu.Unlock()

@@ -22,7 +22,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "server", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
 					if _, ok := ev.(DataEvent); ok {
@@ -59,7 +59,7 @@ srv.listen(0, '127.0.0.1', () => {
 });`,
 		run: func(t *testing.T, tr *tracer) {
 			wrote := make(chan struct{}) // the client's data is in the kernel
-			srv := CreateServer(ServerOptions{PauseOnConnect: true}, nil)
+			srv := createServer(t, ServerOptions{PauseOnConnect: true}, nil)
 			tr.serve(srv, "server", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
 					if _, ok := ev.(DataEvent); ok {

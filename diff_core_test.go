@@ -33,7 +33,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(c *Socket) {
 				// Pause while both listeners attach, as Node attaches
 				// them in one tick: no data goes to one and not the other.
@@ -67,7 +67,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { rec('client', 'bytesRead', c.bytesRead); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(c *Socket) {
 				tr.trace(c, "server socket", nil)
 				c.EndString("hello", "")
@@ -133,7 +133,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{AllowHalfOpen: true}, nil)
+			srv := createServer(t, ServerOptions{AllowHalfOpen: true}, nil)
 			tr.serve(srv, "", func(c *Socket) {
 				tr.trace(c, "server socket", func(ev Event) {
 					if _, ok := ev.(EndEvent); ok {
@@ -167,7 +167,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(c *Socket) {
 				tr.trace(c, "server socket", func(ev Event) {
 					switch ev := ev.(type) {
@@ -217,9 +217,9 @@ a.listen(0, '127.0.0.1', () => {
   b.listen(a.address().port, '127.0.0.1');
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			a := CreateServer(ServerOptions{}, nil)
+			a := createServer(t, ServerOptions{}, nil)
 			port := mustListen(t, a)
-			b := CreateServer(ServerOptions{}, nil)
+			b := createServer(t, ServerOptions{}, nil)
 			tr.serve(b, "second", nil, func(ev Event) {
 				if _, ok := ev.(ListeningEvent); ok {
 					b.Close()
@@ -242,7 +242,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(c *Socket) {
 				tr.trace(c, "server socket", nil)
 				c.SendString("first", "", nil)

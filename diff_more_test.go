@@ -195,7 +195,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", nil)
 				s.EndString("hello", "")
@@ -236,7 +236,7 @@ srv.listen(0, '127.0.0.1', () => {
 			// readyState: Go runs both ends at once, and the reply and
 			// the close could otherwise come between End and ReadyState.
 			gate := make(chan struct{})
-			srv := CreateServer(ServerOptions{AllowHalfOpen: true}, nil)
+			srv := createServer(t, ServerOptions{AllowHalfOpen: true}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
 					if _, ok := ev.(EndEvent); ok {
@@ -272,7 +272,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
 			port := mustListen(t, srv)
 			c := mustConnect(t, ConnectOptions{Port: port})
@@ -296,7 +296,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
 			port := mustListen(t, srv)
 			c := mustConnect(t, ConnectOptions{Port: port})
@@ -318,7 +318,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { rec('client', 'bytesWritten', c.bytesWritten); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
 			port := mustListen(t, srv)
 			c := mustConnect(t, ConnectOptions{Port: port})
@@ -352,7 +352,7 @@ srv.listen(0, '127.0.0.1', () => {
 			// its End: Go runs both ends at once, and the server's FIN and
 			// the close could otherwise come between End and the write.
 			gate := make(chan struct{})
-			srv := CreateServer(ServerOptions{AllowHalfOpen: true}, nil)
+			srv := createServer(t, ServerOptions{AllowHalfOpen: true}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
 					if _, ok := ev.(EndEvent); ok {
@@ -417,7 +417,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			var ss atomic.Pointer[Socket]
 			tr.serve(srv, "", func(s *Socket) {
 				ss.Store(s)
@@ -484,7 +484,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", nil)
 				s.EndString("bye", "")
@@ -530,7 +530,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { ss.destroy(); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			var ss atomic.Pointer[Socket]
 			tr.serve(srv, "", func(s *Socket) {
 				ss.Store(s)
@@ -584,7 +584,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			closeSrv := whenAll(2, func() { srv.Close() })
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
@@ -619,7 +619,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			closeSrv := whenAll(2, func() { srv.Close() })
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
@@ -654,7 +654,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			closeSrv := whenAll(2, func() { srv.Close() })
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
@@ -694,7 +694,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", nil, nil)
 			port := mustListen(t, srv)
 			c := mustConnect(t, ConnectOptions{Port: port})
@@ -761,7 +761,7 @@ srv.listen(0, '127.0.0.1', () => {
   rec('addr', 'closing', addrStr(srv.address()));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.rec("addr", "before listen", addrStr(srv.Address(), 0))
 			tr.serve(srv, "server", nil, func(ev Event) {
 				switch ev.(type) {
@@ -773,7 +773,7 @@ srv.listen(0, '127.0.0.1', () => {
 					tr.rec("addr", "closing", addrStr(srv.Address(), 0))
 				case CloseEvent:
 					tr.rec("addr", "after close", addrStr(srv.Address(), 0))
-					anySrv := CreateServer(ServerOptions{}, nil)
+					anySrv := createServer(t, ServerOptions{}, nil)
 					if err := anySrv.Listen(0, "", 0); err != nil {
 						t.Error(err)
 						return
@@ -805,7 +805,7 @@ srv.listen(0, '127.0.0.1', () => {
   trace(net.connect(port, '127.0.0.1'), 'client');
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			var ss atomic.Pointer[Socket]
 			tr.serve(srv, "server", func(s *Socket) {
 				ss.Store(s)
@@ -841,7 +841,7 @@ srv.listen(0, '127.0.0.1', () => {
   c1.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			if err := srv.SetMaxConnections(1); err != nil {
 				t.Error(err)
 			}
@@ -893,7 +893,7 @@ srv.listen(0, '127.0.0.1', () => {
   });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			var c2 atomic.Pointer[Socket]
 			n := 0
 			tr.serve(srv, "", func(s *Socket) {
@@ -950,7 +950,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
 					if d, ok := ev.(DataEvent); ok {
@@ -1004,7 +1004,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				tr.traceQuiet(s, "server socket", func(ev Event) {
 					if _, ok := ev.(CloseEvent); ok {
@@ -1086,7 +1086,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			var ss atomic.Pointer[Socket]
 			tr.serve(srv, "", func(s *Socket) {
 				ss.Store(s)
@@ -1161,7 +1161,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			n := 0
 			var main *Socket // used on the serve goroutine only
 			tr.serve(srv, "", func(s *Socket) {
@@ -1214,7 +1214,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { rec('client', 'bytesWritten', c.bytesWritten); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
 					if _, ok := ev.(CloseEvent); ok {
@@ -1264,7 +1264,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { rec('client', 'bytes', c.bytesRead + ' ' + c.bytesWritten); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				// End before subscribing: the client's data and FIN may
 				// already be here, and a consumer that had received the
@@ -1328,7 +1328,7 @@ srv.listen(0, '127.0.0.1', () => {
 });`,
 		run: func(t *testing.T, tr *tracer) {
 			const total = 8 << 20
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				h := sha256.New()
 				tr.traceQuiet(s, "server socket", func(ev Event) {
@@ -1403,7 +1403,7 @@ srv.listen(0, '127.0.0.1', () => {
   });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			n := 0
 			tr.serve(srv, "", func(s *Socket) {
 				n++
@@ -1467,7 +1467,7 @@ srv.listen(0, host, () => {
   });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			var cport atomic.Int64
 			tr.serve(srv, "", func(s *Socket) {
 				port := srv.Address().Port
@@ -1549,7 +1549,7 @@ srv.listen(p, () => {
 				return strings.Join(g, ",")
 			}
 			p := filepath.Join(t.TempDir(), "s.sock")
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
 					if _, ok := ev.(DataEvent); ok {
@@ -1655,7 +1655,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 			run: func(t *testing.T, tr *tracer) {
-				srv := CreateServer(ServerOptions{}, nil)
+				srv := createServer(t, ServerOptions{}, nil)
 				tr.serve(srv, "", func(s *Socket) {
 					tr.trace(s, "server socket", nil)
 					s.SetNoDelay(true)

@@ -292,7 +292,7 @@ func mustConnect(t *testing.T, opts ConnectOptions) *Socket {
 
 func closedPort(t *testing.T) int {
 	t.Helper()
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	port := mustListen(t, srv)
 	srv.Close()
 	return port

@@ -9,11 +9,14 @@
 // it. Connect (or ConnectTCP, ConnectUnix) makes a client Socket and
 // connects it in the background. Node's manual's echo server is:
 //
-//	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
+//	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
 //		c.SendString("hello\r\n", "", nil)
 //		c.Pipe(c)
 //	})
-//	err := srv.Listen(8124, "", 0)
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	err = srv.Listen(8124, "", 0)
 //
 // The handler runs in its own goroutine for each connection, at the same
 // time as the other connections' handlers (Node calls its listeners one

@@ -12,7 +12,7 @@ import (
 // A staged shutdown: the connection whose events are read gets a
 // ShutdownEvent and says goodbye; Shutdown returns once it has closed.
 func ExampleServer_Shutdown() {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
 		for ev := range c.Events() {
 			switch ev := ev.(type) {
 			case nodenet.DataEvent:
@@ -22,6 +22,10 @@ func ExampleServer_Shutdown() {
 			}
 		}
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		fmt.Println(err)
 		return
@@ -82,7 +86,11 @@ func ExampleBlockList() {
 // Flow control with two marks: Send returns false at the high-water mark,
 // and the socket is writable again once the queue is down to the low one.
 func ExampleSocket_Writable() {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) { c.Pipe(c) })
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) { c.Pipe(c) })
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		fmt.Println(err)
 		return

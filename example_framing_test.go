@@ -12,7 +12,7 @@ import (
 // that then ends, and prints each DataEvent the server's socket gets.
 func printFrames(f nodenet.Framing, stream []byte) {
 	done := make(chan struct{})
-	srv := nodenet.CreateServer(nodenet.ServerOptions{Flow: nodenet.Flow{Framing: f}}, func(c *nodenet.Socket) {
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{Flow: nodenet.Flow{Framing: f}}, func(c *nodenet.Socket) {
 		defer close(done)
 		for ev := range c.Events() {
 			switch ev := ev.(type) {
@@ -23,6 +23,10 @@ func printFrames(f nodenet.Framing, stream []byte) {
 			}
 		}
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		fmt.Println(err)
 		return

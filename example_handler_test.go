@@ -25,7 +25,7 @@ import (
 // queued, then closes. Write blocks while the peer has a high-water mark
 // of replies unread.
 func Example_blockingHandler() {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
 		nc := c.NetConn()
 		defer nc.Close()
 		c.SetTimeout(time.Minute)
@@ -43,6 +43,10 @@ func Example_blockingHandler() {
 			io.WriteString(nc, "shutting down, bye\n")
 		}
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	talkThenShutdown(srv)
 	// Output:
 	// HELLO
@@ -60,7 +64,7 @@ func Example_blockingHandler() {
 // goodbye, then closes once the client has closed too.
 func Example_eventsHandler() {
 	opts := nodenet.ServerOptions{Flow: nodenet.Flow{MaxBufferSize: 1 << 20}}
-	srv := nodenet.CreateServer(opts, func(c *nodenet.Socket) {
+	srv, err := nodenet.CreateServer(opts, func(c *nodenet.Socket) {
 		c.SetTimeout(time.Minute)
 		var partial []byte
 		for ev := range c.Events() { // to the end: the channel closes after the CloseEvent
@@ -91,6 +95,10 @@ func Example_eventsHandler() {
 			}
 		}
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	talkThenShutdown(srv)
 	// Output:
 	// HELLO

@@ -13,10 +13,14 @@ import (
 // data back to it. The client sends a line, ends its side, and prints its
 // events as they come.
 func Example_echoServer() {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
 		c.SendString("hello\r\n", "utf8", nil)
 		c.Pipe(c)
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		fmt.Println(err)
 		return
@@ -59,7 +63,11 @@ func Example_unixSocket() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "echo.sock")
 
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) { c.Pipe(c) })
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) { c.Pipe(c) })
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := srv.ListenUnix(path); err != nil {
 		fmt.Println(err)
 		return
@@ -83,15 +91,23 @@ func Example_unixSocket() {
 // returned (and emitted as an ErrorEvent); the same server may listen
 // again, here on another port.
 func Example_addressInUse() {
-	first := nodenet.CreateServer(nodenet.ServerOptions{}, nil)
+	first, err := nodenet.CreateServer(nodenet.ServerOptions{}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := first.Listen(0, "127.0.0.1", 0); err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer first.Close()
 
-	second := nodenet.CreateServer(nodenet.ServerOptions{}, nil)
-	err := second.Listen(first.Address().Port, "127.0.0.1", 0)
+	second, err := nodenet.CreateServer(nodenet.ServerOptions{}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = second.Listen(first.Address().Port, "127.0.0.1", 0)
 	var ne *nodenet.Error
 	if errors.As(err, &ne) && ne.Code == "EADDRINUSE" {
 		fmt.Println("address in use, retrying:", err)
@@ -109,7 +125,11 @@ func Example_addressInUse() {
 // Port 0 lets the system choose a free port; Address reports it as soon as
 // Listen returns.
 func ExampleServer_Address() {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, nil)
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		fmt.Println(err)
 		return
@@ -126,7 +146,11 @@ func ExampleServer_Address() {
 // Send is Node's write(): it never blocks, and its result says whether to
 // wait for the DrainEvent before writing more.
 func ExampleSocket_Send() {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) { c.Pipe(c) })
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) { c.Pipe(c) })
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	srv.Listen(0, "127.0.0.1", 0)
 	defer srv.Close()
 

@@ -26,12 +26,16 @@ func ExampleServerOptions_tls() {
 		fmt.Println(err)
 		return
 	}
-	srv := nodenet.CreateServer(nodenet.ServerOptions{
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{
 		TLSConfig:        &tls.Config{Certificates: []tls.Certificate{cert}},
 		HandshakeTimeout: 5 * time.Second, // a client that does not handshake is dropped then
 	}, func(c *nodenet.Socket) {
 		c.Pipe(c) // plaintext in, plaintext out: an echo
 	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		fmt.Println(err)
 		return

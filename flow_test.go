@@ -247,19 +247,19 @@ func TestFlowOptionValidation(t *testing.T) {
 			}
 
 			opts := ServerOptions{Flow: Flow{HighWaterMark: tt.high, LowWaterMark: tt.low, ReadHighWaterMark: tt.rhw}}
-			srv := CreateServer(opts, nil)
-			err = srv.Listen(0, "127.0.0.1", 0)
-			check(t, "Server.Listen", err, tt.ok)
-			if err == nil {
-				srv.Close()
-			} else if a := srv.Address(); a.Port != 0 {
-				t.Errorf("Address after a refused Listen = %+v; want none", a)
+			srv, err := CreateServer(opts, nil)
+			check(t, "CreateServer", err, tt.ok)
+			if (srv == nil) == (err == nil) {
+				t.Errorf("CreateServer = %v, %v; want a server or an error", srv, err)
 			}
-
-			srv = CreateServer(opts, nil)
-			err = srv.ListenUnix(sockPath(t))
-			check(t, "Server.ListenUnix", err, tt.ok)
-			if err == nil {
+			if srv != nil {
+				if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
+					t.Errorf("Listen with valid options = %v", err)
+				}
+				srv.Close()
+				if err := srv.ListenUnix(sockPath(t)); err != nil {
+					t.Errorf("ListenUnix with valid options = %v", err)
+				}
 				srv.Close()
 			}
 		})

@@ -49,7 +49,7 @@ func FuzzListenArguments(f *testing.F) {
 		if port > 0 && port < 1024 {
 			port += 40000 // stay off the well-known ports of this machine
 		}
-		srv := CreateServer(ServerOptions{}, nil)
+		srv := createServer(t, ServerOptions{}, nil)
 		err := srv.Listen(port, host, backlog)
 		var ne *Error
 		switch {

@@ -126,7 +126,7 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 	t.Run("returns after the handler", func(t *testing.T) {
 		release := make(chan struct{})
 		var returned atomic.Bool
-		srv := CreateServer(ServerOptions{}, func(c *Socket) {
+		srv := createServer(t, ServerOptions{}, func(c *Socket) {
 			for range c.Events() {
 			}
 			<-release // clean-up after the loop
@@ -150,7 +150,7 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 	t.Run("reports a handler still running at the deadline", func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
-		srv := CreateServer(ServerOptions{}, func(c *Socket) {
+		srv := createServer(t, ServerOptions{}, func(c *Socket) {
 			c.Pipe(c)
 			<-release // a handler that does not return
 		})
@@ -238,7 +238,7 @@ func TestWriteDeadlineAndContext(t *testing.T) {
 func TestNetConnShutdownAndIdleTimeout(t *testing.T) {
 	t.Run("Scanner sees the shutdown", func(t *testing.T) {
 		scanned := make(chan error, 1)
-		srv := CreateServer(ServerOptions{}, func(c *Socket) {
+		srv := createServer(t, ServerOptions{}, func(c *Socket) {
 			nc := c.NetConn()
 			defer nc.Close() // a net.Conn's owner closes it: the goodbye still goes out
 			sc := bufio.NewScanner(nc)
@@ -329,7 +329,7 @@ func TestBlockedWriteReleasedByDestroyAndShutdown(t *testing.T) {
 	t.Run("Shutdown", func(t *testing.T) {
 		parked := make(chan *Socket, 1)
 		res := make(chan error, 1)
-		srv := CreateServer(ServerOptions{}, func(c *Socket) {
+		srv := createServer(t, ServerOptions{}, func(c *Socket) {
 			parked <- c
 			res <- writeUntilError(c)
 		})

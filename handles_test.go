@@ -108,7 +108,7 @@ func receive(t testing.TB, uc *net.UnixConn) (*os.File, string) {
 // same port; the sender keeps listening until it closes.
 func TestSendHandleServer(t *testing.T) {
 	a, b := unixListenPair(t)
-	src := CreateServer(ServerOptions{}, func(c *Socket) { c.EndString("sender\n", "") })
+	src := createServer(t, ServerOptions{}, func(c *Socket) { c.EndString("sender\n", "") })
 	port := listenTCP(t, src)
 	if err := SendHandle(a, src, []byte("take it")); err != nil {
 		t.Fatalf("SendHandle: %v", err)
@@ -133,7 +133,7 @@ func TestSendHandleServer(t *testing.T) {
 	if !closeOnExec(t, f) {
 		t.Error("the received descriptor is not close-on-exec")
 	}
-	dst := CreateServer(ServerOptions{}, func(c *Socket) { c.EndString("receiver\n", "") })
+	dst := createServer(t, ServerOptions{}, func(c *Socket) { c.EndString("receiver\n", "") })
 	err := dst.ListenHandle(f)
 	f.Close() // ListenHandle keeps a duplicate
 	if err != nil {
@@ -167,7 +167,7 @@ func TestSendHandleListener(t *testing.T) {
 	if msg != "" {
 		t.Errorf("message %q; want none", msg)
 	}
-	dst := CreateServer(ServerOptions{}, func(c *Socket) { c.EndString("receiver\n", "") })
+	dst := createServer(t, ServerOptions{}, func(c *Socket) { c.EndString("receiver\n", "") })
 	err = dst.ListenHandle(f)
 	f.Close()
 	if err != nil {
@@ -192,7 +192,7 @@ func TestSendHandleSocket(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := unixPair(t)
 			conns := make(chan *Socket, 1)
-			srv := CreateServer(ServerOptions{PauseOnConnect: tc.pauseOnConnect}, func(c *Socket) { conns <- c })
+			srv := createServer(t, ServerOptions{PauseOnConnect: tc.pauseOnConnect}, func(c *Socket) { conns <- c })
 			port := listenTCP(t, srv)
 			client := dialRaw(t, port)
 			s := accept(t, conns)
@@ -271,7 +271,7 @@ func TestSendHandleRefusesBufferedData(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := unixPair(t)
 			conns := make(chan *Socket, 1)
-			srv := CreateServer(ServerOptions{}, func(c *Socket) {
+			srv := createServer(t, ServerOptions{}, func(c *Socket) {
 				tc.setup(c)
 				conns <- c
 			})
@@ -354,11 +354,11 @@ func TestSendHandleBadArguments(t *testing.T) {
 	}
 	defer ln.Close()
 
-	idle := CreateServer(ServerOptions{}, nil)
-	closed := CreateServer(ServerOptions{}, nil)
+	idle := createServer(t, ServerOptions{}, nil)
+	closed := createServer(t, ServerOptions{}, nil)
 	listenTCP(t, closed)
 	closed.Close()
-	exclusive := CreateServer(ServerOptions{}, nil)
+	exclusive := createServer(t, ServerOptions{}, nil)
 	if err := exclusive.ListenContext(context.Background(), ListenOptions{Host: "127.0.0.1", Exclusive: true}); err != nil {
 		t.Fatal(err)
 	}

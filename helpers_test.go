@@ -38,7 +38,7 @@ func newServer(t testing.TB, opts ServerOptions) (*Server, int, <-chan *Socket) 
 	conns := make(chan *Socket, 64)
 	var mu sync.Mutex
 	var all []*Socket
-	srv := CreateServer(opts, func(s *Socket) {
+	srv := createServer(t, opts, func(s *Socket) {
 		mu.Lock()
 		all = append(all, s)
 		mu.Unlock()
@@ -313,4 +313,15 @@ func untilClosed(t testing.TB, what string, ch <-chan Event) []Event {
 			return evs
 		}
 	}
+}
+
+// createServer is CreateServer for options a test knows to be valid: it
+// fails the test at once if they are not.
+func createServer(t testing.TB, opts ServerOptions, onConnection func(*Socket)) *Server {
+	t.Helper()
+	srv, err := CreateServer(opts, onConnection)
+	if err != nil {
+		t.Fatalf("CreateServer: %v", err)
+	}
+	return srv
 }

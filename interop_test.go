@@ -1024,7 +1024,7 @@ func icProxy(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan [2]*
 	pairs := make(chan [2]*Socket, 4)
 	var mu sync.Mutex
 	var all []*Socket
-	srv := CreateServer(ServerOptions{}, func(front *Socket) {
+	srv := createServer(t, ServerOptions{}, func(front *Socket) {
 		if smallBuffers {
 			front.mu.Lock()
 			tc := front.c.nc.(*net.TCPConn)

@@ -86,7 +86,7 @@ func nodeLoop(t testing.TB, s *Socket, on func(Event)) []Event {
 // including one whose handler starts after the test.
 func nodeServer(t testing.TB, opts ServerOptions, handler func(*Socket)) (*Server, int) {
 	t.Helper()
-	srv := CreateServer(opts, nodeTracked(t, handler))
+	srv := createServer(t, opts, nodeTracked(t, handler))
 	return srv, listenTCP(t, srv)
 }
 
@@ -253,7 +253,7 @@ func nodeStalled(t *testing.T, opts ServerOptions) *nodeStall {
 	st.port = sa.(*syscall.SockaddrInet4).Port
 	filler := dialRaw(t, st.port)
 	fillerPort := filler.LocalAddr().(*net.TCPAddr).Port
-	st.srv = CreateServer(opts, nodeTracked(t, func(s *Socket) {
+	st.srv = createServer(t, opts, nodeTracked(t, func(s *Socket) {
 		if s.RemotePort() == fillerPort {
 			s.Destroy()
 			return
@@ -311,7 +311,7 @@ func TestNode_net_GH_5504(t *testing.T) {
 	var srv *Server
 	conns := make(chan *Socket, 1)
 	var errs nodeErrs
-	srv = CreateServer(ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv = createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
 		srv.Close() // Node: this.close() in the connection listener
 		// The client may already have gone (Node's client is another
 		// process, so there too the order is free): then the write is
@@ -460,10 +460,10 @@ func TestNode_net_binary(t *testing.T) {
 // test-net-bind-twice: a second server on the same host and port gets
 // EADDRINUSE, and no 'listening' for that listen.
 func TestNode_net_bind_twice(t *testing.T) {
-	server1 := CreateServer(ServerOptions{}, nil)
+	server1 := createServer(t, ServerOptions{}, nil)
 	port := listenTCP(t, server1)
 
-	server2 := CreateServer(ServerOptions{}, nil)
+	server2 := createServer(t, ServerOptions{}, nil)
 	ch := server2.Events()
 	err := server2.Listen(port, "127.0.0.1", 0)
 	if ne := nodeSysErr(t, "second Listen on the same port", err); ne.Code != "EADDRINUSE" {
@@ -754,7 +754,7 @@ func TestNode_net_connect_options(t *testing.T) {
 // forms are the ConnectEvent.)
 func TestNode_net_create_connection(t *testing.T) {
 	var served atomic.Int32
-	srv := CreateServer(ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv := createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
 		served.Add(1)
 		s.End()
 	}))
@@ -834,12 +834,12 @@ func TestNode_net_during_close(t *testing.T) {
 // test-net-eaddrinuse: a second listen on the same port fails with a
 // message that contains EADDRINUSE.
 func TestNode_net_eaddrinuse(t *testing.T) {
-	server1 := CreateServer(ServerOptions{}, nil)
+	server1 := createServer(t, ServerOptions{}, nil)
 	if err := server1.Listen(0, "", 0); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { server1.Close() })
-	server2 := CreateServer(ServerOptions{}, nil)
+	server2 := createServer(t, ServerOptions{}, nil)
 	err := server2.Listen(server1.Address().Port, "", 0)
 	if err == nil {
 		server2.Close()
@@ -1035,7 +1035,7 @@ func TestNode_net_large_string(t *testing.T) {
 // (EADDRNOTAVAIL, or EACCES for port 1 without privileges) with an error
 // and no 'listening'.
 func TestNode_net_listen_error(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	ch := srv.Events()
 	err := srv.Listen(1, "1.1.1.1", 0)
 	if err == nil {
@@ -1070,7 +1070,7 @@ func TestNode_net_listen_fd0(t *testing.T) {
 		defer f.Close()
 		fd = int(f.Fd())
 	}
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	ch := srv.Events()
 	err := srv.ListenHandle(fd)
 	if err == nil {
@@ -1237,7 +1237,7 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 	var accepted atomic.Int32
 	serverDone := make(chan struct{})
 	var srv *Server
-	srv = CreateServer(ServerOptions{AllowHalfOpen: true}, nodeTracked(t, func(s *Socket) {
+	srv = createServer(t, ServerOptions{AllowHalfOpen: true}, nodeTracked(t, func(s *Socket) {
 		if accepted.Add(1) != 1 {
 			errs.add("a second connection")
 			s.Destroy()
@@ -1443,7 +1443,7 @@ func TestNode_net_pipe_connect_errors(t *testing.T) {
 		return
 	}
 	path := sockPath(t)
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	if err := srv.ListenUnix(path); err != nil {
 		t.Fatal(err)
 	}
@@ -1523,7 +1523,7 @@ func TestNode_net_reconnect(t *testing.T) {
 func TestNode_net_remote_address_port(t *testing.T) {
 	var errs nodeErrs
 	var port int
-	srv := CreateServer(ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv := createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
 		if got := s.RemoteAddress(); got != "127.0.0.1" {
 			errs.add("server socket RemoteAddress() = %q; want 127.0.0.1", got)
 		}
@@ -1562,7 +1562,7 @@ func TestNode_net_server_address(t *testing.T) {
 	for _, tt := range []struct{ host, family string }{{"127.0.0.1", "IPv4"}, {"::1", "IPv6"}} {
 		t.Run(tt.host, func(t *testing.T) {
 			port := nodeFreePort(t, tt.host)
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			if err := srv.Listen(port, tt.host, 0); err != nil {
 				t.Fatalf("Listen(%d, %s, 0) = %v; want nil", port, tt.host, err)
 			}
@@ -1578,7 +1578,7 @@ func TestNode_net_server_address(t *testing.T) {
 // Listen on a port reports that port, with or without a host, a backlog,
 // or a waited-for ListeningEvent.
 func TestNode_net_server_bind(t *testing.T) {
-	server0 := CreateServer(ServerOptions{}, nil)
+	server0 := createServer(t, ServerOptions{}, nil)
 	ch0 := server0.Events()
 	if err := server0.Listen(0, "", 0); err != nil {
 		t.Fatal(err)
@@ -1603,7 +1603,7 @@ func TestNode_net_server_bind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		port := nodeFreePort(t, "0.0.0.0")
-		srv := CreateServer(ServerOptions{}, nil)
+		srv := createServer(t, ServerOptions{}, nil)
 		ch := srv.Events()
 		if err := srv.Listen(port, tt.host, tt.backlog); err != nil {
 			t.Errorf("%s: Listen(%d, %q, %d) = %v; want nil", tt.give, port, tt.host, tt.backlog, err)
@@ -1627,7 +1627,7 @@ func TestNode_net_server_close(t *testing.T) {
 	var mu sync.Mutex
 	var sockets []*Socket
 	var srv *Server
-	srv = CreateServer(ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv = createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
 		evs := s.Events()
 		go func() {
 			for ev := range evs {
@@ -1678,7 +1678,7 @@ func TestNode_net_server_close(t *testing.T) {
 // test-net-server-listen-remove-callback: a server that listens, closes,
 // and listens again gets one 'listening' per listen, none left over.
 func TestNode_net_server_listen_remove_callback(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	for round := 1; round <= 2; round++ {
 		// A server that listens again after its CloseEvent has a new event
 		// channel: subscribe after Listen.
@@ -1702,7 +1702,7 @@ func TestNode_net_server_max_connections(t *testing.T) {
 	const n = 200
 	var mu sync.Mutex
 	var waits []*Socket
-	srv := CreateServer(ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv := createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
 		s.SendString("hello", "", nil)
 		mu.Lock()
 		waits = append(waits, s)
@@ -1785,9 +1785,9 @@ func TestNode_net_server_max_connections(t *testing.T) {
 // test-net-server-try-ports: a listen on a busy port gives exactly one
 // error, and the same server then listens on another port.
 func TestNode_net_server_try_ports(t *testing.T) {
-	server1 := CreateServer(ServerOptions{}, nil)
+	server1 := createServer(t, ServerOptions{}, nil)
 	port := listenTCP(t, server1)
-	server2 := CreateServer(ServerOptions{}, nil)
+	server2 := createServer(t, ServerOptions{}, nil)
 	ch := server2.Events()
 	if err := server2.Listen(port, "127.0.0.1", 0); err == nil {
 		t.Fatal("Listen on a busy port = nil; want EADDRINUSE")
@@ -2137,7 +2137,7 @@ func TestNode_socket_write_after_fin_error(t *testing.T) {
 	}
 	results := make(chan result, 1)
 	var srv *Server
-	srv = CreateServer(ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv = createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
 		s.SetEncoding("utf8")
 		var r result
 		var data strings.Builder
@@ -2195,7 +2195,7 @@ func TestNode_socket_write_after_fin_error(t *testing.T) {
 // path.
 func TestNode_pipe_address(t *testing.T) {
 	path := sockPath(t)
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	ch := srv.Events()
 	if err := srv.ListenUnix(path); err != nil {
 		t.Fatal(err)

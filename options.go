@@ -91,7 +91,7 @@ type ServerOptions struct {
 	// Err says why (Node's 'tlsClientError'). Close closes the connections
 	// still in their handshake. The sockets read and write plaintext; End
 	// sends close_notify, then the FIN. The config must have a certificate
-	// (Certificates, GetCertificate or GetConfigForClient), or Listen fails;
+	// (Certificates, GetCertificate or GetConfigForClient), or CreateServer fails;
 	// as crypto/tls requires, it must not be modified once the server
 	// listens. Its callbacks (GetCertificate, VerifyPeerCertificate, ...)
 	// run on the handshake goroutines, several at once; they must not call
@@ -99,7 +99,7 @@ type ServerOptions struct {
 	TLSConfig *tls.Config
 	// HandshakeTimeout bounds a TLS client's handshake, from the accept to
 	// its end; 0 means DefaultHandshakeTimeout (10 seconds). A negative
-	// value makes Listen fail. Unused without TLSConfig.
+	// value makes CreateServer fail. Unused without TLSConfig.
 	HandshakeTimeout time.Duration
 }
 

@@ -194,7 +194,7 @@ func TestLoadIntegrity(t *testing.T) {
 		conns, maxSize = 500, 1<<20
 	}
 	before := openFDs(t)
-	srv := CreateServer(ServerOptions{}, func(c *Socket) { c.Pipe(c) })
+	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	if err := srv.Listen(0, "127.0.0.1", conns); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestLoadIntegrity(t *testing.T) {
 // the error, backs off (5 ms doubling to 1 s) instead of spinning, and
 // serves again once descriptors are free.
 func TestAcceptBackoffEMFILE(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	evs := srv.Events()
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		t.Fatal(err)
@@ -329,7 +329,7 @@ func TestAcceptBackoffEMFILE(t *testing.T) {
 // connect; every socket accepted before the close is closed by Shutdown's
 // end, no goroutine leaks, and no connect hangs.
 func TestCloseDuringConnectStorm(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, func(c *Socket) { c.Pipe(c) })
+	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -428,11 +428,11 @@ func readAllQuiet(c net.Conn) {
 // removed.
 func TestUnixSocketFile(t *testing.T) {
 	path := sockPath(t)
-	a := CreateServer(ServerOptions{}, nil)
+	a := createServer(t, ServerOptions{}, nil)
 	if err := a.ListenUnix(path); err != nil {
 		t.Fatal(err)
 	}
-	b := CreateServer(ServerOptions{}, nil)
+	b := createServer(t, ServerOptions{}, nil)
 	err := b.ListenUnix(path)
 	var ne *Error
 	if !errors.As(err, &ne) || ne.Code != "EADDRINUSE" {

@@ -51,19 +51,22 @@ type Server struct {
 // CreateServer is Node's net.createServer(options, connectionListener).
 // onConnection, when not nil, runs in a goroutine of its own for every
 // accepted connection, as well as a ConnectionEvent being emitted. The
-// server does not listen until Listen, ListenUnix or ListenHandle.
-func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
-	f, err := opts.flow()
-	if err != nil {
-		f, _ = newFlow(0, 0, 0, 0, Framing{}) // a bad mark is reported by Listen
+// server does not listen until Listen, ListenUnix or ListenHandle. Invalid
+// options (a bad mark, a TLSConfig without a certificate, a negative
+// HandshakeTimeout) are an error wrapping ErrInvalidArgument, as Node's
+// createServer throws, and no server is made.
+func CreateServer(opts ServerOptions, onConnection func(*Socket)) (*Server, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
 	}
+	f, _ := opts.flow() // validate has checked it
 	return &Server{
 		opts:    opts,
 		flow:    f,
 		handler: onConnection,
 		conns:   make(map[*Socket]struct{}),
 		ev:      new(serverStream),
-	}
+	}, nil
 }
 
 // Events returns the channel on which the server delivers its events in
@@ -216,9 +219,6 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 // are ListenContext's: both take effect with the listening state, under
 // the same lock, so that no one sees the one without the other.
 func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, error), exclusive bool) error {
-	if err := srv.opts.validate(); err != nil {
-		return err
-	}
 	srv.mu.Lock()
 	if srv.listening || srv.closing {
 		srv.mu.Unlock()

@@ -140,7 +140,7 @@ func checkSysError(t testing.TB, call string, err error, code, syscallName strin
 // listening on 127.0.0.1; its events are recorded.
 func hiServer(t testing.TB) (*Server, int, *serverRecorder) {
 	t.Helper()
-	srv := CreateServer(ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
+	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	return srv, port, r
@@ -149,10 +149,10 @@ func hiServer(t testing.TB) (*Server, int, *serverRecorder) {
 // Node: test-net-bind-twice, test-net-eaddrinuse, test-net-server-try-ports,
 // and the manual's EADDRINUSE retry pattern.
 func TestListenEADDRINUSE(t *testing.T) {
-	busy := CreateServer(ServerOptions{}, nil)
+	busy := createServer(t, ServerOptions{}, nil)
 	port := listenTCP(t, busy)
 
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	err := srv.Listen(port, "127.0.0.1", 0)
 	call := fmt.Sprintf("Listen(%d, 127.0.0.1, 0)", port)
@@ -204,7 +204,7 @@ func TestServerEventsNoLeakWhenNotRunning(t *testing.T) {
 	port := busy.Addr().(*net.TCPAddr).Port
 	before := goleak.IgnoreCurrent()
 
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	ch := srv.Events()
 	if err := srv.Listen(port, "127.0.0.1", 0); err == nil {
 		srv.Close()
@@ -246,7 +246,7 @@ func TestServerAddress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.give), func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			if got := srv.Address(); got != (Addr{}) {
 				t.Errorf("Address() before Listen = %+v; want the zero Addr", got)
 			}
@@ -273,7 +273,7 @@ func TestServerAddress(t *testing.T) {
 
 // Node: the close rules of §2.5 S4; test-net-during-close.
 func TestServerCloseWithOpenConnection(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	connectClient(t, port)
@@ -314,7 +314,7 @@ func TestServerCloseWithOpenConnection(t *testing.T) {
 }
 
 func TestServerCloseIdle(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	r.waitFor("listening", isKind[ListeningEvent])
@@ -331,7 +331,7 @@ func TestServerCloseIdle(t *testing.T) {
 }
 
 func TestServerCloseNeverListened(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	err := srv.Close()
 	if !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Close() on a server that never listened = %v; want %v", err, ErrNotRunning)
@@ -363,7 +363,7 @@ func TestServerListenThenCloseAtOnce(t *testing.T) {
 		t.Run(tt.give, func(t *testing.T) {
 			seen := map[string]int{}
 			for range rounds {
-				srv := CreateServer(ServerOptions{}, nil)
+				srv := createServer(t, ServerOptions{}, nil)
 				var ch <-chan Event
 				if tt.subscribeFirst {
 					ch = srv.Events()
@@ -394,7 +394,7 @@ func TestServerListenThenCloseAtOnce(t *testing.T) {
 // ShutdownEvent and is left to the program; at the deadline it is
 // destroyed and Shutdown reports it.
 func TestServerShutdown(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	connectClient(t, port)
@@ -428,7 +428,7 @@ func TestServerShutdown(t *testing.T) {
 // and Shutdown returns nil. A connection whose consumer ends it on the
 // ShutdownEvent lets Shutdown return as well.
 func TestServerShutdownEndsIdle(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	_, ri := connectClient(t, port)
@@ -460,7 +460,7 @@ func TestServerShutdownEndsIdle(t *testing.T) {
 }
 
 func TestServerShutdownIdle(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	listenTCP(t, srv)
 	r.waitFor("listening", isKind[ListeningEvent])
@@ -522,7 +522,7 @@ func TestServerMaxConnections(t *testing.T) {
 }
 
 func TestServerSetMaxConnectionsNegative(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	if err := srv.SetMaxConnections(-1); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("SetMaxConnections(-1) = %v; want an error wrapping %v", err, ErrInvalidArgument)
 	}
@@ -533,7 +533,7 @@ func TestServerSetMaxConnectionsNegative(t *testing.T) {
 
 // Node: test-net-server-close.
 func TestServerCloseTwoConnections(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	connectClient(t, port)
@@ -589,7 +589,7 @@ func TestListenBacklog(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.give), func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			if err := srv.Listen(0, "127.0.0.1", tt.give); err != nil {
 				t.Fatalf("Listen(0, 127.0.0.1, %d) = %v; want nil", tt.give, err)
 			}
@@ -610,7 +610,7 @@ func TestListenHandleListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	srv := CreateServer(ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
+	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
 	r := recordServer(t, srv)
 	if err := srv.ListenHandle(ln); err != nil {
 		t.Fatalf("ListenHandle(net.Listener) = %v; want nil", err)
@@ -641,10 +641,10 @@ func TestListenHandleServer(t *testing.T) {
 	named := func(name string) func(*Socket) {
 		return func(s *Socket) { s.EndString(name, "") }
 	}
-	a := CreateServer(ServerOptions{}, named("A"))
+	a := createServer(t, ServerOptions{}, named("A"))
 	ra := recordServer(t, a)
 	port := listenTCP(t, a)
-	b := CreateServer(ServerOptions{}, named("B"))
+	b := createServer(t, ServerOptions{}, named("B"))
 	rb := recordServer(t, b)
 	if err := b.ListenHandle(a); err != nil {
 		t.Fatalf("ListenHandle(*Server) = %v; want nil", err)
@@ -714,7 +714,7 @@ func TestListenHandleFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
 			f, port := tcpListenerFile(t)
-			srv := CreateServer(ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
+			srv := createServer(t, ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
 			r := recordServer(t, srv)
 			if err := srv.ListenHandle(tt.h(f)); err != nil {
 				t.Fatalf("ListenHandle(%s) = %v; want nil", tt.give, err)
@@ -752,7 +752,7 @@ func TestListenHandleNotASocket(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { f.Close() })
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			err = srv.ListenHandle(tt.h(f))
 			if err == nil {
 				srv.Close()
@@ -791,7 +791,7 @@ func TestListenHandleConnectedSocket(t *testing.T) {
 	}
 	defer f.Close()
 
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	err = srv.ListenHandle(f)
 	if err == nil {
 		srv.Close()
@@ -813,11 +813,11 @@ func TestListenHandleInvalid(t *testing.T) {
 		{give: "string", h: "8080"},
 		{give: "float", h: 3.5},
 		{give: "struct", h: struct{}{}},
-		{give: "*Server not listening", h: CreateServer(ServerOptions{}, nil)},
+		{give: "*Server not listening", h: createServer(t, ServerOptions{}, nil)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			err := srv.ListenHandle(tt.h)
 			if err == nil {
 				srv.Close()
@@ -840,7 +840,7 @@ const childEnv = "NODENET_SERVER_TEST_CHILD"
 // a panic in the accept goroutine would take the whole test binary down.
 func TestListenHandleTypedNilListener(t *testing.T) {
 	if os.Getenv(childEnv) == t.Name() {
-		srv := CreateServer(ServerOptions{}, nil)
+		srv := createServer(t, ServerOptions{}, nil)
 		err := srv.ListenHandle((*net.TCPListener)(nil))
 		fmt.Printf("RESULT invalid=%v err=%v\n", errors.Is(err, ErrInvalidArgument), err)
 		if err == nil {
@@ -864,7 +864,7 @@ func TestListenHandleTypedNilListener(t *testing.T) {
 // Node: test-pipe-address; Node's EADDRINUSE on a path in use.
 func TestListenUnix(t *testing.T) {
 	path := sockPath(t)
-	srv := CreateServer(ServerOptions{}, func(s *Socket) { s.EndString("unix", "") })
+	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.EndString("unix", "") })
 	r := recordServer(t, srv)
 	if err := srv.ListenUnix(path); err != nil {
 		t.Fatalf("ListenUnix(%q) = %v; want nil", path, err)
@@ -874,7 +874,7 @@ func TestListenUnix(t *testing.T) {
 		t.Errorf("Address() = %+v; want %+v", got, want)
 	}
 
-	second := CreateServer(ServerOptions{}, nil)
+	second := createServer(t, ServerOptions{}, nil)
 	err := second.ListenUnix(path)
 	if err == nil {
 		second.Close()
@@ -921,7 +921,7 @@ func TestListenAlreadyListening(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			port := listenTCP(t, srv)
 			if err := tt.listen(t, srv); !errors.Is(err, ErrAlreadyListening) {
 				t.Errorf("%s on a listening server = %v; want %v", tt.give, err, ErrAlreadyListening)
@@ -944,7 +944,7 @@ func TestListenInvalidArguments(t *testing.T) {
 		{give: "port 65536", port: 65536, wantText: "port should be >= 0 and < 65536"},
 		{give: "backlog -1", port: 0, backlog: -1, wantText: "backlog"},
 	}
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	for _, tt := range tests {
 		err := srv.Listen(tt.port, "127.0.0.1", tt.backlog)
@@ -1047,7 +1047,7 @@ func TestServerRefUnrefWait(t *testing.T) {
 		checkReturns(t, done, "after the server closed")
 	})
 	t.Run("unref before listen", func(t *testing.T) {
-		srv := CreateServer(ServerOptions{}, nil)
+		srv := createServer(t, ServerOptions{}, nil)
 		srv.Unref()
 		listenTCP(t, srv)
 		checkReturns(t, waitAsync(), "while a server unreferenced before Listen listens")
@@ -1061,7 +1061,7 @@ func TestServerConnectionEvents(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan *Socket, n)
 	var handlers sync.WaitGroup
-	srv := CreateServer(ServerOptions{}, func(s *Socket) {
+	srv := createServer(t, ServerOptions{}, func(s *Socket) {
 		handlers.Add(1)
 		defer handlers.Done()
 		started <- s
@@ -1129,7 +1129,7 @@ func TestListenUnresolvableHost(t *testing.T) {
 		t.Skipf("looking up %s takes more than 3s here (no DNS?): %v", host, err)
 	}
 
-	srv := CreateServer(ServerOptions{}, nil)
+	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	err := srv.Listen(0, host, 0)
 	checkSysError(t, fmt.Sprintf("Listen(0, %q, 0)", host), err, "ENOTFOUND", "getaddrinfo", 0)

@@ -651,7 +651,7 @@ func TestSendStringRejectedQueuesNothing(t *testing.T) {
 // latin-1 string with "binary" and decoded with "binary", comes back from
 // a Pipe echo server unchanged.
 func TestBinaryEcho(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, func(c *Socket) { c.Pipe(c) })
+	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
@@ -1001,7 +1001,7 @@ func TestUnconnectedSocket(t *testing.T) {
 // closed socket returns, without a panic, and the getters give their zero
 // values.
 func TestMethodsAfterClose(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, func(s *Socket) { s.End() })
+	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.End() })
 	port := listenTCP(t, srv)
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {

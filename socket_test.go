@@ -17,7 +17,7 @@ import (
 
 // Node's manual's echo server: c.write('hello\r\n'); c.pipe(c).
 func TestEchoServerGreetsThenPipes(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, func(c *Socket) {
+	srv := createServer(t, ServerOptions{}, func(c *Socket) {
 		c.SendString("hello\r\n", "", nil)
 		c.Pipe(c)
 	})
@@ -390,7 +390,7 @@ func TestPausedDataAndFINCloseLast(t *testing.T) {
 }
 
 func TestBigTransferChecksum(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, func(c *Socket) { c.Pipe(c) })
+	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
@@ -572,7 +572,7 @@ func TestWriteToClosedPeer(t *testing.T) {
 }
 
 func TestReconnect(t *testing.T) {
-	srv := CreateServer(ServerOptions{}, func(c *Socket) { c.EndString("hello\r\n", "") })
+	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.EndString("hello\r\n", "") })
 	port := listenTCP(t, srv)
 	c, err := NewSocket(SocketOptions{})
 	if err != nil {
@@ -597,7 +597,7 @@ func TestReconnect(t *testing.T) {
 
 func TestUnixSocket(t *testing.T) {
 	path := sockPath(t)
-	srv := CreateServer(ServerOptions{}, func(c *Socket) { c.Pipe(c) })
+	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	if err := srv.ListenUnix(path); err != nil {
 		t.Fatal(err)
 	}
@@ -623,7 +623,7 @@ func TestUnixSocket(t *testing.T) {
 func TestAddressesIPv4AndIPv6(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		t.Run(host, func(t *testing.T) {
-			srv := CreateServer(ServerOptions{}, nil)
+			srv := createServer(t, ServerOptions{}, nil)
 			if err := srv.Listen(0, host, 0); err != nil {
 				t.Skipf("no %s here: %v", host, err)
 			}

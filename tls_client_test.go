@@ -84,7 +84,7 @@ func TestTLSEndSendsCloseNotifyThenFIN(t *testing.T) {
 		open func(t *testing.T) (*Socket, *tlsPeer)
 	}{
 		{"server", func(t *testing.T) (*Socket, *tlsPeer) {
-			srv := CreateServer(ServerOptions{TLSConfig: serverTLS(t)}, nil)
+			srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, nil)
 			r := recordServer(t, srv)
 			port := listenTCP(t, srv)
 			p := newTLSPeer(t, dialRaw(t, port), false)

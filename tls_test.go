@@ -118,7 +118,7 @@ func tlsEcho(t testing.TB, port int, msg string) {
 func tlsEchoServer(t testing.TB, opts ServerOptions) (*Server, int, *serverRecorder) {
 	t.Helper()
 	opts.TLSConfig = serverTLS(t)
-	srv := CreateServer(opts, func(s *Socket) { s.Pipe(s) })
+	srv := createServer(t, opts, func(s *Socket) { s.Pipe(s) })
 	r := recordServer(t, srv)
 	return srv, listenTCP(t, srv), r
 }
@@ -375,7 +375,7 @@ func TestTLSServerConnectionLimit(t *testing.T) {
 func TestTLSServerShutdown(t *testing.T) {
 	var mu sync.Mutex
 	var states []string
-	srv := CreateServer(ServerOptions{
+	srv := createServer(t, ServerOptions{
 		TLSConfig:        serverTLS(t),
 		HandshakeTimeout: time.Hour,
 		ConnState: func(_ *Socket, open bool) {
@@ -447,7 +447,7 @@ func TestTLSServerShutdownIdleAndForced(t *testing.T) {
 		}
 	})
 	t.Run("forced", func(t *testing.T) {
-		srv := CreateServer(ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) {
+		srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) {
 			for range s.Events() { // consumed, never ended
 			}
 		})
@@ -475,7 +475,7 @@ func TestTLSServerOpenSSL(t *testing.T) {
 	if err != nil {
 		t.Skip("openssl is not installed: the s_client round trip is not run")
 	}
-	srv := CreateServer(ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) {
+	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) {
 		s.SetEncoding("utf8")
 		var line strings.Builder
 		for ev := range s.Events() {
@@ -516,7 +516,7 @@ func TestTLSServerOpenSSL(t *testing.T) {
 // TestTLSServerUnix: a TLS server on a Unix socket, and a client through
 // ConnectOptions{Path, TLSConfig} with the ServerName it must give.
 func TestTLSServerUnix(t *testing.T) {
-	srv := CreateServer(ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) { s.Pipe(s) })
+	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) { s.Pipe(s) })
 	recordServer(t, srv)
 	path := sockPath(t)
 	if err := srv.ListenUnix(path); err != nil {
@@ -547,10 +547,8 @@ func TestTLSBadOptions(t *testing.T) {
 		"negative HandshakeTimeout": {TLSConfig: serverTLS(t), HandshakeTimeout: -time.Second},
 		"no certificate":            {TLSConfig: &tls.Config{}},
 	} {
-		srv := CreateServer(opts, nil)
-		if err := srv.Listen(0, "127.0.0.1", 0); !errors.Is(err, ErrInvalidArgument) {
-			srv.Close()
-			t.Errorf("%s: Listen = %v; want an error wrapping ErrInvalidArgument", name, err)
+		if srv, err := CreateServer(opts, nil); !errors.Is(err, ErrInvalidArgument) || srv != nil {
+			t.Errorf("%s: CreateServer = %v, %v; want nil, an error wrapping ErrInvalidArgument", name, srv, err)
 		}
 	}
 	s, err := Connect(ConnectOptions{Path: "/nonexistent", TLSConfig: &tls.Config{}})
@@ -584,7 +582,7 @@ func (c *batchConn) Write(p []byte) (int, error) {
 // order and then the end (a read takes the records tls.Conn already holds,
 // and the close_notify among them, without waiting: read.go).
 func TestTLSManyRecordsAtOnce(t *testing.T) {
-	srv := CreateServer(ServerOptions{TLSConfig: serverTLS(t)}, nil)
+	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	cfg := clientTLS(t)

@@ -112,13 +112,16 @@ func serve(r *room, host string, port int, ready func(nodenet.Addr)) error {
 // gets a goodbye, and run returns once they have all closed (nil), or at
 // the grace deadline with Shutdown's *nodenet.ForcedError.
 func run(ctx context.Context, r *room, host string, port int, ready func(nodenet.Addr)) error {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{Flow: nodenet.Flow{
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{Flow: nodenet.Flow{
 		MaxBufferSize: r.cfg.maxQueue,
 		// One DataEvent per line; a line of maxLine bytes may end in
 		// "\r\n", and a longer one is an ErrorEvent, so that a client
 		// that never sends '\n' cannot make the socket hold more.
 		Framing: nodenet.Lines(r.cfg.maxLine + len("\r\n")),
 	}}, r.handle)
+	if err != nil {
+		return err
+	}
 	if err := srv.Listen(port, host, 0); err != nil {
 		return err
 	}

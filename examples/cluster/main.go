@@ -64,7 +64,10 @@ func handler(role string) func(*nodenet.Socket) {
 }
 
 func runParent(port int, demo bool, n int) error {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler("parent"))
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, handler("parent"))
+	if err != nil {
+		return err
+	}
 	if err := srv.Listen(port, "127.0.0.1", 0); err != nil {
 		return err
 	}
@@ -180,7 +183,10 @@ func runChild() error {
 	if err != nil {
 		return fmt.Errorf("receiving the server: %w", err)
 	}
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler("child"))
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, handler("child"))
+	if err != nil {
+		return err
+	}
 	err = srv.ListenHandle(h)
 	h.Close() // the server has its own duplicate
 	if err != nil {

@@ -88,7 +88,10 @@ func listen(srv *nodenet.Server, port int, host, unix string) error {
 }
 
 func runServer(port int, host, unix string, events, quiet, greet bool) {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, quiet, greet))
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, quiet, greet))
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := listen(srv, port, host, unix); err != nil {
 		log.Fatal(err)
 	}
@@ -145,7 +148,7 @@ func runDemo(w io.Writer) {
 		fmt.Fprintf(w, format, args...)
 	}
 	var handlers sync.WaitGroup
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
 		defer handlers.Done()
 		c.SendString("hello\r\n", "", nil)
 		c.Pipe(c)
@@ -153,6 +156,9 @@ func runDemo(w io.Writer) {
 			printf("server socket: %s\n", describe(ev))
 		}
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	handlers.Add(1) // the demo makes one connection
 	serverDone := make(chan struct{})
 	go func() {

@@ -38,7 +38,10 @@ func TestNodeClientTalksToServer(t *testing.T) {
 	}
 	for _, events := range []bool{false, true} {
 		t.Run("events="+strconv.FormatBool(events), func(t *testing.T) {
-			srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true, true))
+			srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true, true))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +91,10 @@ func TestDemo(t *testing.T) {
 func TestClientMode(t *testing.T) {
 	for _, events := range []bool{false, true} {
 		t.Run("events="+strconv.FormatBool(events), func(t *testing.T) {
-			srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true, true))
+			srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, handler(events, true, true))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +114,10 @@ func TestClientMode(t *testing.T) {
 // The server also serves a Unix socket, and the client reaches it there.
 func TestClientModeUnix(t *testing.T) {
 	path := t.TempDir() + "/echo.sock"
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, handler(false, true, true))
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, handler(false, true, true))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := listen(srv, 0, "", path); err != nil {
 		t.Fatal(err)
 	}

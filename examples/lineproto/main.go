@@ -116,7 +116,10 @@ func serve(kv *server, host string, port int, ready func(nodenet.Addr)) error {
 // once every handler has said BYE and closed (nil), or at the grace
 // deadline with Shutdown's *nodenet.ForcedError.
 func run(ctx context.Context, kv *server, host string, port int, ready func(nodenet.Addr)) error {
-	srv := nodenet.CreateServer(nodenet.ServerOptions{}, kv.handle)
+	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, kv.handle)
+	if err != nil {
+		return err
+	}
 	if err := srv.Listen(port, host, 0); err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func selfSigned() (tls.Certificate, error) {
 // newServer makes the TLS echo server: each connection is piped into
 // itself (an echo; the client's end, close_notify then FIN, ends this side
 // too) and reports its events to onEvent.
-func newServer(cert tls.Certificate, onEvent func(nodenet.Event)) *nodenet.Server {
+func newServer(cert tls.Certificate, onEvent func(nodenet.Event)) (*nodenet.Server, error) {
 	return nodenet.CreateServer(nodenet.ServerOptions{
 		TLSConfig:        &tls.Config{Certificates: []tls.Certificate{cert}},
 		HandshakeTimeout: 10 * time.Second,
@@ -158,11 +158,14 @@ func serverMain(addr, certFile string) error {
 	if err := os.WriteFile(certFile, block, 0o644); err != nil {
 		return err
 	}
-	srv := newServer(cert, func(ev nodenet.Event) {
+	srv, err := newServer(cert, func(ev nodenet.Event) {
 		if _, data := ev.(nodenet.DataEvent); !data {
 			log.Printf("server: %s", nodenet.EventName(ev))
 		}
 	})
+	if err != nil {
+		return err
+	}
 	if err := srv.Listen(port, host, 0); err != nil {
 		return err
 	}
@@ -208,7 +211,7 @@ func runDemo(w io.Writer) error {
 		defer mu.Unlock()
 		fmt.Fprintf(w, format, args...)
 	}
-	srv := newServer(cert, func(ev nodenet.Event) {
+	srv, err := newServer(cert, func(ev nodenet.Event) {
 		switch ev := ev.(type) {
 		case nodenet.DataEvent: // chunking varies; the client shows the bytes
 		case nodenet.CloseEvent:
@@ -217,6 +220,9 @@ func runDemo(w io.Writer) error {
 			printf("server: %s\n", nodenet.EventName(ev))
 		}
 	})
+	if err != nil {
+		return err
+	}
 	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
 		return err
 	}

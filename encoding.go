@@ -10,14 +10,20 @@ import (
 )
 
 // EncodingError reports an encoding name that Node does not know. It is what
-// Node v0.10 throws when setEncoding or write is given such a name.
+// Node v0.10 throws when setEncoding or write is given such a name. The
+// Error of a nil *EncodingError is "<nil>".
 type EncodingError struct {
 	// Encoding is the name exactly as the caller gave it.
 	Encoding string
 }
 
 // Error returns Node's message, "Unknown encoding: " followed by the name.
-func (e *EncodingError) Error() string { return "Unknown encoding: " + e.Encoding }
+func (e *EncodingError) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
+	return "Unknown encoding: " + e.Encoding
+}
 
 // errInvalidHex is returned by encodeString for a hex string of odd length or
 // with a character that is not a hex digit, where Node throws

@@ -103,6 +103,14 @@ var (
 	ErrAlreadyConnected = errors.New("nodenet: socket is already connecting or connected")
 )
 
+// The errors of the methods of a nil *Socket, *Server and *BlockList
+// (those that return an error): a nil receiver is a bad argument.
+var (
+	errNilSocket    = fmt.Errorf("%w: nil *Socket", ErrInvalidArgument)
+	errNilServer    = fmt.Errorf("%w: nil *Server", ErrInvalidArgument)
+	errNilBlockList = fmt.Errorf("%w: nil *BlockList", ErrInvalidArgument)
+)
+
 // idleTimeoutError is ErrIdleTimeout's type: a timeout, as net.Error says.
 type idleTimeoutError struct{}
 

@@ -20,10 +20,13 @@ type pipeDst struct {
 // of Events so that both see every byte, call Pause first and Resume after
 // both are attached (Node attaches listeners within one tick).
 func (s *Socket) Pipe(dst *Socket) error {
+	if s == nil {
+		return errNilSocket
+	}
 	if dst == nil {
 		return argError("Pipe destination is nil")
 	}
-	s.mu.Lock()
+	s.lock()
 	if s.frame != nil {
 		s.mu.Unlock()
 		return argError("Pipe: the source socket has a Framing: its bytes go into frames for its consumer")
@@ -40,7 +43,7 @@ func (s *Socket) Pipe(dst *Socket) error {
 	c.pipes = append(c.pipes[:len(c.pipes):len(c.pipes)], &pipeDst{dst: dst})
 	c.wakeLocked()
 	s.mu.Unlock()
-	dst.mu.Lock()
+	dst.lock()
 	dc := dst.c
 	closed := dc.phase == phaseClosed && dc.closeQueued
 	if !closed {
@@ -56,7 +59,9 @@ func (s *Socket) Pipe(dst *Socket) error {
 // Unpipe stops piping s into dst (every destination when dst is nil).
 // Safe for concurrent use.
 func (s *Socket) Unpipe(dst *Socket) {
-	s.mu.Lock()
+	if !s.lock() {
+		return
+	}
 	c := s.c
 	kept := make([]*pipeDst, 0, len(c.pipes))
 	for _, pd := range c.pipes {
@@ -72,7 +77,7 @@ func (s *Socket) Unpipe(dst *Socket) {
 
 // onPipeDrain is called by dst when its queue has drained.
 func (s *Socket) onPipeDrain(dst *Socket) {
-	s.mu.Lock()
+	s.lock()
 	c := s.c
 	for _, pd := range c.pipes {
 		if pd.dst == dst {

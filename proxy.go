@@ -47,7 +47,7 @@ func Proxy(a, b *Socket) error {
 	}
 	bDone, _, err := b.joinProxy("b")
 	if err != nil {
-		a.mu.Lock()
+		a.lock()
 		a.allowHalfOpen = aHalfOpen // as it was
 		a.mu.Unlock()
 		return err
@@ -64,7 +64,7 @@ func Proxy(a, b *Socket) error {
 // between. It returns the connection's done channel and the previous
 // AllowHalfOpen.
 func (s *Socket) joinProxy(name string) (done <-chan struct{}, halfOpen bool, err error) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	c := s.c
 	c.settleLocked(kindEnd)

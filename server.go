@@ -18,6 +18,12 @@ import (
 //
 // All methods are safe to call from any goroutine, including from event
 // consumers and connection handlers.
+//
+// The zero Server is ready to use: it is what CreateServer(ServerOptions{},
+// nil) makes, a server without a handler whose connections come as
+// ConnectionEvents. A nil *Server is no server: its methods that return an
+// error return one wrapping ErrInvalidArgument, Events gives a closed
+// channel, the other getters zero, and Ref and Unref do nothing.
 type Server struct {
 	mu      sync.Mutex
 	opts    ServerOptions
@@ -45,7 +51,7 @@ type Server struct {
 	accepted, dropped, forced atomic.Int64 // for Stats
 	shuttingDown              atomic.Bool  // Shutdown was called: idle connections end
 
-	ev *serverStream // the events of the current listening cycle
+	ev *serverStream // the events of the current listening cycle; never nil once lock has made it
 }
 
 // CreateServer is Node's net.createServer(options, connectionListener).
@@ -66,6 +72,23 @@ func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
 	}
 }
 
+// lock takes the server's lock; it reports false, taking nothing, for a
+// nil srv. A zero Server is first made what CreateServer(ServerOptions{},
+// nil) makes: every method that a zero Server may meet first locks with
+// it.
+func (srv *Server) lock() bool {
+	if srv == nil {
+		return false
+	}
+	srv.mu.Lock()
+	if srv.ev == nil {
+		srv.flow, _ = ServerOptions{}.flow() // the zero options are valid
+		srv.conns = make(map[*Socket]struct{})
+		srv.ev = new(serverStream)
+	}
+	return true
+}
+
 // Events returns the channel on which the server delivers its events in
 // order: ListeningEvent, ConnectionEvent, ErrorEvent, and a last
 // CloseEvent once the server is closed and its last connection has
@@ -74,7 +97,9 @@ func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
 // from it until it is closed; events before the first call are kept (at
 // most 16), later ones are delivered to you in order.
 func (srv *Server) Events() <-chan Event {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return closedEvents
+	}
 	defer srv.mu.Unlock()
 	ch := srv.ev.out.subscribe()
 	srv.kickLocked(srv.ev)
@@ -167,7 +192,7 @@ func fileListener(f *os.File) (net.Listener, error) {
 
 // dupListener gives a new listener on srv's listening socket.
 func (srv *Server) dupListener() (net.Listener, error) {
-	srv.mu.Lock()
+	srv.lock()
 	ln := srv.ln
 	listening, exclusive := srv.listening, srv.exclusive
 	srv.mu.Unlock()
@@ -216,10 +241,13 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 // are ListenContext's: both take effect with the listening state, under
 // the same lock, so that no one sees the one without the other.
 func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, error), exclusive bool) error {
+	if srv == nil {
+		return errNilServer
+	}
 	if err := srv.opts.validate(); err != nil {
 		return err
 	}
-	srv.mu.Lock()
+	srv.lock()
 	if srv.listening || srv.closing {
 		srv.mu.Unlock()
 		return ErrAlreadyListening
@@ -481,7 +509,9 @@ func (srv *Server) maybeCloseLocked() {
 // server is not listening, and no ListeningEvent comes after it. When
 // Close returns, the accept loop has stopped.
 func (srv *Server) Close() error {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return errNilServer
+	}
 	if !srv.listening {
 		srv.mu.Unlock()
 		return ErrNotRunning
@@ -529,7 +559,9 @@ func (srv *Server) closeListener(ln net.Listener) {
 // the system chose for port 0, or the path of a Unix socket. It is the
 // zero Addr when the server is not listening.
 func (srv *Server) Address() Addr {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return Addr{}
+	}
 	defer srv.mu.Unlock()
 	if !srv.listening {
 		return Addr{}
@@ -541,7 +573,9 @@ func (srv *Server) Address() Addr {
 // accepted by the server, at the time of the call, counting those of a
 // TLS server still in their handshake, as Node's tls.Server does.
 func (srv *Server) Connections() int {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return 0
+	}
 	defer srv.mu.Unlock()
 	return srv.activeLocked()
 }
@@ -556,7 +590,9 @@ func (srv *Server) SetMaxConnections(n int) error {
 	if n < 0 {
 		return argError("max connections should be >= 0, got %d", n)
 	}
-	srv.mu.Lock()
+	if !srv.lock() {
+		return errNilServer
+	}
 	srv.maxConns = n
 	srv.roomLocked() // a raised limit lets a waiting accept loop go on
 	srv.mu.Unlock()
@@ -566,7 +602,9 @@ func (srv *Server) SetMaxConnections(n int) error {
 // Ref makes the listening server count for Wait again after Unref (the
 // default).
 func (srv *Server) Ref() {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return
+	}
 	srv.ref.set(srv.ref.active, false)
 	srv.mu.Unlock()
 }
@@ -574,7 +612,9 @@ func (srv *Server) Ref() {
 // Unref lets Wait return while the server is still listening, as Node's
 // unref lets the process exit.
 func (srv *Server) Unref() {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return
+	}
 	srv.ref.set(srv.ref.active, true)
 	srv.mu.Unlock()
 }

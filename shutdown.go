@@ -58,7 +58,9 @@ func (e *ForcedError) Unwrap() error {
 // running (ForcedError.Running). Shutdown may be called after Close, and
 // again; Close keeps Node's meaning and waits for neither.
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return errNilServer
+	}
 	closed := srv.closed
 	srv.mu.Unlock()
 	if err := srv.Close(); err != nil && !errors.Is(err, ErrNotRunning) {

@@ -18,7 +18,9 @@ type SocketStats struct {
 // Stats returns a snapshot of the socket's counters and state. Safe for
 // concurrent use, from any goroutine, at any time.
 func (s *Socket) Stats() SocketStats {
-	s.mu.Lock()
+	if !s.lock() {
+		return SocketStats{ReadyState: StateClosed}
+	}
 	defer s.mu.Unlock()
 	c := s.c
 	return SocketStats{
@@ -52,7 +54,9 @@ type ServerStats struct {
 // Stats returns a snapshot of the server's counters. Safe for concurrent
 // use.
 func (srv *Server) Stats() ServerStats {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return ServerStats{}
+	}
 	active, handshaking := srv.activeLocked(), len(srv.handshakes)
 	srv.mu.Unlock()
 	return ServerStats{

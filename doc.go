@@ -85,6 +85,17 @@
 // queues nothing (then drop the peer, or stop answering), or write the
 // replies with Write, which waits at the mark for the peer to read.
 //
+// # Zero values and nil
+//
+// The zero Socket is ready to use, as NewSocket(SocketOptions{}) makes it,
+// and so is the zero Server, as CreateServer(ServerOptions{}, nil) makes
+// it; the zero BlockList is empty. No method of a nil *Socket, *Server or
+// *BlockList panics: one that returns an error returns one wrapping
+// ErrInvalidArgument, Events returns a closed channel, and the others do
+// nothing or report an empty or closed value, as each type's
+// documentation says. The error types' methods on a nil pointer (*Error,
+// *ForcedError, *EncodingError) give "<nil>" and nil.
+//
 // # Differences from Node
 //
 // Where Node v0.10's manual, its code and later Node differ, nodenet

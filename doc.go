@@ -25,6 +25,13 @@
 // ErrServerShutdown. The README shows one handler both ways;
 // examples/chat and examples/lineproto are services written each way.
 //
+// A handler that panics does not end the process, as in net/http: the
+// panic is recovered in the handler's goroutine and logged, with its
+// stack, by the standard log package; that connection is destroyed with
+// an error saying that its handler panicked, which the server's Events
+// also carry as an ErrorEvent; the other connections go on, and Shutdown
+// counts the handler as returned.
+//
 // # Events
 //
 // A Socket and a Server each deliver Node's events, in Node's order, on one

@@ -3,8 +3,11 @@ package nodenet
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -58,6 +61,13 @@ type Server struct {
 // onConnection, when not nil, runs in a goroutine of its own for every
 // accepted connection, as well as a ConnectionEvent being emitted. The
 // server does not listen until Listen, ListenUnix or ListenHandle.
+//
+// A panic in onConnection does not end the process, as in net/http: it is
+// recovered in the handler's goroutine and logged with its stack by the
+// standard log package, and that connection is destroyed with an error
+// saying that the handler panicked (the peer sees the connection close),
+// which the server's Events also carry as an ErrorEvent. The other
+// connections go on, and Shutdown counts the handler as returned.
 func CreateServer(opts ServerOptions, onConnection func(*Socket)) *Server {
 	f, err := opts.flow()
 	if err != nil {
@@ -90,12 +100,13 @@ func (srv *Server) lock() bool {
 }
 
 // Events returns the channel on which the server delivers its events in
-// order: ListeningEvent, ConnectionEvent, ErrorEvent, and a last
-// CloseEvent once the server is closed and its last connection has
-// closed, after which the channel is closed. Every call returns the same
-// channel until the server listens again after its CloseEvent. Receive
-// from it until it is closed; events before the first call are kept (at
-// most 16), later ones are delivered to you in order.
+// order: ListeningEvent, ConnectionEvent, ErrorEvent (a failed listen or
+// accept, a connection handler that panicked), and a last CloseEvent once
+// the server is closed and its last connection has closed, after which
+// the channel is closed. Every call returns the same channel until the
+// server listens again after its CloseEvent. Receive from it until it is
+// closed; events before the first call are kept (at most 16), later ones
+// are delivered to you in order.
 func (srv *Server) Events() <-chan Event {
 	if !srv.lock() {
 		return closedEvents
@@ -433,13 +444,45 @@ func (srv *Server) announce(s *Socket, conn net.Conn) {
 		srv.mu.Unlock()
 		go func() {
 			defer srv.handlerReturned(s)
+			defer srv.recoverHandler(s)
 			srv.handler(s)
 		}()
 	}
 }
 
-// handlerReturned runs when a connection handler returns: Shutdown waits
-// for the last one.
+// recoverHandler, deferred by a connection handler's goroutine, stops a
+// panic of the handler there, as net/http does: the panic and its stack go
+// to the standard logger, the events of the connection are abandoned (the
+// handler's loop over them is gone), the connection is destroyed with an
+// error saying that the handler panicked, and the server's events carry
+// the same error as an ErrorEvent. The handler then counts as returned.
+func (srv *Server) recoverHandler(s *Socket) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	const size = 64 << 10
+	stack := make([]byte, size)
+	stack = stack[:runtime.Stack(stack, false)]
+	s.mu.Lock()
+	remote := remoteString(s.c.nc)
+	s.mu.Unlock()
+	log.Printf("nodenet: panic serving %s: %v\n%s", remote, v, stack)
+	var err error
+	if e, ok := v.(error); ok {
+		err = fmt.Errorf("nodenet: connection handler for %s panicked: %w", remote, e)
+	} else {
+		err = fmt.Errorf("nodenet: connection handler for %s panicked: %v", remote, v)
+	}
+	s.abandonEvents()
+	s.DestroyWithError(err)
+	srv.mu.Lock()
+	srv.pushLocked(ErrorEvent{Err: err})
+	srv.mu.Unlock()
+}
+
+// handlerReturned runs when a connection handler returns (or its panic
+// has been recovered): Shutdown waits for the last one.
 func (srv *Server) handlerReturned(s *Socket) {
 	s.handlerReturned()
 	srv.mu.Lock()

@@ -56,8 +56,12 @@ func (e *ForcedError) Unwrap() error {
 // connection handlers to return, so that what a program does after
 // Shutdown does not race with them; at the deadline it reports those still
 // running (ForcedError.Running). Shutdown may be called after Close, and
-// again; Close keeps Node's meaning and waits for neither.
+// again; Close keeps Node's meaning and waits for neither. A nil ctx is an
+// error wrapping ErrInvalidArgument (then it does nothing).
 func (srv *Server) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		return argError("Shutdown: nil context")
+	}
 	if !srv.lock() {
 		return errNilServer
 	}

@@ -260,8 +260,12 @@ func (s *Socket) End(data ...[]byte) error {
 // EndContext is End, then a wait until the queue has been handed to the
 // kernel and the FIN sent, or the socket has closed (nil), or ctx is done
 // (ctx.Err(); the socket goes on ending in the background). It returns
-// End's error if End fails. Safe for concurrent use.
+// End's error if End fails, and for a nil ctx an error wrapping
+// ErrInvalidArgument (then it does nothing). Safe for concurrent use.
 func (s *Socket) EndContext(ctx context.Context, data ...[]byte) error {
+	if ctx == nil {
+		return argError("EndContext: nil context")
+	}
 	if err := s.End(data...); err != nil {
 		return err
 	}

@@ -1367,9 +1367,11 @@ func TestBeyondHappyEyeballsTimeout(t *testing.T) {
 
 // TestBeyondHappyEyeballsTimeoutNotFailed proves that the attempts that
 // the Timeout stops are not reported as connectionAttemptFailed, as those
-// stopped by a cancelled context are not: the events are the two
-// connectionAttempts, the ETIMEDOUT error and the close. It tries 10
-// times, since the race it guards against came most of the time, not always.
+// stopped by a cancelled context are not: the events are the
+// connectionAttempts (two, unless the machine is so loaded that the first
+// outlives the Timeout before the second starts), the ETIMEDOUT error and
+// the close. It tries 10 times, since the race it guards against came
+// most of the time, not always.
 func TestBeyondHappyEyeballsTimeoutNotFailed(t *testing.T) {
 	for _, tg := range byDualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
@@ -1393,8 +1395,11 @@ func TestBeyondHappyEyeballsTimeoutNotFailed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got, want := names(record(t, c).wait()), "connectionAttempt connectionAttempt error(connect ETIMEDOUT) close(true)"; got != want {
-					t.Fatalf("try %d: events = %q; want %q", i, got, want)
+				got := names(record(t, c).wait())
+				two := "connectionAttempt connectionAttempt error(connect ETIMEDOUT) close(true)"
+				one := "connectionAttempt error(connect ETIMEDOUT) close(true)"
+				if got != two && got != one {
+					t.Fatalf("try %d: events = %q; want %q (or, on a loaded machine, %q)", i, got, two, one)
 				}
 			}
 		})

@@ -12,8 +12,10 @@ import (
 // blocked address are dropped) and ConnectOptions.BlockList (connections
 // to a blocked address fail with ERR_IP_BLOCKED). An IPv4-mapped IPv6
 // address (::ffff:1.2.3.4) matches the IPv4 rules. The zero value is an
-// empty list. Safe for concurrent use; rules may be added while servers
-// and sockets use the list.
+// empty list. A nil *BlockList blocks nothing: its Add methods return an
+// error wrapping ErrInvalidArgument, Check false and Rules nil. Safe for
+// concurrent use; rules may be added while servers and sockets use the
+// list.
 type BlockList struct {
 	mu     sync.RWMutex
 	rules  []blockRule
@@ -27,6 +29,9 @@ type blockRule struct{ first, last netip.Addr }
 // AddAddress blocks one address ("10.0.0.1", "::1"). It returns an error
 // wrapping ErrInvalidArgument if addr is not an IP address.
 func (b *BlockList) AddAddress(addr string) error {
+	if b == nil {
+		return errNilBlockList
+	}
 	a, err := parseBlockAddr(addr)
 	if err != nil {
 		return err
@@ -38,6 +43,9 @@ func (b *BlockList) AddAddress(addr string) error {
 // AddRange blocks every address from start to end, both included; they
 // must be of one family, with start not after end.
 func (b *BlockList) AddRange(start, end string) error {
+	if b == nil {
+		return errNilBlockList
+	}
 	first, err := parseBlockAddr(start)
 	if err != nil {
 		return err
@@ -58,6 +66,9 @@ func (b *BlockList) AddRange(start, end string) error {
 
 // AddSubnet blocks a subnet in CIDR form ("192.168.0.0/16", "fd00::/8").
 func (b *BlockList) AddSubnet(cidr string) error {
+	if b == nil {
+		return errNilBlockList
+	}
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
 		return argError("BlockList subnet %q: %v", cidr, err)
@@ -73,6 +84,9 @@ func (b *BlockList) AddSubnet(cidr string) error {
 // Check reports whether addr (an IP address, with or without a zone) is
 // blocked. A string that is not an IP address is not blocked.
 func (b *BlockList) Check(addr string) bool {
+	if b == nil {
+		return false
+	}
 	a, err := netip.ParseAddr(addr)
 	if err != nil {
 		return false
@@ -84,6 +98,9 @@ func (b *BlockList) Check(addr string) bool {
 // ("Subnet: IPv4 10.0.0.0/8", "Range: IPv4 10.0.0.1-10.0.0.10",
 // "Address: IPv6 ::1").
 func (b *BlockList) Rules() []string {
+	if b == nil {
+		return nil
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	rules := append([]string(nil), b.labels...)

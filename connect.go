@@ -66,7 +66,9 @@ func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error 
 	if err := opts.validate(); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	defer s.mu.Unlock()
 	c := s.c
 	switch {

@@ -13,7 +13,11 @@ import "context"
 // Every call returns the same context until the socket reconnects. Safe
 // for concurrent use.
 func (s *Socket) Context() context.Context {
-	s.mu.Lock()
+	if !s.lock() {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(errNilSocket)
+		return ctx
+	}
 	defer s.mu.Unlock()
 	c := s.c
 	if c.cx == nil {

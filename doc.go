@@ -28,6 +28,13 @@
 // ErrServerShutdown. The README shows one handler both ways;
 // examples/chat and examples/lineproto are services written each way.
 //
+// A handler that panics does not end the process, as in net/http: the
+// panic is recovered in the handler's goroutine and logged, with its
+// stack, by the standard log package; that connection is destroyed with
+// an error saying that its handler panicked, which the server's Events
+// also carry as an ErrorEvent; the other connections go on, and Shutdown
+// counts the handler as returned.
+//
 // # Events
 //
 // A Socket and a Server each deliver Node's events, in Node's order, on one
@@ -87,6 +94,17 @@
 // MaxBufferSize, so that a Send past it fails with ErrBufferFull and
 // queues nothing (then drop the peer, or stop answering), or write the
 // replies with Write, which waits at the mark for the peer to read.
+//
+// # Zero values and nil
+//
+// The zero Socket is ready to use, as NewSocket(SocketOptions{}) makes it,
+// and so is the zero Server, as CreateServer(ServerOptions{}, nil) makes
+// it; the zero BlockList is empty. No method of a nil *Socket, *Server or
+// *BlockList panics: one that returns an error returns one wrapping
+// ErrInvalidArgument, Events returns a closed channel, and the others do
+// nothing or report an empty or closed value, as each type's
+// documentation says. The error types' methods on a nil pointer (*Error and
+// *ForcedError) give "<nil>" and nil.
 //
 // # Differences from Node
 //

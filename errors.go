@@ -14,7 +14,8 @@ import (
 // "ENOTFOUND", ...) and Syscall the operation that failed ("connect",
 // "listen", "accept", "read", "write", "getaddrinfo", "bind"), or "" where
 // Node gives none. Err is the cause, so errors.Is(err, syscall.ECONNREFUSED)
-// holds. An *Error is immutable once made and safe to share.
+// holds. An *Error is immutable once made and safe to share. The methods
+// of a nil *Error give "<nil>" and nil, as net.OpError's do.
 type Error struct {
 	Code    string
 	Syscall string
@@ -30,6 +31,9 @@ type Error struct {
 // Error returns Node's message: Syscall and Code ("connect ECONNREFUSED"),
 // or Msg when set.
 func (e *Error) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
 	if e.Msg != "" {
 		return e.Msg
 	}
@@ -40,7 +44,12 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the cause, usually a syscall.Errno.
-func (e *Error) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 var (
 	// ErrWriteAfterEnd is returned by the write methods (and carried by an
@@ -92,6 +101,14 @@ var (
 	// ErrAlreadyConnected is returned by Socket.Connect while the socket is
 	// connecting or connected.
 	ErrAlreadyConnected = errors.New("nodenet: socket is already connecting or connected")
+)
+
+// The errors of the methods of a nil *Socket, *Server and *BlockList
+// (those that return an error): a nil receiver is a bad argument.
+var (
+	errNilSocket    = fmt.Errorf("%w: nil *Socket", ErrInvalidArgument)
+	errNilServer    = fmt.Errorf("%w: nil *Server", ErrInvalidArgument)
+	errNilBlockList = fmt.Errorf("%w: nil *BlockList", ErrInvalidArgument)
 )
 
 // idleTimeoutError is ErrIdleTimeout's type: a timeout, as net.Error says.

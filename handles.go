@@ -289,7 +289,7 @@ func dupFD(rc syscall.RawConn) (int, error) {
 // dupForSend duplicates the listening socket of srv. The lock keeps Close
 // out until the duplicate is made.
 func (srv *Server) dupForSend() (int, error) {
-	srv.mu.Lock()
+	srv.lock()
 	defer srv.mu.Unlock()
 	if !srv.listening {
 		return -1, fmt.Errorf("nodenet: SendHandle: the server is not listening: %w", ErrNotRunning)
@@ -314,7 +314,7 @@ func (srv *Server) dupForSend() (int, error) {
 // the receiver (a read already under way may still take a chunk:
 // SendHandle's doc says when a reading socket may be sent).
 func (s *Socket) takeForSend() (int, error) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	c := s.c
 	if err := c.sendableLocked(); err != nil {

@@ -1276,6 +1276,7 @@ func TestProxyBadArguments(t *testing.T) {
 	closedSock.Destroy()
 	ended, _ := rawPair(t, ConnectOptions{})
 	ended.End()
+	framed, _ := rawPair(t, ConnectOptions{Flow: Flow{Framing: Lines(64)}})
 	idle, err := NewSocket(SocketOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -1293,6 +1294,8 @@ func TestProxyBadArguments(t *testing.T) {
 		{"a never connected", idle, s1, ErrSocketClosed},
 		{"b closed", s1, closedSock, ErrSocketClosed},
 		{"b ended", s1, ended, ErrWriteAfterEnd},
+		{"a framed", framed, s1, ErrInvalidArgument},
+		{"b framed", s1, framed, ErrInvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := Proxy(tc.a, tc.b); !errors.Is(err, tc.want) {

@@ -233,7 +233,7 @@ type alerts struct{ shutdowns, timeouts uint16 }
 
 // alertsNow is the socket's connection's alerts.
 func (s *Socket) alertsNow() alerts {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return s.c.alerts
 }
@@ -269,7 +269,7 @@ func (c *netConn) LocalAddr() net.Addr  { return c.addr((net.Conn).LocalAddr) }
 func (c *netConn) RemoteAddr() net.Addr { return c.addr((net.Conn).RemoteAddr) }
 
 func (c *netConn) addr(of func(net.Conn) net.Addr) net.Addr {
-	c.s.mu.Lock()
+	c.s.lock()
 	conn := c.s.c.nc
 	c.s.mu.Unlock()
 	if conn != nil {

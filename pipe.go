@@ -1,5 +1,7 @@
 package nodenet
 
+import "fmt"
+
 // pipeDst is one destination of Pipe. waiting is set while the
 // destination's queue is at its high-water mark: the source holds its data
 // until the destination drains.
@@ -13,50 +15,87 @@ type pipeDst struct {
 // queue is full, and goes on at dst's drain), and dst is ended when s
 // ends. Pipe is one more listener, as in Node: a consumer of s.Events()
 // still receives every event, DataEvents included. Piping a socket into
-// itself makes an echo. A second Pipe to the same dst does nothing. Safe
-// for concurrent use.
+// itself makes an echo. A second Pipe to the same dst does nothing.
+//
+// Errors, as Proxy's: a nil dst gives an error wrapping
+// ErrInvalidArgument; a dst never connected or already closed, one
+// wrapping ErrSocketClosed; a dst that has ended its side (End, or its
+// peer's end without AllowHalfOpen), one wrapping ErrWriteAfterEnd; a
+// source with a Framing, one wrapping ErrInvalidArgument. After an error
+// nothing is piped. Safe for concurrent use.
 //
 // Data flows as soon as there is a listener: to attach a Pipe and a reader
 // of Events so that both see every byte, call Pause first and Resume after
 // both are attached (Node attaches listeners within one tick).
 func (s *Socket) Pipe(dst *Socket) error {
+	if s == nil {
+		return errNilSocket
+	}
 	if dst == nil {
 		return argError("Pipe destination is nil")
 	}
-	s.mu.Lock()
-	if s.frame != nil {
+	// The source, then the destination, are checked before anything
+	// changes, so that a refused Pipe changes nothing; no two sockets'
+	// locks are held together.
+	s.lock()
+	dup, err := s.pipeCheckLocked(dst)
+	s.mu.Unlock()
+	if err != nil || dup {
+		return err
+	}
+	dst.lock()
+	err = dst.c.joinErrLocked("Pipe: the destination")
+	dst.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.lock()
+	if dup, err := s.pipeCheckLocked(dst); err != nil || dup {
 		s.mu.Unlock()
-		return argError("Pipe: the source socket has a Framing: its bytes go into frames for its consumer")
+		return err // changed meanwhile
 	}
 	c := s.c
-	for _, pd := range c.pipes {
-		if pd.dst == dst {
-			s.mu.Unlock()
-			return nil
-		}
-	}
 	// Copy on write: the conn's goroutine writes to the slice it read
 	// under the lock, without it.
 	c.pipes = append(c.pipes[:len(c.pipes):len(c.pipes)], &pipeDst{dst: dst})
 	c.wakeLocked()
 	s.mu.Unlock()
-	dst.mu.Lock()
+	dst.lock()
 	dc := dst.c
-	closed := dc.phase == phaseClosed && dc.closeQueued
+	closed := dc.phase == phaseClosed
 	if !closed {
 		dc.pipeSrcs = append(dc.pipeSrcs[:len(dc.pipeSrcs):len(dc.pipeSrcs)], s)
 	}
 	dst.mu.Unlock()
 	if closed {
-		s.Unpipe(dst) // dst has closed: it will not tell s
+		// dst closed since the check: the Pipe is taken back, and fails
+		// as it would have then.
+		s.Unpipe(dst)
+		return fmt.Errorf("nodenet: Pipe: the destination is not connected: %w", ErrSocketClosed)
 	}
 	return nil
+}
+
+// pipeCheckLocked says whether s may pipe into dst: an error when s has a
+// Framing, and dup when dst is one of its destinations already.
+func (s *Socket) pipeCheckLocked(dst *Socket) (dup bool, err error) {
+	if s.frame != nil {
+		return false, argError("Pipe: the source socket has a Framing: its bytes go into frames for its consumer")
+	}
+	for _, pd := range s.c.pipes {
+		if pd.dst == dst {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Unpipe stops piping s into dst (every destination when dst is nil).
 // Safe for concurrent use.
 func (s *Socket) Unpipe(dst *Socket) {
-	s.mu.Lock()
+	if !s.lock() {
+		return
+	}
 	c := s.c
 	kept := make([]*pipeDst, 0, len(c.pipes))
 	for _, pd := range c.pipes {
@@ -72,7 +111,7 @@ func (s *Socket) Unpipe(dst *Socket) {
 
 // onPipeDrain is called by dst when its queue has drained.
 func (s *Socket) onPipeDrain(dst *Socket) {
-	s.mu.Lock()
+	s.lock()
 	c := s.c
 	for _, pd := range c.pipes {
 		if pd.dst == dst {

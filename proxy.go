@@ -25,7 +25,9 @@ import "fmt"
 // Errors: a nil socket, or a == b, gives an error wrapping
 // ErrInvalidArgument; a socket never connected or already closed, one
 // wrapping ErrSocketClosed; a socket that has already ended its side (End,
-// or its peer's end without AllowHalfOpen), one wrapping ErrWriteAfterEnd.
+// or its peer's end without AllowHalfOpen), one wrapping ErrWriteAfterEnd;
+// a socket with a Framing (its bytes go to its consumer as frames), one
+// wrapping ErrInvalidArgument.
 // After an error nothing is joined and both sockets are as they were:
 // still the caller's to use or destroy.
 //
@@ -47,12 +49,14 @@ func Proxy(a, b *Socket) error {
 	}
 	bDone, _, err := b.joinProxy("b")
 	if err != nil {
-		a.mu.Lock()
+		a.lock()
 		a.allowHalfOpen = aHalfOpen // as it was
 		a.mu.Unlock()
 		return err
 	}
-	// Pipe fails only for a nil destination.
+	// A Pipe fails here only if its destination has closed or ended
+	// since joinProxy checked it: a close is watchProxy's to handle, as a
+	// close just after Proxy returns.
 	a.Pipe(b)
 	b.Pipe(a)
 	go watchProxy(a, b, aDone, bDone)
@@ -64,19 +68,35 @@ func Proxy(a, b *Socket) error {
 // between. It returns the connection's done channel and the previous
 // AllowHalfOpen.
 func (s *Socket) joinProxy(name string) (done <-chan struct{}, halfOpen bool, err error) {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	c := s.c
-	c.settleLocked(kindEnd)
-	switch {
-	case c.phase != phaseConnecting && c.phase != phaseOpen:
-		return nil, false, fmt.Errorf("nodenet: Proxy: socket %s is not connected: %w", name, ErrSocketClosed)
-	case c.writeSide != writeOpen:
-		return nil, false, fmt.Errorf("nodenet: Proxy: socket %s has ended its side: %w", name, ErrWriteAfterEnd)
+	if err := c.joinErrLocked("Proxy: socket " + name); err != nil {
+		return nil, false, err
+	}
+	if s.frame != nil {
+		return nil, false, argError("Proxy: socket %s has a Framing: its bytes go into frames for its consumer", name)
 	}
 	halfOpen = s.allowHalfOpen
 	s.allowHalfOpen = true
 	return c.stopChan(), halfOpen, nil
+}
+
+// joinErrLocked says why the conn cannot be joined to another socket, as
+// the destination of a Pipe or either side of a Proxy, or nil if it can:
+// it is neither connecting nor open (ErrSocketClosed), or it has ended
+// its side (ErrWriteAfterEnd). An EndEvent on offer is settled first, so
+// that the peer's end cannot end the side just after the check. what
+// names the socket in the error.
+func (c *conn) joinErrLocked(what string) error {
+	c.settleLocked(kindEnd)
+	switch {
+	case c.phase != phaseConnecting && c.phase != phaseOpen:
+		return fmt.Errorf("nodenet: %s is not connected: %w", what, ErrSocketClosed)
+	case c.writeSide != writeOpen:
+		return fmt.Errorf("nodenet: %s has ended its side: %w", what, ErrWriteAfterEnd)
+	}
+	return nil
 }
 
 // watchProxy destroys one socket of a proxied pair when the other is

@@ -3,8 +3,11 @@ package nodenet
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,6 +21,12 @@ import (
 //
 // All methods are safe to call from any goroutine, including from event
 // consumers and connection handlers.
+//
+// The zero Server is ready to use: it is what CreateServer(ServerOptions{},
+// nil) makes, a server without a handler whose connections come as
+// ConnectionEvents. A nil *Server is no server: its methods that return an
+// error return one wrapping ErrInvalidArgument, Events gives a closed
+// channel, the other getters zero, and Ref and Unref do nothing.
 type Server struct {
 	mu      sync.Mutex
 	opts    ServerOptions
@@ -45,7 +54,7 @@ type Server struct {
 	accepted, dropped, forced atomic.Int64 // for Stats
 	shuttingDown              atomic.Bool  // Shutdown was called: idle connections end
 
-	ev *serverStream // the events of the current listening cycle
+	ev *serverStream // the events of the current listening cycle; never nil once lock has made it
 }
 
 // CreateServer is Node's net.createServer(options, connectionListener).
@@ -55,6 +64,13 @@ type Server struct {
 // options (a bad mark, a TLSConfig without a certificate, a negative
 // HandshakeTimeout) are an error wrapping ErrInvalidArgument, as Node's
 // createServer throws, and no server is made.
+//
+// A panic in onConnection does not end the process, as in net/http: it is
+// recovered in the handler's goroutine and logged with its stack by the
+// standard log package, and that connection is destroyed with an error
+// saying that the handler panicked (the peer sees the connection close),
+// which the server's Events also carry as an ErrorEvent. The other
+// connections go on, and Shutdown counts the handler as returned.
 func CreateServer(opts ServerOptions, onConnection func(*Socket)) (*Server, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -69,15 +85,35 @@ func CreateServer(opts ServerOptions, onConnection func(*Socket)) (*Server, erro
 	}, nil
 }
 
-// Events returns the channel on which the server delivers its events in
-// order: ListeningEvent, ConnectionEvent, ErrorEvent, and a last
-// CloseEvent once the server is closed and its last connection has
-// closed, after which the channel is closed. Every call returns the same
-// channel until the server listens again after its CloseEvent. Receive
-// from it until it is closed; events before the first call are kept (at
-// most 16), later ones are delivered to you in order.
-func (srv *Server) Events() <-chan Event {
+// lock takes the server's lock; it reports false, taking nothing, for a
+// nil srv. A zero Server is first made what CreateServer(ServerOptions{},
+// nil) makes: every method that a zero Server may meet first locks with
+// it.
+func (srv *Server) lock() bool {
+	if srv == nil {
+		return false
+	}
 	srv.mu.Lock()
+	if srv.ev == nil {
+		srv.flow, _ = ServerOptions{}.flow() // the zero options are valid
+		srv.conns = make(map[*Socket]struct{})
+		srv.ev = new(serverStream)
+	}
+	return true
+}
+
+// Events returns the channel on which the server delivers its events in
+// order: ListeningEvent, ConnectionEvent, ErrorEvent (a failed listen or
+// accept, a connection handler that panicked), and a last CloseEvent once
+// the server is closed and its last connection has closed, after which
+// the channel is closed. Every call returns the same channel until the
+// server listens again after its CloseEvent. Receive from it until it is
+// closed; events before the first call are kept (at most 16), later ones
+// are delivered to you in order.
+func (srv *Server) Events() <-chan Event {
+	if !srv.lock() {
+		return closedEvents
+	}
 	defer srv.mu.Unlock()
 	ch := srv.ev.out.subscribe()
 	srv.kickLocked(srv.ev)
@@ -170,7 +206,7 @@ func fileListener(f *os.File) (net.Listener, error) {
 
 // dupListener gives a new listener on srv's listening socket.
 func (srv *Server) dupListener() (net.Listener, error) {
-	srv.mu.Lock()
+	srv.lock()
 	ln := srv.ln
 	listening, exclusive := srv.listening, srv.exclusive
 	srv.mu.Unlock()
@@ -219,7 +255,10 @@ func (srv *Server) listen(open func() (net.Listener, error)) error {
 // are ListenContext's: both take effect with the listening state, under
 // the same lock, so that no one sees the one without the other.
 func (srv *Server) listenWith(ctx context.Context, open func() (net.Listener, error), exclusive bool) error {
-	srv.mu.Lock()
+	if srv == nil {
+		return errNilServer
+	}
+	srv.lock()
 	if srv.listening || srv.closing {
 		srv.mu.Unlock()
 		return ErrAlreadyListening
@@ -410,13 +449,45 @@ func (srv *Server) announce(s *Socket, conn net.Conn) {
 		srv.mu.Unlock()
 		go func() {
 			defer srv.handlerReturned(s)
+			defer srv.recoverHandler(s)
 			srv.handler(s)
 		}()
 	}
 }
 
-// handlerReturned runs when a connection handler returns: Shutdown waits
-// for the last one.
+// recoverHandler, deferred by a connection handler's goroutine, stops a
+// panic of the handler there, as net/http does: the panic and its stack go
+// to the standard logger, the events of the connection are abandoned (the
+// handler's loop over them is gone), the connection is destroyed with an
+// error saying that the handler panicked, and the server's events carry
+// the same error as an ErrorEvent. The handler then counts as returned.
+func (srv *Server) recoverHandler(s *Socket) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	const size = 64 << 10
+	stack := make([]byte, size)
+	stack = stack[:runtime.Stack(stack, false)]
+	s.mu.Lock()
+	remote := remoteString(s.c.nc)
+	s.mu.Unlock()
+	log.Printf("nodenet: panic serving %s: %v\n%s", remote, v, stack)
+	var err error
+	if e, ok := v.(error); ok {
+		err = fmt.Errorf("nodenet: connection handler for %s panicked: %w", remote, e)
+	} else {
+		err = fmt.Errorf("nodenet: connection handler for %s panicked: %v", remote, v)
+	}
+	s.abandonEvents()
+	s.DestroyWithError(err)
+	srv.mu.Lock()
+	srv.pushLocked(ErrorEvent{Err: err})
+	srv.mu.Unlock()
+}
+
+// handlerReturned runs when a connection handler returns (or its panic
+// has been recovered): Shutdown waits for the last one.
 func (srv *Server) handlerReturned(s *Socket) {
 	s.handlerReturned()
 	srv.mu.Lock()
@@ -486,7 +557,9 @@ func (srv *Server) maybeCloseLocked() {
 // server is not listening, and no ListeningEvent comes after it. When
 // Close returns, the accept loop has stopped.
 func (srv *Server) Close() error {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return errNilServer
+	}
 	if !srv.listening {
 		srv.mu.Unlock()
 		return ErrNotRunning
@@ -534,7 +607,9 @@ func (srv *Server) closeListener(ln net.Listener) {
 // the system chose for port 0, or the path of a Unix socket. It is the
 // zero Addr when the server is not listening.
 func (srv *Server) Address() Addr {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return Addr{}
+	}
 	defer srv.mu.Unlock()
 	if !srv.listening {
 		return Addr{}
@@ -546,7 +621,9 @@ func (srv *Server) Address() Addr {
 // accepted by the server, at the time of the call, counting those of a
 // TLS server still in their handshake, as Node's tls.Server does.
 func (srv *Server) Connections() int {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return 0
+	}
 	defer srv.mu.Unlock()
 	return srv.activeLocked()
 }
@@ -562,7 +639,9 @@ func (srv *Server) SetMaxConnections(n int) error {
 	if n < 0 {
 		return argError("max connections should be >= 0, got %d", n)
 	}
-	srv.mu.Lock()
+	if !srv.lock() {
+		return errNilServer
+	}
 	srv.maxConns = n
 	srv.roomLocked() // a raised limit lets a waiting accept loop go on
 	srv.mu.Unlock()
@@ -572,7 +651,9 @@ func (srv *Server) SetMaxConnections(n int) error {
 // Ref makes the listening server count for Wait again after Unref (the
 // default).
 func (srv *Server) Ref() {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return
+	}
 	srv.ref.set(srv.ref.active, false)
 	srv.mu.Unlock()
 }
@@ -580,7 +661,9 @@ func (srv *Server) Ref() {
 // Unref lets Wait return while the server is still listening, as Node's
 // unref lets the process exit.
 func (srv *Server) Unref() {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return
+	}
 	srv.ref.set(srv.ref.active, true)
 	srv.mu.Unlock()
 }

@@ -18,7 +18,8 @@ func (ShutdownEvent) eventName() string { return "shutdown" }
 // connection had closed and the last connection handler had returned:
 // Forced connections were destroyed then, and Running handlers were still
 // running (Shutdown does not wait for them any more). It unwraps to the
-// context's error. It is immutable and safe to share.
+// context's error. It is immutable and safe to share. The methods of a
+// nil *ForcedError give "<nil>" and nil.
 type ForcedError struct {
 	Forced  int
 	Running int
@@ -28,11 +29,19 @@ type ForcedError struct {
 // Error says how many connections were destroyed and how many handlers
 // were still running, and why.
 func (e *ForcedError) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
 	return fmt.Sprintf("nodenet: shutdown destroyed %d connection(s), %d handler(s) still running: %v", e.Forced, e.Running, e.Err)
 }
 
 // Unwrap returns the context's error.
-func (e *ForcedError) Unwrap() error { return e.Err }
+func (e *ForcedError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // Shutdown closes the server in stages, as net/http's Shutdown does for
 // HTTP: it stops accepting (Close); sends every open connection a
@@ -47,9 +56,15 @@ func (e *ForcedError) Unwrap() error { return e.Err }
 // connection handlers to return, so that what a program does after
 // Shutdown does not race with them; at the deadline it reports those still
 // running (ForcedError.Running). Shutdown may be called after Close, and
-// again; Close keeps Node's meaning and waits for neither.
+// again; Close keeps Node's meaning and waits for neither. A nil ctx is an
+// error wrapping ErrInvalidArgument (then it does nothing).
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.mu.Lock()
+	if ctx == nil {
+		return argError("Shutdown: nil context")
+	}
+	if !srv.lock() {
+		return errNilServer
+	}
 	closed := srv.closed
 	srv.mu.Unlock()
 	if err := srv.Close(); err != nil && !errors.Is(err, ErrNotRunning) {

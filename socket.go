@@ -13,6 +13,14 @@ import (
 // All methods are safe to call from any goroutine, including from the
 // goroutine that reads Events and from write callbacks. None of them waits
 // for the consumer of Events.
+//
+// The zero Socket is ready to use: it is what NewSocket(SocketOptions{})
+// makes, an unconnected socket for Connect. A nil *Socket acts as a closed
+// socket that cannot be used: its methods that return an error return one
+// wrapping ErrInvalidArgument, Events gives a closed channel, Context a
+// cancelled context and NetConn nil, the other getters report a closed
+// socket (ReadyState StateClosed, Pending true, zero counts), and the
+// other methods do nothing.
 type Socket struct {
 	mu sync.Mutex
 
@@ -27,7 +35,7 @@ type Socket struct {
 	idle          *idleTimers // nil until a timeout is set
 	ref           handleRef
 
-	c *conn // the current connection: never nil
+	c *conn // the current connection: never nil once lock has made it
 }
 
 type keepAliveSetting struct {
@@ -40,6 +48,26 @@ func newSocket(allowHalfOpen bool, f flow) *Socket {
 	s.c = newConn(s)
 	return s
 }
+
+// lock takes the socket's lock; it reports false, taking nothing, for a
+// nil s. A zero Socket is first made what NewSocket(SocketOptions{})
+// makes, so that c is never nil while the lock is held: every method that
+// a zero Socket may meet first locks with it.
+func (s *Socket) lock() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	if s.c == nil {
+		s.flow, _ = SocketOptions{}.flow() // the zero options are valid
+		s.c = newConn(s)
+	}
+	return true
+}
+
+// closedEvents is the event channel of a nil *Socket or *Server: closed,
+// so that a range loop over it ends at once.
+var closedEvents = func() chan Event { c := make(chan Event); close(c); return c }()
 
 // startLocked makes nc the socket's open connection and starts its
 // goroutine.
@@ -68,7 +96,9 @@ func (s *Socket) startLocked(nc net.Conn) {
 // consumer that subscribes just after Connect or in its connection handler
 // misses nothing.
 func (s *Socket) Events() <-chan Event {
-	s.mu.Lock()
+	if !s.lock() {
+		return closedEvents
+	}
 	defer s.mu.Unlock()
 	c := s.c
 	ch := c.out.subscribe()
@@ -85,7 +115,9 @@ func (s *Socket) Events() <-chan Event {
 // Calling it again, or on a closed socket, does nothing. Destroy never
 // waits: the socket's goroutine closes the descriptor.
 func (s *Socket) Destroy() {
-	s.mu.Lock()
+	if !s.lock() {
+		return
+	}
 	s.c.closeLocked(nil, closedByDestroy)
 	s.mu.Unlock()
 }
@@ -94,7 +126,9 @@ func (s *Socket) Destroy() {
 // with err comes before a CloseEvent{HadError: true}, and the callbacks of
 // dropped writes get err. On a socket already closed it does nothing.
 func (s *Socket) DestroyWithError(err error) {
-	s.mu.Lock()
+	if !s.lock() {
+		return
+	}
 	s.c.closeLocked(err, closedByDestroy)
 	s.mu.Unlock()
 }
@@ -108,11 +142,13 @@ func (s *Socket) DestroyWithError(err error) {
 // delivered after it and Events' channel closes, so a consumer that has
 // left its loop need not receive anything more (the callbacks of queued
 // writes still run). End and Destroy are Node's ways: End half-closes and
-// waits for the peer, Destroy drops the queue. Close always returns nil,
+// waits for the peer, Destroy drops the queue. Close returns nil,
 // also on a socket already closed. Safe for concurrent use.
 func (s *Socket) Close() error {
 	linger := netConnLinger
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	if dl := s.c.wdl; dl != nil {
 		if t := dl.when(); !t.IsZero() {
 			linger = time.Until(t)
@@ -128,7 +164,7 @@ func (s *Socket) Close() error {
 // nothing queued or linger <= 0).
 func (s *Socket) closeFlushed(linger time.Duration) {
 	s.abandonEvents()
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	c := s.c
 	if c.pending == 0 || c.phase == phaseClosed || c.phase == phaseIdle || linger <= 0 {
@@ -161,7 +197,7 @@ func (s *Socket) handlerReturned() {
 // more (NetConn's reader after the end): from now on every event counts
 // as received and the channel closes after the CloseEvent.
 func (s *Socket) abandonEvents() {
-	s.mu.Lock()
+	s.lock()
 	c := s.c
 	c.out.abandoned = true
 	c.out.signal()
@@ -176,7 +212,9 @@ func (s *Socket) abandonEvents() {
 // Called while handling an event, it stops the next DataEvent too. It may
 // be called before Connect. Safe for concurrent use.
 func (s *Socket) Pause() {
-	s.mu.Lock()
+	if !s.lock() {
+		return
+	}
 	s.paused = true
 	s.c.settleLocked(kindData)
 	s.mu.Unlock()
@@ -186,7 +224,9 @@ func (s *Socket) Pause() {
 // paused comes first, joined into as few events as possible. Safe for
 // concurrent use.
 func (s *Socket) Resume() {
-	s.mu.Lock()
+	if !s.lock() {
+		return
+	}
 	s.paused = false
 	c := s.c
 	c.holdReads = false // PauseOnConnect: the first Resume starts reading
@@ -196,7 +236,9 @@ func (s *Socket) Resume() {
 
 // IsPaused reports whether Pause is in effect. Safe for concurrent use.
 func (s *Socket) IsPaused() bool {
-	s.mu.Lock()
+	if !s.lock() {
+		return false
+	}
 	defer s.mu.Unlock()
 	return s.paused
 }
@@ -204,7 +246,7 @@ func (s *Socket) IsPaused() bool {
 // wasDestroyed reports whether the socket closed by Destroy or an error
 // rather than gracefully.
 func (s *Socket) wasDestroyed() bool {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	return s.c.phase == phaseClosed && s.c.closedHow != closedGracefully
 }

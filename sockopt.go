@@ -22,7 +22,9 @@ func (s *Socket) SetEncoding(encoding string) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	defer s.mu.Unlock()
 	if s.encoding == enc {
 		return nil
@@ -71,7 +73,9 @@ func (s *Socket) SetEncoding(encoding string) error {
 // made while connecting takes effect once connected; on a Unix socket or
 // a closed one it does nothing, as in Node. Safe for concurrent use.
 func (s *Socket) SetNoDelay(noDelay bool) error {
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	defer s.mu.Unlock()
 	s.noDelay = &noDelay
 	return s.applyOptionsLocked()
@@ -86,7 +90,9 @@ func (s *Socket) SetKeepAlive(enable bool, initialDelay time.Duration) error {
 	if initialDelay < 0 {
 		return argError("keep-alive initial delay should be >= 0, got %v", initialDelay)
 	}
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	defer s.mu.Unlock()
 	s.keepAlive = &keepAliveSetting{enable: enable, delay: initialDelay}
 	return s.applyOptionsLocked()
@@ -159,7 +165,9 @@ func (s *Socket) remote() Addr {
 func (s *Socket) local() Addr { return s.Address() }
 
 func (s *Socket) openConn() net.Conn {
-	s.mu.Lock()
+	if !s.lock() {
+		return nil
+	}
 	defer s.mu.Unlock()
 	if s.c.phase != phaseOpen {
 		return nil
@@ -170,7 +178,9 @@ func (s *Socket) openConn() net.Conn {
 // BytesRead is Node's bytesRead: the bytes received on this connection,
 // delivered or not. Safe for concurrent use.
 func (s *Socket) BytesRead() int64 {
-	s.mu.Lock()
+	if !s.lock() {
+		return 0
+	}
 	c := s.c
 	s.mu.Unlock()
 	return c.bytesRead.Load()
@@ -179,7 +189,9 @@ func (s *Socket) BytesRead() int64 {
 // Ref makes the socket count for Wait again after Unref (the default).
 // Safe for concurrent use.
 func (s *Socket) Ref() {
-	s.mu.Lock()
+	if !s.lock() {
+		return
+	}
 	s.ref.set(s.ref.active, false)
 	s.mu.Unlock()
 }
@@ -187,14 +199,21 @@ func (s *Socket) Ref() {
 // Unref lets Wait return while this socket is still open, as Node's
 // unref lets the process exit. Safe for concurrent use.
 func (s *Socket) Unref() {
-	s.mu.Lock()
+	if !s.lock() {
+		return
+	}
 	s.ref.set(s.ref.active, true)
 	s.mu.Unlock()
 }
 
 // Server returns the server that accepted the socket, or nil for a socket
 // made by Connect or NewSocket. Safe for concurrent use.
-func (s *Socket) Server() *Server { return s.server }
+func (s *Socket) Server() *Server {
+	if s == nil {
+		return nil
+	}
+	return s.server
+}
 
 // ReadyState is Node's socket.readyState.
 type ReadyState int
@@ -236,7 +255,9 @@ func (r ReadyState) String() string {
 // socket.pending is StateOpening or StateClosed (not connected). Safe for
 // concurrent use.
 func (s *Socket) ReadyState() ReadyState {
-	s.mu.Lock()
+	if !s.lock() {
+		return StateClosed
+	}
 	defer s.mu.Unlock()
 	return s.c.readyStateLocked()
 }
@@ -271,7 +292,9 @@ func (c *conn) readyStateLocked() ReadyState {
 // ERR_INVALID_HANDLE_TYPE) and ErrSocketClosed after close. Safe for
 // concurrent use.
 func (s *Socket) ResetAndDestroy() error {
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	defer s.mu.Unlock()
 	c := s.c
 	if c.phase == phaseClosed || c.phase == phaseIdle {

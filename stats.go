@@ -14,7 +14,9 @@ type SocketStats struct {
 // Stats returns the socket's SocketStats, taken at once. Safe for
 // concurrent use, from any goroutine, at any time.
 func (s *Socket) Stats() SocketStats {
-	s.mu.Lock()
+	if !s.lock() {
+		return SocketStats{}
+	}
 	defer s.mu.Unlock()
 	c := s.c
 	return SocketStats{
@@ -43,7 +45,9 @@ type ServerStats struct {
 // Stats returns a snapshot of the server's counters. Safe for concurrent
 // use.
 func (srv *Server) Stats() ServerStats {
-	srv.mu.Lock()
+	if !srv.lock() {
+		return ServerStats{}
+	}
 	handshaking := len(srv.handshakes)
 	srv.mu.Unlock()
 	return ServerStats{

@@ -111,7 +111,7 @@ func (s *Socket) scheduleLocked(now, due time.Time) {
 // onIdleTimer runs when the idle timer fires: it emits the events of the
 // watches whose period has passed, and re-arms the timer for the others.
 func (s *Socket) onIdleTimer() {
-	s.mu.Lock()
+	s.lock()
 	defer s.mu.Unlock()
 	t := s.idle
 	t.due = time.Time{}
@@ -160,7 +160,9 @@ func (s *Socket) setIdleTimeout(k idleKind, d time.Duration, what string) error 
 	if d < 0 {
 		return argError("%s should be >= 0, got %v", what, d)
 	}
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	defer s.mu.Unlock()
 	if s.idle == nil {
 		if d == 0 {

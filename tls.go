@@ -177,7 +177,9 @@ func closeWrite(nc net.Conn) error {
 // WrapConn whose handshake is still running: crypto/tls makes it wait for
 // the handshake's end.
 func (s *Socket) TLSConnectionState() (tls.ConnectionState, bool) {
-	s.mu.Lock()
+	if !s.lock() {
+		return tls.ConnectionState{}, false
+	}
 	nc := s.c.nc
 	s.mu.Unlock()
 	tc, ok := nc.(*tls.Conn)

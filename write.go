@@ -86,7 +86,9 @@ func (s *Socket) WriteString(str string) (int, error) {
 // current connection (a reconnect starts without one). Send never blocks
 // and ignores it. Safe for concurrent use.
 func (s *Socket) SetWriteDeadline(t time.Time) error {
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	c := s.c
 	if c.wdl == nil {
 		if t.IsZero() {
@@ -130,7 +132,9 @@ func (s *Socket) writeAll(p []byte, ctx context.Context, gate writeGate) (int, e
 		if ctx != nil && ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		s.mu.Lock()
+		if !s.lock() {
+			return n, errNilSocket
+		}
 		c := s.c
 		if err := c.writeErrLocked(); err != nil {
 			s.mu.Unlock()
@@ -219,7 +223,9 @@ func (c *conn) roomLocked(n int) bool {
 // End with data after End returns ErrWriteAfterEnd. On a socket that never
 // connected it closes the socket. Safe for concurrent use.
 func (s *Socket) End(data ...[]byte) error {
-	s.mu.Lock()
+	if !s.lock() {
+		return errNilSocket
+	}
 	defer s.mu.Unlock()
 	c := s.c
 	c.settleLocked(kindEnd | kindClose)
@@ -254,12 +260,16 @@ func (s *Socket) End(data ...[]byte) error {
 // EndContext is End, then a wait until the queue has been handed to the
 // kernel and the FIN sent, or the socket has closed (nil), or ctx is done
 // (ctx.Err(); the socket goes on ending in the background). It returns
-// End's error if End fails. Safe for concurrent use.
+// End's error if End fails, and for a nil ctx an error wrapping
+// ErrInvalidArgument (then it does nothing). Safe for concurrent use.
 func (s *Socket) EndContext(ctx context.Context, data ...[]byte) error {
+	if ctx == nil {
+		return argError("EndContext: nil context")
+	}
 	if err := s.End(data...); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.lock()
 	c := s.c
 	if c.writeSide == writeShut || c.phase == phaseClosed {
 		s.mu.Unlock()
@@ -292,7 +302,9 @@ func (s *Socket) EndString(str, encoding string) error {
 // of the writer. It is 0 when the queue is empty and after close. Safe
 // for concurrent use.
 func (s *Socket) BufferSize() int {
-	s.mu.Lock()
+	if !s.lock() {
+		return 0
+	}
 	defer s.mu.Unlock()
 	return s.c.bufferSizeLocked()
 }
@@ -306,7 +318,9 @@ func (c *conn) bufferSizeLocked() int {
 // not reached the high-water mark, or has since fallen to the low-water
 // mark (Netty's isWritable, with its hysteresis). Safe for concurrent use.
 func (s *Socket) Writable() bool {
-	s.mu.Lock()
+	if !s.lock() {
+		return false
+	}
 	defer s.mu.Unlock()
 	return s.c.canWriteLocked() && !s.c.unwritable
 }
@@ -315,7 +329,9 @@ func (s *Socket) Writable() bool {
 // bytes may be queued before Writable turns false (Send would return
 // false); 0 when it is false already. Safe for concurrent use.
 func (s *Socket) BytesBeforeUnwritable() int {
-	s.mu.Lock()
+	if !s.lock() {
+		return 0
+	}
 	defer s.mu.Unlock()
 	c := s.c
 	if !c.canWriteLocked() || c.unwritable {
@@ -334,7 +350,9 @@ func (c *conn) canWriteLocked() bool {
 // and End on this connection, including those still queued. Safe for
 // concurrent use.
 func (s *Socket) BytesWritten() int64 {
-	s.mu.Lock()
+	if !s.lock() {
+		return 0
+	}
 	c := s.c
 	s.mu.Unlock()
 	return c.bytesWritten.Load()
@@ -355,7 +373,9 @@ func encodeArg(str, encoding string) ([]byte, error) {
 // not nil, is the pooled read buffer p lies in, which the queue may keep
 // instead of copying p (kept reports it did: the queue gives it back).
 func (s *Socket) send(p []byte, cb func(error), owned bool, lent *[]byte) (ok, kept bool, err error) {
-	s.mu.Lock()
+	if !s.lock() {
+		return false, false, errNilSocket
+	}
 	c := s.c
 	if err := c.writeErrLocked(); err != nil {
 		s.mu.Unlock()

@@ -113,7 +113,8 @@ func (srv *Server) ListenUnix(path string) error {
 // as it is; the server closes it), another *Server (its listening socket
 // is shared through a duplicated descriptor), an *os.File, or an int file
 // descriptor of a listening socket (duplicated; the caller keeps the
-// original). Anything else is an error.
+// original; unix only: windows gives an ENOTSUP *Error wrapping
+// errors.ErrUnsupported). Anything else is an error.
 func (srv *Server) ListenHandle(h any) error {
 	var open func() (net.Listener, error)
 	switch h := h.(type) {

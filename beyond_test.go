@@ -437,6 +437,7 @@ func byDial(t testing.TB, port int) {
 // EADDRINUSE, and that the connections of the shared port all reach one
 // of the two servers.
 func TestBeyondReusePort(t *testing.T) {
+	needReusePort(t)
 	tests := []struct {
 		first, second bool // ReusePort of each
 		ok            bool

@@ -44,7 +44,7 @@ type conn struct {
 	closeErr  error // the error the conn was destroyed with, for callbacks
 
 	nc         net.Conn
-	rc         syscall.RawConn // nc's descriptor, for the raw path (rawio_unix.go); nil without one (TLS) and on windows
+	rc         syscall.RawConn // nc's descriptor, for the raw path (rawio_unix.go); nil without one (TLS) and on Windows
 	stop       chan struct{}   // closed at close; made on first use (stopChan)
 	cancelDial context.CancelFunc
 	cx         *connContext // Context's; nil until asked for

@@ -82,7 +82,7 @@ func SendHandle(uc *net.UnixConn, h any, msg []byte) error {
 // of uc are wrapped). It must not overlap another ReceiveHandle or other
 // reads on the same uc.
 //
-// On windows, as SendHandle, it reads nothing and returns an ENOTSUP
+// On Windows, as SendHandle, it reads nothing and returns an ENOTSUP
 // *Error wrapping errors.ErrUnsupported.
 func ReceiveHandle(uc *net.UnixConn) (f *os.File, msg []byte, err error) {
 	return receiveHandle(uc)

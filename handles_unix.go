@@ -14,7 +14,7 @@ import (
 
 // SendHandle and ReceiveHandle (handles.go) on unix, and the duplicating
 // of descriptors: the descriptor goes as SCM_RIGHTS ancillary data, which
-// windows does not have (handles_windows.go).
+// Windows does not have (handles_windows.go).
 
 // handleHeader is the length of the prefix that gives each message's
 // length. A stream socket keeps no message boundaries, and it carries

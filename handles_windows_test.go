@@ -2,7 +2,7 @@ package nodenet
 
 import "testing"
 
-// TestHandlesUnsupported proves that on windows, which has no SCM_RIGHTS
+// TestHandlesUnsupported proves that on Windows, which has no SCM_RIGHTS
 // and no int descriptors (handles_windows.go), SendHandle, ReceiveHandle
 // and ListenHandle(int) fail with unsupported's error (checkUnsupported
 // is in unsupported_test.go).

@@ -31,7 +31,7 @@ type ListenOptions struct {
 	// and the kernel spreads the incoming connections among them. Every
 	// one of them must set it. As in Node, only systems that spread the
 	// connections have it: Linux, and FreeBSD 12 and later
-	// (SO_REUSEPORT_LB). Elsewhere (macOS, windows) listening fails with
+	// (SO_REUSEPORT_LB). Elsewhere (macOS, Windows) listening fails with
 	// an *Error whose Code is "ENOTSUP", wrapping errors.ErrUnsupported.
 	ReusePort bool
 	// Exclusive is Node's exclusive: the listening socket is this

@@ -17,7 +17,7 @@ import (
 // caller's goroutine, and the writer's batches go out with writev(2),
 // each call counted for BufferSize. It is apart because its system calls
 // take an int descriptor and unix's errno semantics (EAGAIN asks the
-// RawConn to wait); rawio_windows.go says what windows does instead.
+// RawConn to wait); rawio_windows.go says what Windows does instead.
 
 // useDescriptorLocked gives the conn nc's RawConn and the callbacks of
 // the raw path, when nc has a descriptor (not TLS, not net.Pipe).

@@ -10,11 +10,11 @@ import "net"
 // queued for the writer goroutine, and the writer's batches go out with
 // net.Buffers (one WSASend for the batch). This file is that choice.
 
-// useDescriptorLocked leaves c.rc nil: no raw path on windows.
+// useDescriptorLocked leaves c.rc nil: no raw path on Windows.
 func (c *conn) useDescriptorLocked(net.Conn) {}
 
 // batchWriter hands the writer goroutine's batches to the kernel, on
-// windows always with net.Buffers: it is writer.go's batch and no more.
+// Windows always with net.Buffers: it is writer.go's batch and no more.
 type batchWriter struct {
 	batch
 }

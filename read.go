@@ -43,7 +43,7 @@ type rawRead struct {
 
 // read returns a borrowed buffer holding n bytes (give it back to
 // readBufs), io.EOF at the peer's end, or the error. A connection without
-// a descriptor, or on windows (rc nil), is read with its Read method,
+// a descriptor, or on Windows (rc nil), is read with its Read method,
 // which holds the buffer while it waits.
 func (r *rawRead) read(nc net.Conn, rc syscall.RawConn) (*[]byte, int, error) {
 	if rc == nil {

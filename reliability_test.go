@@ -210,7 +210,7 @@ func TestLoadIntegrity(t *testing.T) {
 // the error, backs off (5 ms doubling to 1 s) instead of spinning, and
 // serves again once descriptors are free.
 func TestAcceptBackoffEMFILE(t *testing.T) {
-	acceptBackoffEMFILE(t) // sys_unix_test.go: it lowers RLIMIT_NOFILE, which windows lacks
+	acceptBackoffEMFILE(t) // sys_unix_test.go: it lowers RLIMIT_NOFILE, which Windows lacks
 }
 
 // TestCloseDuringConnectStorm: Close and Shutdown while many clients

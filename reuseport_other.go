@@ -6,7 +6,7 @@ package nodenet
 // connections among the sockets sharing a port; reuseport_linux.go says
 // why the option is split by system.
 
-// setReusePort fails: windows has no SO_REUSEPORT, and macOS's lets
+// setReusePort fails: Windows has no SO_REUSEPORT, and macOS's lets
 // sockets share the port without spreading the connections, which is not
 // what ReusePort promises. Node (libuv) refuses it there too, with
 // ENOTSUP.

@@ -83,7 +83,7 @@ func (srv *Server) Events() <-chan Event {
 
 // Listen is Node's server.listen(port, host, backlog): it binds host:port
 // and listens with backlog (0 means DefaultBacklog, 511; it reaches
-// listen(2), except on windows: see ListenOptions.Backlog). Port 0 picks
+// listen(2), except on Windows: see ListenOptions.Backlog). Port 0 picks
 // a free port; host "" means every IPv4 address ("0.0.0.0"), as Node
 // v0.10 does; ask for "::" to get IPv6. On success a ListeningEvent
 // follows and Address reports the bound address at once. A failure
@@ -113,7 +113,7 @@ func (srv *Server) ListenUnix(path string) error {
 // as it is; the server closes it), another *Server (its listening socket
 // is shared through a duplicated descriptor), an *os.File, or an int file
 // descriptor of a listening socket (duplicated; the caller keeps the
-// original; unix only: windows gives an ENOTSUP *Error wrapping
+// original; unix only: Windows gives an ENOTSUP *Error wrapping
 // errors.ErrUnsupported). Anything else is an error.
 func (srv *Server) ListenHandle(h any) error {
 	var open func() (net.Listener, error)
@@ -190,7 +190,7 @@ func (srv *Server) dupListener() (net.Listener, error) {
 
 // setBacklog calls listen(2) again on the bound socket with backlog: Linux
 // takes a second listen as a change of the queue length (so do macOS and
-// FreeBSD; windows ignores it, see listenFD), and the standard library
+// FreeBSD; Windows ignores it, see listenFD), and the standard library
 // always passes the system's maximum.
 func setBacklog(ln net.Listener, backlog int) error {
 	sc, ok := ln.(syscall.Conn)

@@ -6,7 +6,7 @@ import "syscall"
 
 // The socket calls the standard library does not make for a listener,
 // on a descriptor a RawConn's Control gives. They are apart because unix
-// takes the descriptor as an int and windows as a Handle
+// takes the descriptor as an int and Windows as a Handle
 // (sockfd_windows.go).
 
 // listenFD calls listen(2) on fd with backlog. Linux, macOS and FreeBSD

@@ -2,12 +2,12 @@ package nodenet
 
 import "syscall"
 
-// The socket calls of sockfd_unix.go, on a windows socket Handle.
+// The socket calls of sockfd_unix.go, on a Windows socket Handle.
 
 // listenFD calls listen on fd with backlog. On a socket that is bound and
 // not listening it starts listening (ListenHandle); on one that listens
 // already, Winsock keeps the first queue length, so the backlog of Listen
-// and ListenContext does not reach windows: its queue is the standard
+// and ListenContext does not reach Windows: its queue is the standard
 // library's (SOMAXCONN).
 func listenFD(fd uintptr, backlog int) error {
 	return syscall.Listen(syscall.Handle(fd), backlog)

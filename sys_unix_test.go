@@ -14,7 +14,7 @@ import (
 )
 
 // The test helpers that make system calls on int descriptors, which unix
-// has and windows lacks (sys_windows_test.go has what windows does
+// has and Windows lacks (sys_windows_test.go has what Windows does
 // instead). The tests that call them stay in their files; each helper
 // says which. Where Linux, FreeBSD and macOS differ, the difference is in
 // sys_linuxbsd_test.go and sys_darwin_test.go.

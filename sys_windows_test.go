@@ -9,22 +9,22 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// The test helpers of sys_unix_test.go, on windows. Those that need what
-// windows lacks (int descriptors, RLIMIT_NOFILE, ListenHandle(int)) skip
-// the test that calls them, saying why; the others do on windows what the
+// The test helpers of sys_unix_test.go, on Windows. Those that need what
+// Windows lacks (int descriptors, RLIMIT_NOFILE, ListenHandle(int)) skip
+// the test that calls them, saying why; the others do on Windows what the
 // unix ones do.
 
 // tcpKeepIdle is the socket option that holds the keep-alive idle time,
 // in seconds.
 const tcpKeepIdle = windows.TCP_KEEPIDLE
 
-// acceptBackoffEMFILE skips TestAcceptBackoffEMFILE: windows has no
+// acceptBackoffEMFILE skips TestAcceptBackoffEMFILE: Windows has no
 // RLIMIT_NOFILE to lower, so accept cannot be made to fail with EMFILE.
 func acceptBackoffEMFILE(t *testing.T) {
-	t.Skip("needs RLIMIT_NOFILE, which windows lacks")
+	t.Skip("needs RLIMIT_NOFILE, which Windows lacks")
 }
 
-// benchEnsureFDs does nothing: windows has no limit on descriptors to
+// benchEnsureFDs does nothing: Windows has no limit on descriptors to
 // raise.
 func benchEnsureFDs(*testing.B, int) {}
 
@@ -59,7 +59,7 @@ func byRawSocket(t testing.TB, _ netip.Addr, _ int, _ bool) (int, error) {
 	return 0, nil
 }
 
-// nodeStall has, on windows, the fields the tests read; nodeStalled
+// nodeStall has, on Windows, the fields the tests read; nodeStalled
 // skips before any is set.
 type nodeStall struct {
 	port  int
@@ -73,13 +73,13 @@ func nodeStalled(t *testing.T, _ ServerOptions) *nodeStall {
 	return nil
 }
 
-// release is not reached on windows: nodeStalled skips first.
+// release is not reached on Windows: nodeStalled skips first.
 func (st *nodeStall) release(t *testing.T) {
-	t.Fatal("nodeStall.release on windows: nodeStalled should have skipped")
+	t.Fatal("nodeStall.release on Windows: nodeStalled should have skipped")
 }
 
 // nodeFD0IsSocket skips TestNode_net_listen_fd0: ListenHandle(int) is
-// unix only (windows gives ENOTSUP).
+// unix only (Windows gives ENOTSUP).
 func nodeFD0IsSocket(t *testing.T) bool {
 	t.Skip("ListenHandle(int) is unix only")
 	return false

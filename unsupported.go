@@ -10,7 +10,7 @@ import (
 
 // This file is built only where nodenet has something it cannot do:
 // ReusePort where no option spreads connections (reuseport_other.go), and
-// handles on windows (handles_windows.go). On Linux and FreeBSD nothing
+// handles on Windows (handles_windows.go). On Linux and FreeBSD nothing
 // uses it.
 
 // unsupported is the error of what this system cannot do (what names it):

@@ -37,7 +37,7 @@ func needReusePort(t testing.TB) {
 }
 
 // TestReusePortUnsupported proves that ReusePort, where the system has no
-// option that spreads connections (macOS, windows), fails the listen
+// option that spreads connections (macOS, Windows), fails the listen
 // instead of sharing the port without spreading.
 func TestReusePortUnsupported(t *testing.T) {
 	srv := CreateServer(ServerOptions{}, nil)

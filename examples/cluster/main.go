@@ -15,7 +15,7 @@
 // answers the first connection alone, hands the server over, closes its
 // own copy, and the child answers every later one.
 //
-// It builds on unix only: SendHandle needs SCM_RIGHTS, which windows lacks.
+// It builds on unix only: SendHandle needs SCM_RIGHTS, which Windows lacks.
 package main
 
 import (

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// sendCtrlC fails: a windows process cannot send itself Ctrl-C (it comes
+// sendCtrlC fails: a Windows process cannot send itself Ctrl-C (it comes
 // from the console), so TestCtrlC fails there, saying so; see
 // ctrlc_unix_test.go.
 func sendCtrlC() error {

@@ -28,12 +28,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -633,31 +631,6 @@ func benchWarmGoroutines(k int) {
 	benchWarmed = k
 }
 
-// benchEnsureFDs makes room for n connections with both ends in this
-// process, raising the soft RLIMIT_NOFILE if it must, or skips.
-func benchEnsureFDs(b *testing.B, n int) {
-	open := 0
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		open = len(ents)
-	}
-	need := uint64(open + 2*n + 64)
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		b.Skipf("getrlimit: %v", err)
-	}
-	if lim.Cur >= need {
-		return
-	}
-	if lim.Max < need {
-		b.Skipf("%d connections with both ends in this process need %d file descriptors; the hard limit (ulimit -Hn) is %d: raise it to run this case",
-			n, need, lim.Max)
-	}
-	lim.Cur = need
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		b.Skipf("raising the soft limit of file descriptors to %d: %v", need, err)
-	}
-}
-
 // BenchmarkConnects is connections per second: each op dials, has one
 // byte echoed, and closes. 4×GOMAXPROCS clients dial in parallel. Each
 // client close leaves a TIME_WAIT socket for 60 s: long runs rely on
@@ -759,15 +732,6 @@ func benchTLSProxy(b *testing.B, kind string, down bool) {
 	b.StopTimer()
 	cpu := benchCPU(b) - cpu0
 	b.ReportMetric(float64(cpu.Microseconds())/(float64(b.N)*benchProxyBytes/1e6), "cpu-us/MB")
-}
-
-// benchCPU is the CPU time the process has used so far.
-func benchCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchDrain reads c to its end into buf and returns how much it read.

@@ -39,50 +39,6 @@ func byNeedIPv6(t testing.TB) {
 	ln.Close()
 }
 
-// byRawSocket makes a TCP socket bound to ip:port (0: any port) that
-// listens with a backlog of 0 when listen is set; bound but not listening,
-// it refuses connections while keeping the port. Cleanup closes it; on
-// error nothing is left open.
-func byRawSocket(t testing.TB, ip netip.Addr, port int, listen bool) (int, error) {
-	t.Helper()
-	fam := syscall.AF_INET
-	var sa syscall.Sockaddr
-	if ip.Is4() {
-		sa = &syscall.SockaddrInet4{Port: port, Addr: ip.As4()}
-	} else {
-		fam = syscall.AF_INET6
-		sa = &syscall.SockaddrInet6{Port: port, Addr: ip.As16()}
-	}
-	fd, err := syscall.Socket(fam, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return 0, err
-	}
-	if err := syscall.Bind(fd, sa); err != nil {
-		syscall.Close(fd)
-		return 0, err
-	}
-	if listen {
-		if err := syscall.Listen(fd, 0); err != nil {
-			syscall.Close(fd)
-			return 0, err
-		}
-	}
-	got, err := syscall.Getsockname(fd)
-	if err != nil {
-		syscall.Close(fd)
-		return 0, err
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	switch a := got.(type) {
-	case *syscall.SockaddrInet4:
-		return a.Port, nil
-	case *syscall.SockaddrInet6:
-		return a.Port, nil
-	}
-	t.Fatalf("getsockname gave %T", got)
-	return 0, nil
-}
-
 // byHang makes ip:port (0: any port) a listener that never accepts and
 // whose accept queue is full, so that a connect to it hangs: Linux drops
 // the SYNs. It skips the test if a connect does not hang there (checked
@@ -265,7 +221,7 @@ func bySockopt(t testing.TB, tc *net.TCPConn, level, opt int) int {
 	}
 	var v int
 	var gerr error
-	if err := rc.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), level, opt) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { v, gerr = getsockoptInt(fd, level, opt) }); err != nil {
 		t.Fatal(err)
 	}
 	if gerr != nil {
@@ -481,6 +437,7 @@ func byDial(t testing.TB, port int) {
 // EADDRINUSE, and that the connections of the shared port all reach one
 // of the two servers.
 func TestBeyondReusePort(t *testing.T) {
+	needReusePort(t)
 	tests := []struct {
 		first, second bool // ReusePort of each
 		ok            bool
@@ -2098,7 +2055,7 @@ func TestBeyondSocketOptions(t *testing.T) {
 					t.Errorf("%s socket: SO_KEEPALIVE = %d; want 1", side.name, got)
 				}
 				if tt.wantIdle != 0 {
-					if got := bySockopt(t, tc, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE); got != tt.wantIdle {
+					if got := bySockopt(t, tc, syscall.IPPROTO_TCP, tcpKeepIdle); got != tt.wantIdle {
 						t.Errorf("%s socket: TCP_KEEPIDLE = %d; want %d", side.name, got, tt.wantIdle)
 					}
 				}

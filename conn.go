@@ -44,7 +44,7 @@ type conn struct {
 	closeErr  error // the error the conn was destroyed with, for callbacks
 
 	nc         net.Conn
-	rc         syscall.RawConn // nc's descriptor, for direct writes; nil without one (TLS)
+	rc         syscall.RawConn // nc's descriptor, for the raw path (rawio_unix.go); nil without one (TLS) and on Windows
 	stop       chan struct{}   // closed at close; made on first use (stopChan)
 	cancelDial context.CancelFunc
 	cx         *connContext // Context's; nil until asked for
@@ -145,13 +145,7 @@ func (c *conn) openLocked(nc net.Conn) {
 		c.fr = &framer{framing: f}
 		c.dec = nil // frames are decoded whole
 	}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.rc = rc
-			c.dw.fn = c.dw.write
-			c.rd.fn = c.rd.readFD
-		}
-	}
+	c.useDescriptorLocked(nc)
 	c.s.applyOptionsLocked()
 }
 

@@ -219,4 +219,20 @@
 //     BlockList for servers and clients.
 //   - Observability: Socket.Stats, Server.Stats, ServerOptions.ConnState.
 //   - Handles across processes: SendHandle and ReceiveHandle.
+//
+// # Platforms
+//
+// nodenet builds on Linux, macOS, FreeBSD and Windows; it is tested on
+// Linux. On unix a connection is read and written through its
+// descriptor: a read waits without holding a buffer, a write with nothing
+// queued goes to the kernel from the caller, and the writer goroutine
+// batches with writev. On Windows it is read and written through its
+// net.Conn, as a TLS connection is everywhere. What a system lacks fails
+// with an *Error whose Code is "ENOTSUP", wrapping errors.ErrUnsupported:
+// ListenOptions.ReusePort except on Linux and FreeBSD (macOS's
+// SO_REUSEPORT does not spread the connections, so Node refuses it too),
+// and on Windows, which has no SCM_RIGHTS, SendHandle, ReceiveHandle and
+// ListenHandle of an int. On Windows the listen backlog is the standard
+// library's, and error Codes, named from unix errno values, give
+// Winsock's errors as "ERRNO" and their number.
 package nodenet

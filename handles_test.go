@@ -1,3 +1,8 @@
+//go:build unix
+
+// SendHandle and ReceiveHandle pass descriptors as SCM_RIGHTS, which only
+// unix has, and these tests make socketpairs and read descriptor flags.
+
 package nodenet
 
 import (

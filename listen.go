@@ -6,8 +6,6 @@ import (
 	"net"
 	"strconv"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // ListenOptions configure Server.ListenContext, Node's
@@ -19,7 +17,8 @@ type ListenOptions struct {
 	// Host is the address to bind; "" means every IPv4 address, as in
 	// Listen. "::" binds IPv6 and, unless IPv6Only, IPv4 as well.
 	Host string
-	// Backlog is listen(2)'s queue length; 0 means DefaultBacklog.
+	// Backlog is listen(2)'s queue length; 0 means DefaultBacklog. Windows
+	// keeps the standard library's (SOMAXCONN) instead.
 	Backlog int
 	// Path, when set, is a Unix socket path; the TCP fields are then unused.
 	Path string
@@ -30,7 +29,10 @@ type ListenOptions struct {
 	// ReusePort is Node's reusePort (SO_REUSEPORT): several servers, in
 	// one process or several, may listen on the same address and port,
 	// and the kernel spreads the incoming connections among them. Every
-	// one of them must set it.
+	// one of them must set it. As in Node, only systems that spread the
+	// connections have it: Linux, and FreeBSD 12 and later
+	// (SO_REUSEPORT_LB). Elsewhere (macOS, Windows) listening fails with
+	// an *Error whose Code is "ENOTSUP", wrapping errors.ErrUnsupported.
 	ReusePort bool
 	// Exclusive is Node's exclusive: the listening socket is this
 	// server's alone. ListenHandle(srv) and SendHandle refuse to share it.
@@ -101,7 +103,8 @@ func opener(lc net.ListenConfig, network, address string, backlog int) func() (n
 }
 
 // socketOptions returns the Control function that sets IPV6_V6ONLY and
-// SO_REUSEPORT before bind(2), or nil when neither is asked for.
+// ReusePort's option (setReusePort) before bind(2), or nil when neither
+// is asked for.
 func socketOptions(ipv6Only, reusePort bool) func(network, address string, c syscall.RawConn) error {
 	if !ipv6Only && !reusePort {
 		return nil
@@ -110,10 +113,10 @@ func socketOptions(ipv6Only, reusePort bool) func(network, address string, c sys
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			if reusePort {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+				serr = setReusePort(fd)
 			}
 			if serr == nil && ipv6Only && network == "tcp6" {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+				serr = setIPv6Only(fd)
 			}
 		})
 		if err != nil {

@@ -215,65 +215,6 @@ func nodeFirstError(evs []Event) error {
 	return nil
 }
 
-// nodeStall is a TCP port on 127.0.0.1 where a connect stays in progress:
-// its listening socket has a backlog of 0 and one connection (the filler)
-// already waits in its accept queue, so Linux drops the SYN of the next
-// one. Once release hands the socket to a Server, which accepts the filler,
-// the retransmitted SYN (after about a second) gets through. This makes
-// Node's "while connecting" assertions deterministic.
-type nodeStall struct {
-	port  int
-	fd    int
-	srv   *Server
-	conns chan *Socket // accepted sockets, the filler excepted
-}
-
-func nodeStalled(t *testing.T, opts ServerOptions) *nodeStall {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := &nodeStall{fd: fd, conns: make(chan *Socket, 8)}
-	t.Cleanup(func() {
-		if st.fd >= 0 {
-			syscall.Close(st.fd)
-		}
-	})
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.port = sa.(*syscall.SockaddrInet4).Port
-	filler := dialRaw(t, st.port)
-	fillerPort := filler.LocalAddr().(*net.TCPAddr).Port
-	st.srv = createServer(t, opts, nodeTracked(t, func(s *Socket) {
-		if s.RemotePort() == fillerPort {
-			s.Destroy()
-			return
-		}
-		st.conns <- s
-	}))
-	t.Cleanup(func() { st.srv.Close() })
-	return st
-}
-
-// release lets the stalled connects complete.
-func (st *nodeStall) release(t *testing.T) {
-	t.Helper()
-	if err := st.srv.ListenHandle(st.fd); err != nil {
-		t.Fatalf("ListenHandle(stalled listener) = %v; want nil", err)
-	}
-	syscall.Close(st.fd)
-	st.fd = -1
-}
-
 // nodeRefusedPort returns a port of 127.0.0.1 where nothing listens.
 func nodeRefusedPort(t testing.TB) int {
 	return nodeFreePort(t, "127.0.0.1")
@@ -933,7 +874,7 @@ func nodeSockopt(t *testing.T, s *Socket, level, opt int) int {
 	}
 	var v int
 	var gerr error
-	if err := rc.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), level, opt) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { v, gerr = getsockoptInt(fd, level, opt) }); err != nil {
 		t.Fatal(err)
 	}
 	if gerr != nil {
@@ -968,7 +909,7 @@ func TestNode_net_keepalive(t *testing.T) {
 	if got := nodeSockopt(t, s, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE); got == 0 {
 		t.Errorf("SO_KEEPALIVE after SetKeepAlive(true, 1s) = %d; want on", got)
 	}
-	if got := nodeSockopt(t, s, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE); got != 1 {
+	if got := nodeSockopt(t, s, syscall.IPPROTO_TCP, tcpKeepIdle); got != 1 {
 		t.Errorf("TCP_KEEPIDLE after SetKeepAlive(true, 1s) = %d; want 1", got)
 	}
 	if s.ReadyState() != StateOpen || c.ReadyState() != StateOpen {
@@ -1061,8 +1002,7 @@ func TestNode_net_listen_error(t *testing.T) {
 // code is EINVAL; Go's FileListener reports ENOTSOCK.
 func TestNode_net_listen_fd0(t *testing.T) {
 	fd := 0
-	var st syscall.Stat_t
-	if err := syscall.Fstat(0, &st); err != nil || st.Mode&syscall.S_IFMT == syscall.S_IFSOCK {
+	if nodeFD0IsSocket(t) {
 		f, err := os.Open(os.DevNull) // fd 0 is a socket or closed here: use /dev/null
 		if err != nil {
 			t.Fatal(err)

@@ -35,33 +35,16 @@ func putReadBuf(b *[]byte) {
 // borrowed one only once there is something to read. Its state lives in
 // the conn, and its callback is made once, so a read allocates nothing.
 type rawRead struct {
-	fn  func(fd uintptr) bool // readFD, made once
+	fn  func(fd uintptr) bool // readFD (rawio_unix.go), made once
 	buf *[]byte
 	n   int
 	err error
 }
 
-// readFD is the RawConn callback: false asks to wait for readability.
-func (r *rawRead) readFD(fd uintptr) bool {
-	r.buf = readBufs.Get().(*[]byte)
-	for {
-		r.n, r.err = syscall.Read(int(fd), *r.buf)
-		if r.err != syscall.EINTR {
-			break
-		}
-	}
-	if r.err == syscall.EAGAIN {
-		readBufs.Put(r.buf) // nothing to read yet: wait without the buffer
-		r.buf = nil
-		return false
-	}
-	return true
-}
-
 // read returns a borrowed buffer holding n bytes (give it back to
 // readBufs), io.EOF at the peer's end, or the error. A connection without
-// a descriptor (rc nil) is read with its Read method, which holds the
-// buffer while it waits.
+// a descriptor, or on Windows (rc nil), is read with its Read method,
+// which holds the buffer while it waits.
 func (r *rawRead) read(nc net.Conn, rc syscall.RawConn) (*[]byte, int, error) {
 	if rc == nil {
 		b := readBufs.Get().(*[]byte)

@@ -10,10 +10,8 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -29,22 +27,6 @@ func openFDs(t testing.TB) int {
 		t.Skipf("cannot count descriptors: %v", err)
 	}
 	return len(ents)
-}
-
-// maxFD is the highest descriptor number this process has open.
-func maxFD(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot list descriptors: %v", err)
-	}
-	high := 0
-	for _, e := range ents {
-		if n, err := strconv.Atoi(e.Name()); err == nil && n > high {
-			high = n
-		}
-	}
-	return high
 }
 
 // loadClient runs one client of TestLoadIntegrity: it streams a seeded
@@ -228,101 +210,7 @@ func TestLoadIntegrity(t *testing.T) {
 // the error, backs off (5 ms doubling to 1 s) instead of spinning, and
 // serves again once descriptors are free.
 func TestAcceptBackoffEMFILE(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	evs := srv.Events()
-	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
-		t.Fatal(err)
-	}
-	port := srv.Address().Port
-	if _, ok := (<-evs).(ListeningEvent); !ok {
-		t.Fatal("first server event is not listening")
-	}
-
-	// The client socket is made before the limit drops; connecting it
-	// takes no new descriptor, but accepting it does.
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(fd)
-
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	// The limit applies to descriptor numbers: lower it to just above the
-	// highest one in use, then fill the holes below it, so that every
-	// further descriptor fails with EMFILE.
-	lowered := old
-	lowered.Cur = uint64(maxFD(t) + 1)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Skipf("cannot lower RLIMIT_NOFILE: %v", err)
-	}
-	var fillers []int
-	for {
-		f, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			break
-		}
-		fillers = append(fillers, f)
-	}
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			for _, f := range fillers {
-				syscall.Close(f)
-			}
-			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
-		}
-	}
-	defer restore()
-
-	if err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		restore()
-		t.Fatalf("connect: %v", err)
-	}
-	var ru0, ru1 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	start := time.Now()
-	const failures = 6 // 5+10+20+40+80 ms of backoff between them
-	for i := 0; i < failures; i++ {
-		select {
-		case ev := <-evs:
-			ee, ok := ev.(ErrorEvent)
-			var ne *Error
-			if !ok || !errors.As(ee.Err, &ne) || ne.Code != "EMFILE" || ne.Syscall != "accept" {
-				restore()
-				srv.Close()
-				t.Fatalf("server event %#v; want error accept EMFILE", ev)
-			}
-		case <-time.After(testTimeout):
-			restore()
-			srv.Close()
-			t.Fatal("no accept error while out of descriptors")
-		}
-	}
-	elapsed := time.Since(start)
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	restore()
-	if min := 150 * time.Millisecond; elapsed < min {
-		t.Errorf("%d accept errors in %v; the backoff should space them over at least %v", failures, elapsed, min)
-	}
-	cpu := time.Duration(syscall.TimevalToNsec(ru1.Utime)+syscall.TimevalToNsec(ru1.Stime)) -
-		time.Duration(syscall.TimevalToNsec(ru0.Utime)+syscall.TimevalToNsec(ru0.Stime))
-	if cpu > elapsed/2 {
-		t.Errorf("the process used %v of CPU in %v while out of descriptors: spinning", cpu, elapsed)
-	}
-	// Descriptors are free again: the waiting connection is accepted.
-	for ev := range evs {
-		if ce, ok := ev.(ConnectionEvent); ok {
-			ce.Socket.Destroy()
-			break
-		}
-	}
-	srv.Close()
-	for range evs {
-	}
+	acceptBackoffEMFILE(t) // sys_unix_test.go: it lowers RLIMIT_NOFILE, which Windows lacks
 }
 
 // TestCloseDuringConnectStorm: Close and Shutdown while many clients

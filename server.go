@@ -122,12 +122,13 @@ func (srv *Server) Events() <-chan Event {
 
 // Listen is Node's server.listen(port, host, backlog): it binds host:port
 // and listens with backlog (0 means DefaultBacklog, 511; it reaches
-// listen(2)). Port 0 picks a free port; host "" means every IPv4 address
-// ("0.0.0.0"), as Node v0.10 does; ask for "::" to get IPv6. On success a
-// ListeningEvent follows and Address reports the bound address at once.
-// A failure (EADDRINUSE, EACCES, ENOTFOUND for an unknown host) is
-// returned as an *Error and also emitted as an ErrorEvent; the server
-// may then Listen again.
+// listen(2), except on Windows: see ListenOptions.Backlog). Port 0 picks
+// a free port; host "" means every IPv4 address ("0.0.0.0"), as Node
+// v0.10 does; ask for "::" to get IPv6. On success a ListeningEvent
+// follows and Address reports the bound address at once. A failure
+// (EADDRINUSE, EACCES, ENOTFOUND for an unknown host) is returned as an
+// *Error and also emitted as an ErrorEvent; the server may then Listen
+// again.
 func (srv *Server) Listen(port int, host string, backlog int) error {
 	open, err := tcpOpener(ListenOptions{Port: port, Host: host, Backlog: backlog})
 	if err != nil {
@@ -151,7 +152,8 @@ func (srv *Server) ListenUnix(path string) error {
 // as it is; the server closes it), another *Server (its listening socket
 // is shared through a duplicated descriptor), an *os.File, or an int file
 // descriptor of a listening socket (duplicated; the caller keeps the
-// original). Anything else is an error.
+// original; unix only: Windows gives an ENOTSUP *Error wrapping
+// errors.ErrUnsupported). Anything else is an error.
 func (srv *Server) ListenHandle(h any) error {
 	var open func() (net.Listener, error)
 	switch h := h.(type) {
@@ -226,8 +228,9 @@ func (srv *Server) dupListener() (net.Listener, error) {
 }
 
 // setBacklog calls listen(2) again on the bound socket with backlog: Linux
-// takes a second listen as a change of the queue length, and the standard
-// library always passes the system's maximum.
+// takes a second listen as a change of the queue length (so do macOS and
+// FreeBSD; Windows ignores it, see listenFD), and the standard library
+// always passes the system's maximum.
 func setBacklog(ln net.Listener, backlog int) error {
 	sc, ok := ln.(syscall.Conn)
 	if !ok {
@@ -238,7 +241,7 @@ func setBacklog(ln net.Listener, backlog int) error {
 		return err
 	}
 	var lerr error
-	if err := rc.Control(func(fd uintptr) { lerr = syscall.Listen(int(fd), backlog) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { lerr = listenFD(fd, backlog) }); err != nil {
 		return err
 	}
 	if lerr != nil {

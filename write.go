@@ -550,18 +550,8 @@ func (s *Socket) tellPipeSources(srcs []*Socket) {
 // callback made once, so that a direct write allocates nothing. It is
 // used under the socket's lock.
 type directWrite struct {
-	fn  func(fd uintptr) bool
+	fn  func(fd uintptr) bool // write (rawio_unix.go), made once
 	p   []byte
 	n   int
 	err error
-}
-
-// write is the RawConn callback of a direct write; it never asks to wait.
-func (w *directWrite) write(fd uintptr) bool {
-	for {
-		w.n, w.err = syscall.Write(int(fd), w.p)
-		if w.err != syscall.EINTR {
-			return true
-		}
-	}
 }

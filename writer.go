@@ -2,11 +2,8 @@ package nodenet
 
 import (
 	"net"
-	"os"
 	"sync"
-	"syscall"
 	"time"
-	"unsafe"
 )
 
 // maxBatch bounds the bytes the writer takes from the queue at once, so
@@ -69,7 +66,7 @@ func (c *conn) writeLoop() {
 	s.mu.Unlock()
 	clear(reqs[:cap(reqs)]) // the callbacks have run: nothing of the conn stays
 	w.reqs = reqs[:0]
-	w.c, w.bufs, w.view, w.err = nil, nil, nil, nil
+	w.c, w.view = nil, nil
 	batchWriters.Put(w)
 }
 
@@ -144,28 +141,16 @@ func (c *conn) shutFromWriterLocked() {
 	}
 }
 
-// maxIovecs is the most buffers one writev(2) takes (Linux's IOV_MAX).
-const maxIovecs = 1024
-
-// batchWriter hands the writer goroutine's batches to the kernel. Through
-// the connection's RawConn it calls writev(2) itself, so that each call
-// that makes progress is counted (conn.taken, for BufferSize) and recorded
-// (lastWrite, for the write-idle and stall watches), which
-// net.Buffers.WriteTo, one call for the whole batch, would hide. Its
-// callback takes no lock: closing the conn waits for a write in progress
-// to leave. Its slices and callback are reused from batch to batch, so a
-// batch allocates nothing. A connection without a descriptor (TLS) is
-// written with net.Buffers.
-type batchWriter struct {
-	c    *conn
-	fn   func(fd uintptr) bool
-	reqs []writeReq // the batch's requests, taken from the queue
-
-	store [][]byte // the batch
-	bufs  [][]byte // what is left of it
-	iov   []syscall.Iovec
-	err   error
-	view  net.Buffers // the one WriteTo consumes, without a RawConn
+// batch is the part of the batch writer that every system has. The
+// batchWriter type itself is declared per system: with the state of the
+// raw path's writev(2) in rawio_unix.go, with nothing more in
+// rawio_windows.go. Its slices are reused from batch to batch, so a batch
+// allocates nothing.
+type batch struct {
+	c     *conn
+	reqs  []writeReq  // the batch's requests, taken from the queue
+	store [][]byte    // the batch
+	view  net.Buffers // the one WriteTo consumes, without the raw path
 }
 
 // batchWriters keeps the writers' state between runs of writeLoop. A
@@ -173,11 +158,7 @@ type batchWriter struct {
 // (TLS) has every write queued, so it starts again for each: its slices
 // and callback are reused rather than made again, and an idle conn holds
 // none of them.
-var batchWriters = sync.Pool{New: func() any {
-	w := new(batchWriter)
-	w.fn = w.writev
-	return w
-}}
+var batchWriters = sync.Pool{New: func() any { return new(batchWriter) }}
 
 // write hands the bytes of reqs to the kernel, blocking while its buffer
 // is full.
@@ -192,59 +173,14 @@ func (w *batchWriter) write(reqs []writeReq) error {
 	if len(w.store) == 0 {
 		return nil
 	}
-	w.bufs = w.store
-	if w.c.rc == nil {
-		w.view = w.store
-		n, err := w.view.WriteTo(w.c.nc)
-		w.c.taken.Add(n)
-		return err
-	}
-	w.err = nil
-	err := w.c.rc.Write(w.fn)
-	clear(w.iov)
-	if err == nil && w.err != nil {
-		err = os.NewSyscallError("writev", w.err)
-	}
+	return w.flush()
+}
+
+// writeBuffers writes the batch with net.Buffers.WriteTo: for a conn
+// without the raw path, whose batch is counted once WriteTo returns.
+func (w *batchWriter) writeBuffers() error {
+	w.view = w.store
+	n, err := w.view.WriteTo(w.c.nc)
+	w.c.taken.Add(n)
 	return err
-}
-
-// writev is the RawConn callback: false asks to wait for writability.
-func (w *batchWriter) writev(fd uintptr) bool {
-	for len(w.bufs) > 0 {
-		w.iov = w.iov[:0]
-		for _, b := range w.bufs {
-			if len(w.iov) == maxIovecs {
-				break
-			}
-			v := syscall.Iovec{Base: &b[0]}
-			v.SetLen(len(b))
-			w.iov = append(w.iov, v)
-		}
-		n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(len(w.iov)))
-		switch errno {
-		case 0:
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		default:
-			w.err = errno
-			return true
-		}
-		w.c.taken.Add(int64(n))
-		w.c.lastWrite.Store(time.Now().UnixNano())
-		w.consume(int(n))
-	}
-	return true
-}
-
-// consume drops the first n bytes of the batch.
-func (w *batchWriter) consume(n int) {
-	for len(w.bufs) > 0 && n >= len(w.bufs[0]) {
-		n -= len(w.bufs[0])
-		w.bufs = w.bufs[1:]
-	}
-	if n > 0 {
-		w.bufs[0] = w.bufs[0][n:]
-	}
 }

@@ -470,7 +470,7 @@ func TestCtrlC(t *testing.T) {
 	bob.waitLine(t, "alice: see you")
 	// The signal reaches serve's signal.NotifyContext, which is listening:
 	// serve called ready after it.
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+	if err := sendCtrlC(); err != nil {
 		t.Fatal(err)
 	}
 	alice.waitGoodbye(t)

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command cluster shares one listening port between two processes, as
 // Node's cluster module does: the parent listens, starts a child (this
 // same program, marked by an environment variable), and hands it the
@@ -12,6 +14,8 @@
 // accepts a connection, so the demo makes the answer certain: the parent
 // answers the first connection alone, hands the server over, closes its
 // own copy, and the child answers every later one.
+//
+// It builds on unix only: SendHandle needs SCM_RIGHTS, which Windows lacks.
 package main
 
 import (

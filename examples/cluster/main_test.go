@@ -1,3 +1,7 @@
+//go:build unix
+
+// The example is unix only (main.go says why), and so is its test.
+
 package main
 
 import (

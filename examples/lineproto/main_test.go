@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -301,7 +300,7 @@ func TestCtrlC(t *testing.T) {
 	c.send(t, "SET k v")
 	c.expect(t, "OK")
 	// serve's signal.NotifyContext is listening: serve called ready after it.
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+	if err := sendCtrlC(); err != nil {
 		t.Fatal(err)
 	}
 	c.expect(t, "BYE server shutting down")

@@ -1,0 +1,19 @@
+package nodenet
+
+import "syscall"
+
+// The socket calls of sockfd_unix.go, on a Windows socket Handle.
+
+// listenFD calls listen on fd with backlog. On a socket that is bound and
+// not listening it starts listening (ListenHandle); on one that listens
+// already, Winsock keeps the first queue length, so the backlog of Listen
+// and ListenContext does not reach Windows: its queue is the standard
+// library's (SOMAXCONN).
+func listenFD(fd uintptr, backlog int) error {
+	return syscall.Listen(syscall.Handle(fd), backlog)
+}
+
+// setIPv6Only sets IPV6_V6ONLY on fd, before bind.
+func setIPv6Only(fd uintptr) error {
+	return syscall.SetsockoptInt(syscall.Handle(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+}

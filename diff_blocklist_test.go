@@ -1,3 +1,5 @@
+// Differential test of BlockList against Node's net.BlockList.
+
 package nodenet
 
 import (

@@ -1,25 +1,12 @@
+// Differential scenarios of the core: the manual's echo server, refused and missing
+// paths, half-open, EPIPE, EADDRINUSE and destroy mid-stream.
+
 package nodenet
 
 import (
 	"strings"
 	"testing"
 )
-
-// replaceVal rewrites who's records of ev whose value is from into to.
-func replaceVal(who, ev, from, to string) func(map[string][]rec) {
-	return func(m map[string][]rec) {
-		for i, r := range m[who] {
-			if r.Ev == ev && r.Val == from {
-				m[who][i].Val = to
-			}
-		}
-	}
-}
-
-// TestDifferentialCore runs the core scenarios against node.
-func TestDifferentialCore(t *testing.T) {
-	runScenarios(t, coreScenarios)
-}
 
 var coreScenarios = []scenario{
 	{
@@ -259,4 +246,12 @@ srv.listen(0, '127.0.0.1', () => {
 			})
 		},
 	},
+}
+
+func closedPort(t *testing.T) int {
+	t.Helper()
+	srv := createServer(t, ServerOptions{}, nil)
+	port := mustListen(t, srv)
+	srv.Close()
+	return port
 }

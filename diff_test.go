@@ -1,26 +1,195 @@
+// The differential tests: the infrastructure that runs one scenario on node and on
+// nodenet and compares the traces, the Test functions, and helpers of the scenarios.
+//
+// The differential harness runs one scenario twice: as a Node script on Node's net, and in Go
+// on nodenet. Each side records the events of its sockets and servers, with their salient
+// values, as (who, event, value) records; the two traces are compared per "who" with go-cmp.
+// Consecutive data records are merged (TCP chunking is not part of the contract), and the
+// ports a run chose are replaced by "PORT". The scenarios are in diff_*_test.go, by subject.
+
 package nodenet
 
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
+	"net"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// The differential harness runs one scenario twice: as a Node script on
-// Node's net, and in Go on nodenet. Each side records the events of its
-// sockets and servers, with their salient values, as (who, event, value)
-// records; the two traces are compared per "who" with go-cmp. Consecutive
-// data records are merged (TCP chunking is not part of the contract), and
-// the ports a run chose are replaced by "PORT".
+// TestDifferentialBeyond runs, on node v20 and on nodenet, scenarios of
+// the capabilities both have beyond Node v0.10.
+func TestDifferentialBeyond(t *testing.T) {
+	runScenarios(t, beyondScenarios)
+}
+
+var beyondScenarios = slices.Concat(beyondEndScenarios, beyondServerScenarios)
+
+// replaceVal rewrites who's records of ev whose value is from into to.
+func replaceVal(who, ev, from, to string) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for i, r := range m[who] {
+			if r.Ev == ev && r.Val == from {
+				m[who][i].Val = to
+			}
+		}
+	}
+}
+
+// TestDifferentialCore runs the core scenarios against node.
+func TestDifferentialCore(t *testing.T) {
+	runScenarios(t, coreScenarios)
+}
+
+// TestDifferentialMore runs the second set of differential scenarios
+// against node: half-open variants, destroy and reset, server address,
+// close and connection limits, idle timeouts, write return values and
+// backpressure, pause/resume, every encoding on both directions, byte
+// counters, addresses over IPv4, IPv6 and Unix sockets, write errors, a
+// large checksummed transfer and isIP.
+func TestDifferentialMore(t *testing.T) {
+	list := append([]scenario(nil), moreScenarios...)
+	list = append(list, encodingScenarios()...)
+	list = append(list, isIPScenario())
+	if ipv6Loopback() {
+		list = append(list, ipv6AddressScenario)
+	} else {
+		t.Run(ipv6AddressScenario.name, func(t *testing.T) { t.Skip("::1 is not available here") })
+	}
+	runScenarios(t, list)
+}
+
+// moreJS is the Node side's share of this file's helpers, put before a
+// scenario's script where it needs them. traceSkip is trace without the
+// records of the events named in skip; traceQuiet skips data and drain,
+// for transfers whose chunking and drain count are not part of the
+// contract (nodenet's writer runs concurrently with the caller, so the
+// queue may empty, and owe a drain, between two Sends of one handler).
+// addrStr prints an address() result with the port as a boolean (port >
+// 0, or equal to the given port); orEmpty prints undefined as "".
+const moreJS = `
+function traceSkip(s, who, skip) {
+  open++;
+  s.on('close', () => { open--; if (finishing && open === 0) setImmediate(print); });
+  const r = (ev, val) => { if (!skip.includes(ev)) rec(who, ev, val); };
+  s.on('connect', () => r('connect'));
+  s.on('data', d => r('data', typeof d === 'string' ? d : d.toString('latin1')));
+  s.on('end', () => r('end'));
+  s.on('timeout', () => r('timeout'));
+  s.on('drain', () => r('drain'));
+  s.on('error', e => r('error', errVal(e)));
+  s.on('close', h => r('close', h));
+  return s;
+}
+function traceQuiet(s, who) { return traceSkip(s, who, ['data', 'drain']); }
+function addrStr(a, port) {
+  if (a === null) return 'null';
+  if (a.address === undefined) return '{}';
+  return a.family + ' ' + a.address + ' ' + (port === undefined ? a.port > 0 : a.port === port);
+}
+function orEmpty(v) { return v === undefined || v === null ? '' : String(v); }
+`
+
+// whenAll returns a function that runs f on its n-th call: a server is
+// closed once both ends of its connection have closed, since a Go accept
+// can lag behind the client's whole life.
+func whenAll(n int, f func()) func() {
+	var left atomic.Int64
+	left.Store(int64(n))
+	return func() {
+		if left.Add(-1) == 0 {
+			f()
+		}
+	}
+}
+
+// waitGate waits for a scenario's Go side to reach a step that a
+// concurrent peer must not overtake (bounded, so a broken run fails
+// rather than hangs).
+func waitGate(gate <-chan struct{}) {
+	select {
+	case <-gate:
+	case <-time.After(testTimeout):
+	}
+}
+
+// setVal sets the value of who's records of ev.
+func setVal(who, ev, val string) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for i, r := range m[who] {
+			if r.Ev == ev {
+				m[who][i].Val = val
+			}
+		}
+	}
+}
+
+// addrStr is moreJS's addrStr for nodenet's Addr, whose zero value stands
+// for Node's null.
+func addrStr(a Addr, port int) string {
+	if a == (Addr{}) {
+		return "null"
+	}
+	ok := a.Port > 0
+	if port != 0 {
+		ok = a.Port == port
+	}
+	return a.Family + " " + a.Address + " " + strconv.FormatBool(ok)
+}
+
+func errStr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return errVal(err)
+}
+
+func ipv6Loopback() bool {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// closeTo rewrites who's last close record to had_error = to.
+func closeTo(who, to string) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for i := len(m[who]) - 1; i >= 0; i-- {
+			if m[who][i].Ev == "close" {
+				m[who][i].Val = to
+				return
+			}
+		}
+	}
+}
+
+// insertAfter puts r after the first record of who whose event is ev.
+func insertAfter(who, ev string, r rec) func(map[string][]rec) {
+	return func(m map[string][]rec) {
+		for i, x := range m[who] {
+			if x.Ev == ev {
+				m[who] = append(m[who][:i+1], append([]rec{r}, m[who][i+1:]...)...)
+				return
+			}
+		}
+	}
+}
+
+const patternJS = `
+function pattern(off, n) { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = (off + i) % 251; return b; }
+`
+
+var moreScenarios = slices.Concat(moreEndScenarios, moreServerScenarios, moreSocketScenarios)
 
 // rec is one recorded event.
 type rec struct {
@@ -87,6 +256,11 @@ function print() {
 setTimeout(() => { rec('harness', 'timed out'); print(); }, 15000).unref();
 `
 
+// traceQuiet is moreJS's traceQuiet: traceSkip of data and drain.
+func (tr *tracer) traceQuiet(s *Socket, who string, on func(Event)) {
+	tr.traceSkip(s, who, on, "data", "drain")
+}
+
 // tracer is the Go side's recorder.
 type tracer struct {
 	t    *testing.T
@@ -99,16 +273,6 @@ func (tr *tracer) rec(who, ev, val string) {
 	tr.mu.Lock()
 	tr.recs = append(tr.recs, rec{who, ev, val})
 	tr.mu.Unlock()
-}
-
-// errVal gives an error as the Node prelude does: code and syscall, or the
-// message of an error without a code.
-func errVal(err error) string {
-	var ne *Error
-	if errors.As(err, &ne) && ne.Code != "" {
-		return ne.Code + " " + ne.Syscall
-	}
-	return err.Error()
 }
 
 // trace records every event of s under who. on, when not nil, runs for
@@ -180,6 +344,16 @@ func (tr *tracer) serve(srv *Server, who string, onConn func(*Socket), on func(E
 			}
 		}
 	}()
+}
+
+// errVal gives an error as the Node prelude does: code and syscall, or the
+// message of an error without a code.
+func errVal(err error) string {
+	var ne *Error
+	if errors.As(err, &ne) && ne.Code != "" {
+		return ne.Code + " " + ne.Syscall
+	}
+	return err.Error()
 }
 
 func latin1(b []byte) string {
@@ -289,13 +463,3 @@ func mustConnect(t *testing.T, opts ConnectOptions) *Socket {
 	}
 	return s
 }
-
-func closedPort(t *testing.T) int {
-	t.Helper()
-	srv := createServer(t, ServerOptions{}, nil)
-	port := mustListen(t, srv)
-	srv.Close()
-	return port
-}
-
-var _ = fmt.Sprint

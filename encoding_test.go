@@ -1,3 +1,6 @@
+// Encodings: NormalizeEncoding, the decoders, EncodeString, SetEncoding on a
+// socket and string writes in every encoding.
+
 package nodenet
 
 import (
@@ -5,11 +8,16 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // canonicalEncodings lists every name normalizeEncoding can return.
@@ -527,4 +535,362 @@ func isLatin1(s string) bool {
 		}
 	}
 	return true
+}
+
+// edgeTexts returns the Text of every DataEvent in evs, and reports each
+// DataEvent that carries bytes or an empty text.
+func edgeTexts(t *testing.T, evs []Event) []string {
+	t.Helper()
+	var texts []string
+	for _, ev := range evs {
+		d, ok := ev.(DataEvent)
+		if !ok {
+			continue
+		}
+		if d.Data != nil || d.Text == "" {
+			t.Errorf("DataEvent with an encoding = %#v; want a non-empty Text and nil Data", d)
+		}
+		texts = append(texts, d.Text)
+	}
+	return texts
+}
+
+// TestSetEncodingOneBytePerRead is encodings split at every byte, over net.Pipe: every
+// byte is its own read, and each DataEvent carries whole characters only,
+// never an empty text; the decoder's remainder comes before the EndEvent.
+func TestSetEncodingOneBytePerRead(t *testing.T) {
+	in := []byte("a€b😀c") // 61 | e2 82 ac | 62 | f0 9f 98 80 | 63
+	ucs2 := []byte{0x61, 0x00, 0xac, 0x20, 0x62, 0x00, 0x3d, 0xd8, 0x00, 0xde, 0x63, 0x00}
+	chars := []string{"a", "€", "b", "😀", "c"}
+	tests := []struct {
+		name string
+		enc  string
+		give []byte
+		want []string
+	}{
+		{name: "utf8", enc: "utf8", give: in, want: chars},
+		{name: "UTF-8", enc: "UTF-8", give: in, want: chars},
+		{name: "ucs2", enc: "ucs2", give: ucs2, want: chars},
+		{name: "utf16le", enc: "utf16le", give: ucs2, want: chars},
+		{name: "base64", enc: "base64", give: in, want: []string{"YeKC", "rGLw", "n5iA", "Yw=="}},
+		{name: "hex", enc: "hex", give: in, want: []string{"61", "e2", "82", "ac", "62", "f0", "9f", "98", "80", "63"}},
+		{name: "binary", enc: "binary", give: in, want: []string{"a", "\u00e2", "\u0082", "\u00ac", "b", "\u00f0", "\u009f", "\u0098", "\u0080", "c"}},
+		{name: "latin1", enc: "latin1", give: in, want: []string{"a", "\u00e2", "\u0082", "\u00ac", "b", "\u00f0", "\u009f", "\u0098", "\u0080", "c"}},
+		{name: "ascii", enc: "ascii", give: in, want: []string{"a", "b", "\x02", ",", "b", "p", "\x1f", "\x18", "\x00", "c"}},
+		{name: "utf8 cut at EOF", enc: "utf8", give: []byte{0x61, 0xe2, 0x82}, want: []string{"a", "\uFFFD\uFFFD"}},
+		{name: "ucs2 odd byte at EOF", enc: "ucs2", give: []byte{0x61, 0x00, 0x62}, want: []string{"a"}},
+		{name: "base64 padded at EOF", enc: "base64", give: []byte{0x61, 0x62}, want: []string{"YWI="}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, peer := pipeSocket(t, false)
+				if err := s.SetEncoding(tt.enc); err != nil {
+					t.Fatalf("SetEncoding(%q) = %v; want nil", tt.enc, err)
+				}
+				r := record(t, s)
+				for _, b := range tt.give {
+					if _, err := peer.Write([]byte{b}); err != nil {
+						t.Fatal(err)
+					}
+					synctest.Wait() // delivered before the next byte can join it
+				}
+				peer.Close()
+				evs := r.wait()
+				if diff := cmp.Diff(tt.want, edgeTexts(t, evs)); diff != "" {
+					t.Errorf("DataEvent texts (-want +got):\n%s", diff)
+				}
+				if got, want := names(evs), "data end close(false)"; got != want {
+					t.Errorf("events = %q; want %q", got, want)
+				}
+			})
+		})
+	}
+}
+
+// TestSetEncodingOneBytePerReadTCP is scenario 29 on a real TCP socket:
+// the peer sends one byte at a time and waits for each to be read.
+func TestSetEncodingOneBytePerReadTCP(t *testing.T) {
+	s, raw := rawPair(t, ConnectOptions{})
+	if err := s.SetEncoding("utf8"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetNoDelay(true); err != nil {
+		t.Errorf("SetNoDelay(true) = %v; want nil", err)
+	}
+	raw.SetNoDelay(true)
+	r := record(t, s)
+	r.waitFor("connect", isKind[ConnectEvent])
+
+	in := []byte("a€b😀c")
+	for i, b := range in {
+		if _, err := raw.Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, fmt.Sprintf("%d bytes read", i+1), func() bool { return s.BytesRead() == int64(i+1) })
+		// Wait until the complete characters so far are received, so
+		// the next read cannot join a chunk still queued.
+		k := i + 1
+		for !utf8.Valid(in[:k]) {
+			k--
+		}
+		r.waitFor(fmt.Sprintf("text %q", in[:k]), func(Event) bool {
+			return string(dataOf(r.events())) == string(in[:k])
+		})
+	}
+	raw.CloseWrite()
+	evs := r.wait()
+	if diff := cmp.Diff([]string{"a", "€", "b", "😀", "c"}, edgeTexts(t, evs)); diff != "" {
+		t.Errorf("DataEvent texts (-want +got):\n%s", diff)
+	}
+	if got, want := names(evs), "connect data end close(false)"; got != want {
+		t.Errorf("events = %q; want %q", got, want)
+	}
+}
+
+// TestSetEncodingBufferedData: data read before anyone subscribed is
+// decoded by a later SetEncoding, a character split by that moment
+// included.
+func TestSetEncodingBufferedData(t *testing.T) {
+	tests := []struct {
+		name   string
+		before []string // read before SetEncoding
+		after  []string // read after it, still before Events
+		want   []Event
+	}{
+		{
+			name:   "all before",
+			before: []string{"héllo"},
+			want:   []Event{DataEvent{Text: "héllo"}, EndEvent{}, CloseEvent{}},
+		},
+		{
+			name:   "character split at SetEncoding",
+			before: []string{"h\xc3"},
+			after:  []string{"\xa9llo"},
+			want:   []Event{DataEvent{Text: "héllo"}, EndEvent{}, CloseEvent{}},
+		},
+		{
+			name:   "character cut at EOF",
+			before: []string{"h\xc3"},
+			want:   []Event{DataEvent{Text: "h"}, DataEvent{Text: "\uFFFD"}, EndEvent{}, CloseEvent{}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, peer := pipeSocket(t, false)
+				n := 0
+				write := func(chunks []string) {
+					for _, c := range chunks {
+						if _, err := peer.Write([]byte(c)); err != nil {
+							t.Fatal(err)
+						}
+						n += len(c)
+						synctest.Wait()
+					}
+				}
+				write(tt.before)
+				if got := s.BytesRead(); got != int64(n) {
+					t.Fatalf("BytesRead before SetEncoding = %d; want %d", got, n)
+				}
+				if err := s.SetEncoding("utf8"); err != nil {
+					t.Fatal(err)
+				}
+				write(tt.after)
+				r := record(t, s)
+				synctest.Wait()
+				peer.Close()
+				if diff := cmp.Diff(tt.want, r.wait()); diff != "" {
+					t.Errorf("events (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+// TestSetEncodingUnknown: an unknown name is Node's ERR_UNKNOWN_ENCODING
+// with its message, and the socket keeps what it had (bytes, or the old encoding).
+func TestSetEncodingUnknown(t *testing.T) {
+	tests := []struct {
+		name  string
+		first string // a valid encoding set before, or ""
+		give  string
+		want  DataEvent
+	}{
+		{name: "no encoding", give: "utf_8", want: DataEvent{Data: []byte("héllo")}},
+		{name: "after hex", first: "hex", give: "utf16", want: DataEvent{Text: "68c3a96c6c6f"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, peer := pipeSocket(t, false)
+				if tt.first != "" {
+					if err := s.SetEncoding(tt.first); err != nil {
+						t.Fatal(err)
+					}
+				}
+				err := s.SetEncoding(tt.give)
+				checkUnknownEncoding(t, "SetEncoding("+tt.give+")", err, tt.give)
+				if want := "Unknown encoding: " + tt.give; err == nil || err.Error() != want {
+					t.Errorf("SetEncoding(%q) message = %v; want %q", tt.give, err, want)
+				}
+				r := record(t, s)
+				if _, err := peer.Write([]byte("héllo")); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
+				peer.Close()
+				want := []Event{tt.want, EndEvent{}, CloseEvent{}}
+				if diff := cmp.Diff(want, r.wait()); diff != "" {
+					t.Errorf("events (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+// TestLargeStringUTF8 ports test-net-large-string: 40960 'あ' written with
+// "UTF-8" arrive whole at a receiver decoding "UTF-8", though TCP splits
+// the characters across reads.
+func TestLargeStringUTF8(t *testing.T) {
+	const n = 40 * 1024
+	data := strings.Repeat("あ", n)
+	_, port, conns := newServer(t, ServerOptions{})
+	c, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := record(t, c)
+	if _, err := c.SendString(data, "UTF-8", nil); err != nil {
+		t.Fatalf("SendString(..., \"UTF-8\") = %v; want nil", err)
+	}
+	if err := c.End(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := accept(t, conns)
+	fired := edgeGuard(t, s)
+	if err := s.SetEncoding("UTF-8"); err != nil {
+		t.Fatalf("SetEncoding(\"UTF-8\") = %v; want nil", err)
+	}
+	var got strings.Builder
+	for ev := range s.Events() {
+		switch e := ev.(type) {
+		case DataEvent:
+			if e.Data != nil || e.Text == "" || !utf8.ValidString(e.Text) || strings.ContainsRune(e.Text, utf8.RuneError) {
+				t.Errorf("DataEvent %v: want whole characters as non-empty text", e)
+			}
+			got.WriteString(e.Text)
+		case EndEvent:
+			s.End()
+		case ErrorEvent:
+			t.Errorf("server socket: %v", e.Err)
+		}
+	}
+	if fired.Load() {
+		t.Fatal("timed out: the server socket was destroyed")
+	}
+	if got := utf8.RuneCountInString(got.String()); got != n {
+		t.Errorf("received %d runes; want %d", got, n)
+	}
+	if got.String() != data {
+		t.Error("received text differs from the sent text")
+	}
+	// The 120 KiB Send is over the mark: a DrainEvent is owed.
+	if got, want := names(cr.wait()), "connect drain end close(false)"; got != want {
+		t.Errorf("client events = %q; want %q", got, want)
+	}
+}
+
+// TestSendStringEncodings: SendString puts the bytes of each encoding on
+// the wire, as Node's Buffer(string, encoding).
+func TestSendStringEncodings(t *testing.T) {
+	tests := []struct {
+		name string
+		enc  string
+		give string
+		want []byte
+	}{
+		{name: "default", enc: "", give: "héllo", want: []byte("héllo")},
+		{name: "utf8", enc: "utf8", give: "héllo €", want: []byte("héllo €")},
+		{name: "UTF-8", enc: "UTF-8", give: "😀", want: []byte{0xf0, 0x9f, 0x98, 0x80}},
+		{name: "hex", enc: "hex", give: "00ff7Fa0", want: []byte{0x00, 0xff, 0x7f, 0xa0}},
+		{name: "base64", enc: "base64", give: "aGVsbG8=", want: []byte("hello")},
+		{name: "base64 unpadded", enc: "base64", give: "YWI", want: []byte("ab")},
+		{name: "ascii", enc: "ascii", give: "héllo", want: []byte{'h', 0xe9, 'l', 'l', 'o'}},
+		{name: "binary", enc: "binary", give: "h\u00e9\u00ff\u0000", want: []byte{'h', 0xe9, 0xff, 0x00}},
+		{name: "latin1", enc: "latin1", give: "\u00ffA\u0080", want: []byte{0xff, 'A', 0x80}},
+		{name: "ucs2", enc: "ucs2", give: "h€", want: []byte{'h', 0x00, 0xac, 0x20}},
+		{name: "ucs-2", enc: "ucs-2", give: "a", want: []byte{'a', 0x00}},
+		{name: "utf16le", enc: "utf16le", give: "😀", want: []byte{0x3d, 0xd8, 0x00, 0xde}},
+		{name: "utf-16le", enc: "utf-16le", give: "hé", want: []byte{'h', 0x00, 0xe9, 0x00}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, raw := rawPair(t, ConnectOptions{})
+			ok, err := s.SendString(tt.give, tt.enc, nil)
+			if !ok || err != nil {
+				t.Fatalf("SendString(%q, %q) = %v, %v; want true, nil", tt.give, tt.enc, ok, err)
+			}
+			if got := s.BytesWritten(); got != int64(len(tt.want)) {
+				t.Errorf("BytesWritten = %d; want %d", got, len(tt.want))
+			}
+			if err := s.End(); err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, raw); !bytes.Equal(got, tt.want) {
+				t.Errorf("peer got % x; want % x", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSendStringRejectedQueuesNothing: an unknown encoding (or bad hex)
+// returns an error and queues nothing: BufferSize, BytesWritten and the
+// bytes on the wire are unchanged, and End with a bad encoding does not
+// end the socket.
+func TestSendStringRejectedQueuesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, peer := pipeSocket(t, false)
+		// The peer does not read yet: "abc" stays queued in the writer.
+		if _, err := s.SendString("abc", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := s.BufferSize(); got != 3 {
+			t.Fatalf("BufferSize with 3 bytes unread = %d; want 3", got)
+		}
+
+		_, err := s.SendString("x", "utf_8", nil)
+		checkUnknownEncoding(t, `SendString("x", "utf_8")`, err, "utf_8")
+		if _, err := s.SendString("abc", "hex", nil); err == nil {
+			t.Error("SendString(\"abc\", \"hex\") = nil error; want an error")
+		}
+		checkUnknownEncoding(t, `EndString("x", "bogus")`, s.EndString("x", "bogus"), "bogus")
+		synctest.Wait()
+		if got := s.BufferSize(); got != 3 {
+			t.Errorf("BufferSize after rejected writes = %d; want 3", got)
+		}
+		if got := s.BytesWritten(); got != 3 {
+			t.Errorf("BytesWritten after rejected writes = %d; want 3", got)
+		}
+		if got := s.ReadyState(); got != StateOpen {
+			t.Errorf("ReadyState after a rejected EndString = %v; want open", got)
+		}
+
+		if _, err := s.SendString("ok", "", nil); err != nil {
+			t.Fatalf("SendString after rejected writes = %v; want nil", err)
+		}
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(peer, buf); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(buf); got != "abcok" {
+			t.Errorf("peer got %q; want %q", got, "abcok")
+		}
+		synctest.Wait()
+		if got := s.BufferSize(); got != 0 {
+			t.Errorf("BufferSize when all is read = %d; want 0", got)
+		}
+	})
 }

@@ -1,3 +1,5 @@
+// Framing: one DataEvent per frame (lines, length prefixes), errors and marks.
+
 package nodenet
 
 import (

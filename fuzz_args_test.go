@@ -1,3 +1,5 @@
+// Fuzz tests of argument validation: Connect, Listen, the flow marks, BlockList.
+
 package nodenet
 
 import (

@@ -1,17 +1,50 @@
+// The shared test helpers: servers and clients, event recorders, waits, raw pairs.
+
 package nodenet
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// pipeSocket starts a Socket over one end of net.Pipe, the way the
+// server starts an accepted one, for the tests that run on the fake clock
+// of a synctest bubble; it returns the socket and the other end. It is
+// Unref'd first so that it never touches the package's ref count (whose
+// channel would otherwise belong to the bubble). Cleanup destroys it.
+func pipeSocket(t *testing.T, allowHalfOpen bool) (*Socket, net.Conn) {
+	t.Helper()
+	conn, peer := net.Pipe()
+	s := newSocket(allowHalfOpen, defaultFlow)
+	s.Unref()
+	s.mu.Lock()
+	s.startLocked(conn)
+	s.mu.Unlock()
+	t.Cleanup(func() {
+		s.Destroy()
+		peer.Close()
+	})
+	return s, peer
+}
+
+// pattern is the content of the large transfer: byte i is i mod 251.
+func pattern(off, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte((off + i) % 251)
+	}
+	return b
+}
 
 // testTimeout bounds every wait of a test, so a bug fails a test rather
 // than hanging the suite.
@@ -19,16 +52,6 @@ const testTimeout = 20 * time.Second
 
 // defaultFlow is the marks of a socket made with no options.
 var defaultFlow = flow{hwm: DefaultHighWaterMark, rhwm: DefaultHighWaterMark}
-
-// listenTCP starts srv on 127.0.0.1 and a free port; Cleanup closes it.
-func listenTCP(t testing.TB, srv *Server) int {
-	t.Helper()
-	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv.Address().Port
-}
 
 // newServer makes a server listening on 127.0.0.1 whose accepted sockets
 // come out of the returned channel (nothing else reads the server's
@@ -77,44 +100,6 @@ type eventLog struct {
 	more chan struct{} // closed and replaced on every event
 }
 
-// newEventLog starts reading ch; after logging each event it calls
-// onEvent, when not nil, without the lock.
-func newEventLog(t testing.TB, what string, ch <-chan Event, onEvent func(Event)) *eventLog {
-	l := &eventLog{t: t, what: what, done: make(chan struct{}), more: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		for ev := range ch {
-			l.mu.Lock()
-			l.evs = append(l.evs, ev)
-			close(l.more)
-			l.more = make(chan struct{})
-			l.mu.Unlock()
-			if onEvent != nil {
-				onEvent(ev)
-			}
-		}
-	}()
-	return l
-}
-
-// recorder reads a socket's events until the channel closes.
-type recorder struct {
-	*eventLog
-	s *Socket
-}
-
-// record starts reading s.Events(); Cleanup destroys s and waits for the
-// reader to finish.
-func record(t testing.TB, s *Socket) *recorder {
-	t.Helper()
-	r := &recorder{eventLog: newEventLog(t, "events", s.Events(), nil), s: s}
-	t.Cleanup(func() {
-		s.Destroy()
-		<-r.done
-	})
-	return r
-}
-
 // wait blocks until the channel has closed and returns every event.
 func (l *eventLog) wait() []Event {
 	l.t.Helper()
@@ -161,6 +146,32 @@ func (l *eventLog) waitFor(what string, match func(Event) bool) Event {
 	}
 }
 
+// newEventLog starts reading ch; after logging each event it calls
+// onEvent, when not nil, without the lock.
+func newEventLog(t testing.TB, what string, ch <-chan Event, onEvent func(Event)) *eventLog {
+	l := &eventLog{t: t, what: what, done: make(chan struct{}), more: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for ev := range ch {
+			l.mu.Lock()
+			l.evs = append(l.evs, ev)
+			close(l.more)
+			l.more = make(chan struct{})
+			l.mu.Unlock()
+			if onEvent != nil {
+				onEvent(ev)
+			}
+		}
+	}()
+	return l
+}
+
+// recorder reads a socket's events until the channel closes.
+type recorder struct {
+	*eventLog
+	s *Socket
+}
+
 // waitData blocks until the data received so far is at least n bytes and
 // returns it.
 func (r *recorder) waitData(n int) []byte {
@@ -171,6 +182,18 @@ func (r *recorder) waitData(n int) []byte {
 		return len(got) >= n
 	})
 	return got
+}
+
+// record starts reading s.Events(); Cleanup destroys s and waits for the
+// reader to finish.
+func record(t testing.TB, s *Socket) *recorder {
+	t.Helper()
+	r := &recorder{eventLog: newEventLog(t, "events", s.Events(), nil), s: s}
+	t.Cleanup(func() {
+		s.Destroy()
+		<-r.done
+	})
+	return r
 }
 
 func isKind[T Event](ev Event) bool { _, ok := ev.(T); return ok }
@@ -207,40 +230,6 @@ func dataOf(evs []Event) []byte {
 	return b.Bytes()
 }
 
-// dialRaw connects a plain net.Conn to the server, for a peer whose
-// behaviour the test controls byte by byte.
-func dialRaw(t testing.TB, port int) *net.TCPConn {
-	t.Helper()
-	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c.(*net.TCPConn)
-}
-
-// rawPair gives a Socket connected to a raw peer over loopback TCP.
-func rawPair(t testing.TB, opts ConnectOptions) (*Socket, *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	opts.Port = ln.Addr().(*net.TCPAddr).Port
-	opts.Host = "127.0.0.1"
-	s, err := Connect(opts)
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); s.Destroy() })
-	return s, c.(*net.TCPConn)
-}
-
 // readAll reads c until EOF, with a deadline.
 func readAll(t testing.TB, c net.Conn) []byte {
 	t.Helper()
@@ -251,10 +240,6 @@ func readAll(t testing.TB, c net.Conn) []byte {
 		t.Fatalf("reading the peer: %v", err)
 	}
 	return b.Bytes()
-}
-
-func sockPath(t testing.TB) string {
-	return filepath.Join(t.TempDir(), "s.sock")
 }
 
 func ctxTimeout(t testing.TB) context.Context {
@@ -278,21 +263,6 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 		time.Sleep(pause)
 		pause = min(2*pause, 5*time.Millisecond)
 	}
-}
-
-// offlineDNS makes every DNS query of the test fail at once, so that no
-// packet leaves the machine: tests of name lookups that fail (ENOTFOUND)
-// must never ask a real resolver. /etc/hosts still answers localhost.
-func offlineDNS(t testing.TB) {
-	t.Helper()
-	old := net.DefaultResolver
-	net.DefaultResolver = &net.Resolver{
-		PreferGo: true,
-		Dial: func(context.Context, string, string) (net.Conn, error) {
-			return nil, errors.New("no DNS in tests")
-		},
-	}
-	t.Cleanup(func() { net.DefaultResolver = old })
 }
 
 // untilClosed receives from ch until it closes and returns what came; the
@@ -324,4 +294,203 @@ func createServer(t testing.TB, opts ServerOptions, onConnection func(*Socket)) 
 		t.Fatalf("CreateServer: %v", err)
 	}
 	return srv
+}
+
+func icPayload(t testing.TB, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// icWaitDone waits until s's connection has closed and reports whether it
+// was destroyed (by Destroy or an error) rather than closed gracefully.
+func icWaitDone(t testing.TB, s *Socket, what string) (destroyed bool) {
+	t.Helper()
+	s.mu.Lock()
+	done := s.c.stopChan()
+	s.mu.Unlock()
+	timer := time.NewTimer(testTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		t.Fatalf("%s did not close", what)
+	}
+	return s.wasDestroyed()
+}
+
+// recv receives one value from ch within the test timeout.
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(testTimeout)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+func icIsTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) && errors.As(err, &ne) && ne.Timeout()
+}
+
+// serverRecorder reads a server's events until the channel closes.
+type serverRecorder struct {
+	*eventLog
+	// destroying is set by Cleanup: from then on the reader destroys the
+	// socket of every ConnectionEvent it receives.
+	destroying atomic.Bool
+}
+
+// waitConnection blocks until the n-th (1-based) ConnectionEvent has come
+// and returns its socket.
+func (r *serverRecorder) waitConnection(n int) *Socket {
+	r.t.Helper()
+	var s *Socket
+	r.waitFor(fmt.Sprintf("connection #%d", n), func(Event) bool {
+		s = nil
+		k := 0
+		for _, ev := range r.events() {
+			if ce, ok := ev.(ConnectionEvent); ok {
+				if k++; k == n {
+					s = ce.Socket
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return s
+}
+
+// recordServer starts reading srv.Events(). Cleanup closes srv, destroys
+// every socket it accepted and waits until the event channel has closed.
+func recordServer(t testing.TB, srv *Server) *serverRecorder {
+	t.Helper()
+	r := &serverRecorder{}
+	r.eventLog = newEventLog(t, "server events", srv.Events(), func(ev Event) {
+		if ce, ok := ev.(ConnectionEvent); ok && r.destroying.Load() {
+			ce.Socket.Destroy()
+		}
+	})
+	t.Cleanup(func() {
+		srv.Close()
+		// Set under the log's lock: an event logged after the copy
+		// below sees it, one logged before is in the copy.
+		r.mu.Lock()
+		r.destroying.Store(true)
+		evs := append([]Event(nil), r.evs...)
+		r.mu.Unlock()
+		for _, ev := range evs {
+			if ce, ok := ev.(ConnectionEvent); ok {
+				ce.Socket.Destroy()
+			}
+		}
+		select {
+		case <-r.done:
+		case <-time.After(testTimeout):
+			t.Errorf("server events did not end after Close; got %s", names(r.events()))
+		}
+	})
+	return r
+}
+
+// count gives the number of events in evs of the kind T.
+func count[T Event](evs []Event) int {
+	n := 0
+	for _, ev := range evs {
+		if isKind[T](ev) {
+			n++
+		}
+	}
+	return n
+}
+
+// connectClient connects a recorded client to 127.0.0.1:port and waits
+// for its ConnectEvent.
+func connectClient(t testing.TB, port int) (*Socket, *recorder) {
+	t.Helper()
+	c, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatalf("ConnectTCP(%d, 127.0.0.1) = %v; want nil", port, err)
+	}
+	r := record(t, c)
+	r.waitFor("connect", isKind[ConnectEvent])
+	return c, r
+}
+
+// refusedConnect checks that a connection attempt to 127.0.0.1:port is
+// refused: ECONNREFUSED on the client's events.
+func refusedConnect(t testing.TB, port int) {
+	t.Helper()
+	c, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatalf("ConnectTCP(%d, 127.0.0.1) = %v; want nil", port, err)
+	}
+	evs := record(t, c).wait()
+	if got, want := names(evs), "error(connect ECONNREFUSED) close(true)"; got != want {
+		t.Errorf("events of a client of a closed server = %q; want %q", got, want)
+	}
+}
+
+// edgeWithout returns evs without the events of kind T.
+func edgeWithout[T Event](evs []Event) []Event {
+	var out []Event
+	for _, ev := range evs {
+		if !isKind[T](ev) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// edgeGuard destroys s if the test still runs after testTimeout, so that a
+// loop over its events ends instead of hanging; it reports whether it
+// fired.
+func edgeGuard(t *testing.T, s *Socket) *atomic.Bool {
+	fired := new(atomic.Bool)
+	tm := time.AfterFunc(testTimeout, func() {
+		fired.Store(true)
+		s.Destroy()
+	})
+	t.Cleanup(func() { tm.Stop() })
+	return fired
+}
+
+// edgeCall runs f on its own goroutine and returns its error; a panic
+// comes back as an error, and a call that does not return fails the test.
+func edgeCall(t *testing.T, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("panic: %v", p)
+			}
+		}()
+		done <- f()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(testTimeout):
+		t.Fatal("the call did not return")
+		return nil
+	}
+}
+
+func indexOf(evs []Event, match func(Event) bool) int {
+	for i, ev := range evs {
+		if match(ev) {
+			return i
+		}
+	}
+	return -1
 }

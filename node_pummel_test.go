@@ -1,70 +1,17 @@
+// Ports of Node's tests (CONFORMANCE.md): the pummel tests (pause, throttle,
+// write callbacks, many clients) and ping-pong.
+
 package nodenet
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"go.uber.org/goleak"
 )
-
-// Ports of Node v0.10.18's test/pummel/test-net-*.js (and the one
-// test/internet test that runs without the Internet, in part), named
-// TestNode_pummel_net_X and TestNode_internet_net_X. Where a Node test
-// needs minutes or thousands of connections it is scaled down; the comment
-// of each test says how, and CONFORMANCE.md repeats it. Tests about time
-// run on the fake clock of a synctest bubble, over net.Pipe, with Node's
-// own durations.
-
-// nodeLoopErr is nodeLoop for a goroutine other than the test's: on
-// timeout it destroys s and returns an error instead of failing the test.
-func nodeLoopErr(s *Socket, on func(Event)) ([]Event, error) {
-	timeout := time.NewTimer(testTimeout)
-	defer timeout.Stop()
-	ch := s.Events()
-	var evs []Event
-	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return evs, nil
-			}
-			evs = append(evs, ev)
-			if on != nil {
-				on(ev)
-			}
-		case <-timeout.C:
-			s.Destroy()
-			for range ch {
-			}
-			return evs, fmt.Errorf("events did not end; got %s", names(evs))
-		}
-	}
-}
-
-// nodePipePair starts two Sockets over the two ends of net.Pipe, for a
-// client and a server both made by nodenet on the fake clock.
-func nodePipePair(t *testing.T) (server, client *Socket) {
-	t.Helper()
-	a, b := net.Pipe()
-	start := func(c net.Conn) *Socket {
-		s := newSocket(false, defaultFlow)
-		s.Unref() // see nodePipeSocket
-		s.mu.Lock()
-		s.startLocked(c)
-		s.mu.Unlock()
-		t.Cleanup(s.Destroy)
-		return s
-	}
-	return start(a), start(b)
-}
 
 // pummel/test-net-pause: the server writes 'C' every 10 ms, 200 times;
 // the client pauses twice for 500 ms and gets no data while paused, and
@@ -72,7 +19,7 @@ func nodePipePair(t *testing.T) (server, client *Socket) {
 func TestNode_pummel_net_pause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 200
-		s, peer := nodePipeSocket(t, false)
+		s, peer := pipeSocket(t, false)
 		if err := s.SetEncoding("ascii"); err != nil {
 			t.Fatal(err)
 		}
@@ -192,105 +139,6 @@ loop:
 	sr.wait()
 }
 
-// pummel/test-net-timeout: an echo server with a 1000 ms timeout; five
-// exchanges 500 ms apart keep it from firing; after the last one it fires
-// between 1000 and 1800 ms later; the client, with its timeout disabled,
-// never times out. On the fake clock, with Node's timings.
-func TestNode_pummel_net_timeout(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const timeout = 1000 * time.Millisecond
-		server, client := nodePipePair(t)
-		server.SetTimeout(timeout)
-		var timeoutTime time.Time
-		serverEvs := make(chan []Event, 1)
-		go func() {
-			var evs []Event
-			for ev := range server.Events() {
-				evs = append(evs, ev)
-				switch ev := ev.(type) {
-				case TimeoutEvent:
-					timeoutTime = time.Now()
-					server.Destroy()
-				case DataEvent:
-					server.Send(ev.Data, nil)
-				case EndEvent:
-					server.End()
-				}
-			}
-			serverEvs <- evs
-		}()
-
-		client.SetEncoding("UTF8")
-		client.SetTimeout(0)
-		client.SendString("hello\r\n", "", nil) // at 'connect'
-		exchanges := 0
-		var startTime time.Time
-		cevs := nodeLoop(t, client, func(ev Event) {
-			switch ev := ev.(type) {
-			case DataEvent:
-				if ev.Text != "hello\r\n" {
-					t.Errorf("client got %q; want %q", ev.Text, "hello\r\n")
-				}
-				e := exchanges
-				exchanges++
-				if e < 5 {
-					time.AfterFunc(500*time.Millisecond, func() { client.SendString("hello\r\n", "", nil) })
-					if exchanges == 5 {
-						startTime = time.Now()
-					}
-				}
-			case EndEvent:
-				client.End()
-			}
-		})
-		sevs := <-serverEvs
-		if got := count[TimeoutEvent](cevs); got != 0 {
-			t.Errorf("client got %d TimeoutEvents with its timeout disabled; want 0", got)
-		}
-		if got := count[TimeoutEvent](sevs); got != 1 {
-			t.Fatalf("server got %d TimeoutEvents; want 1 (events %q)", got, names(sevs))
-		}
-		if count[ErrorEvent](sevs) != 0 {
-			t.Errorf("server events = %q; want no error", names(sevs))
-		}
-		if diff := timeoutTime.Sub(startTime); diff <= timeout || diff >= timeout+800*time.Millisecond {
-			t.Errorf("server timeout %v after the fifth exchange; want between %v and %v", diff, timeout, timeout+800*time.Millisecond)
-		}
-	})
-}
-
-// pummel/test-net-timeout2: a server socket with a 2.5 s timeout that
-// writes every second never times out: writes re-arm the timer. On the
-// fake clock, with Node's timings.
-func TestNode_pummel_net_timeout2(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const seconds = 5
-		s, peer := nodePipeSocket(t, false)
-		go io.Copy(io.Discard, peer) // the client pipes to stdout
-		if err := s.SetTimeout(seconds * time.Second / 2); err != nil {
-			t.Fatal(err)
-		}
-		r := record(t, s)
-		for counter := 1; counter <= seconds; counter++ {
-			time.Sleep(time.Second)
-			if counter == seconds {
-				s.Destroy()
-				break
-			}
-			if s.ReadyState() == StateOpen {
-				s.SendString(fmt.Sprintf("%d\n", time.Now().UnixMilli()), "", nil)
-			}
-		}
-		evs := r.wait()
-		if got := count[TimeoutEvent](evs); got != 0 {
-			t.Errorf("%d TimeoutEvents; want 0 (every write re-arms the timer)", got)
-		}
-		if got, want := names(evs), "close(false)"; got != want {
-			t.Errorf("events = %q; want %q", got, want)
-		}
-	})
-}
-
 // pummel/test-net-write-callbacks: many writes then End: every callback
 // runs exactly once, in write order. Scaled from 500000 writes to 20000.
 func TestNode_pummel_net_write_callbacks(t *testing.T) {
@@ -356,53 +204,6 @@ func TestNode_pummel_net_write_callbacks(t *testing.T) {
 		t.Error("the server socket did not close")
 	}
 	errs.report(t)
-}
-
-// pummel/test-net-connect-econnrefused: rounds of concurrent connects to a
-// closed port all fail with ECONNREFUSED, and nothing is left behind (no
-// goroutine: Node checks for no active handle or request). Node's 5 rounds
-// of 200.
-func TestNode_pummel_net_connect_econnrefused(t *testing.T) {
-	const rounds, attempts = 5, 200
-	port := nodeRefusedPort(t)
-	before := goleak.IgnoreCurrent()
-	reqs := 0
-	for round := 1; round <= rounds; round++ {
-		codes := make(chan string, attempts)
-		for i := 0; i < attempts; i++ {
-			c, err := ConnectTCP(port, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			reqs++
-			go func() {
-				evs, err := nodeLoopErr(c, nil)
-				if err != nil {
-					codes <- err.Error()
-					return
-				}
-				var ne *Error
-				if e := nodeFirstError(evs); e == nil {
-					codes <- "no error: " + names(evs)
-				} else if !errors.As(e, &ne) {
-					codes <- e.Error()
-				} else {
-					codes <- ne.Code
-				}
-			}()
-		}
-		for i := 0; i < attempts; i++ {
-			if code := <-codes; code != "ECONNREFUSED" {
-				t.Errorf("round %d: connect error %q; want ECONNREFUSED", round, code)
-			}
-		}
-	}
-	if reqs != rounds*attempts {
-		t.Errorf("%d connects; want %d", reqs, rounds*attempts)
-	}
-	if err := goleak.Find(before); err != nil {
-		t.Errorf("goroutines left after %d refused connects: %v", reqs, err)
-	}
 }
 
 // pummel/test-net-many-clients: concurrent clients, each reconnecting,
@@ -489,34 +290,229 @@ func TestNode_pummel_net_pingpong_delay(t *testing.T) {
 	nodePingPong(t, nodePingTCP(""), 100, time.Millisecond)
 }
 
-// internet/test-net-connect-timeout: SetTimeout(100 ms) fires while the
-// socket is still connecting, through an IP address and through a name.
-// Node needs an unreachable address on the Internet; here the connect is
-// held by a listener whose accept queue is full (the SYN is dropped), which
-// a connect cannot get past either.
-func TestNode_internet_net_connect_timeout(t *testing.T) {
-	for _, host := range []string{"127.0.0.1", "localhost"} {
-		t.Run(host, func(t *testing.T) {
-			st := nodeStalled(t, ServerOptions{})
-			s, err := NewSocket(SocketOptions{})
-			if err != nil {
-				t.Fatal(err)
+// nodePingTransport is one of the transports the ping-pong tests run on.
+type nodePingTransport struct {
+	name   string
+	listen func(t *testing.T, srv *Server) error
+	dial   func(srv *Server) (*Socket, error)
+	remote string // the server socket's RemoteAddress; "" for a Unix socket
+}
+
+func nodePingTCP(host string) nodePingTransport {
+	remote := host
+	if host == "" || host == "localhost" {
+		remote = "127.0.0.1"
+	}
+	return nodePingTransport{
+		name: fmt.Sprintf("tcp %q", host),
+		listen: func(t *testing.T, srv *Server) error {
+			if err := srv.Listen(0, host, 0); err != nil {
+				if host == "::1" {
+					t.Skipf("no IPv6 loopback here: Listen(0, ::1, 0) = %v", err)
+				}
+				return err
 			}
-			if err := s.SetTimeout(100 * time.Millisecond); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Connect(ConnectOptions{Port: st.port, Host: host}); err != nil {
-				t.Fatal(err)
-			}
-			r := record(t, s)
-			r.waitFor("timeout", isKind[TimeoutEvent])
-			if got := s.ReadyState(); got != StateOpening {
-				t.Errorf("ReadyState() at the timeout = %v; want opening", got)
-			}
+			return nil
+		},
+		dial:   func(srv *Server) (*Socket, error) { return ConnectTCP(srv.Address().Port, host) },
+		remote: remote,
+	}
+}
+
+func nodePingUnix() nodePingTransport {
+	var path string
+	return nodePingTransport{
+		name: "unix",
+		listen: func(t *testing.T, srv *Server) error {
+			path = sockPath(t)
+			return srv.ListenUnix(path)
+		},
+		dial: func(*Server) (*Socket, error) { return ConnectUnix(path) },
+	}
+}
+
+// nodePingPong runs n+1 PING/PONG round trips, as test-net-pingpong (with
+// delay 0) and pummel/test-net-pingpong-delay (delay before every write)
+// do, with their assertions: the server (AllowHalfOpen) is the socket's
+// Server, has one connection, keeps BufferSize within one message, is
+// open while exchanging, writeOnly at its end, closed at its close; the
+// client is open until its final PING, then readOnly; n+1 PONGs arrive
+// and their write callbacks run; no timeout, no error.
+func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration) {
+	var errs nodeErrs
+	var sentPongs atomic.Int64
+	var accepted atomic.Int32
+	serverDone := make(chan struct{})
+	var srv *Server
+	srv = createServer(t, ServerOptions{AllowHalfOpen: true}, nodeTracked(t, func(s *Socket) {
+		if accepted.Add(1) != 1 {
+			errs.add("a second connection")
 			s.Destroy()
-			if got, want := names(r.wait()), "timeout close(false)"; got != want {
-				t.Errorf("events = %q; want %q", got, want)
+			return
+		}
+		defer close(serverDone)
+		if s.Server() != srv {
+			errs.add("server socket's Server() = %p; want the server %p", s.Server(), srv)
+		}
+		if got := srv.Connections(); got != 1 {
+			errs.add("Connections() in the handler = %d; want 1", got)
+		}
+		if tr.remote != "" && s.RemoteAddress() != tr.remote {
+			errs.add("server socket RemoteAddress() = %q; want %q", s.RemoteAddress(), tr.remote)
+		}
+		s.SetNoDelay(true)
+		s.SetEncoding("utf8")
+		pings := 0
+		for ev := range s.Events() {
+			switch ev := ev.(type) {
+			case DataEvent:
+				if bs := s.BufferSize(); bs < 0 || bs > 4 {
+					errs.add("server BufferSize() at data = %d; want 0..4", bs)
+				}
+				if rs := s.ReadyState(); rs != StateOpen {
+					errs.add("server ReadyState() at data = %v; want open", rs)
+				}
+				if pings++; pings > n+1 {
+					errs.add("server got %d PINGs; want at most %d", pings, n+1)
+				}
+				if delay > 0 && ev.Text != "PING" {
+					errs.add("server got %q; want PING", ev.Text)
+				}
+				if !strings.Contains(ev.Text, "PING") {
+					continue
+				}
+				pong := func() {
+					s.SendString("PONG", "", func(err error) {
+						if err == nil {
+							sentPongs.Add(1)
+						}
+					})
+				}
+				if delay == 0 {
+					pong()
+					continue
+				}
+				time.AfterFunc(delay, func() {
+					if rs := s.ReadyState(); rs != StateOpen {
+						errs.add("server ReadyState() before a delayed PONG = %v; want open", rs)
+					}
+					pong()
+				})
+			case EndEvent:
+				if rs := s.ReadyState(); rs != StateWriteOnly {
+					errs.add("server ReadyState() at end = %v; want writeOnly", rs)
+				}
+				s.End()
+			case CloseEvent:
+				if ev.HadError {
+					errs.add("server socket close(true); want close(false)")
+				}
+				if rs := s.ReadyState(); rs != StateClosed {
+					errs.add("server ReadyState() at close = %v; want closed", rs)
+				}
+			default:
+				errs.add("server socket event %s", names([]Event{ev}))
 			}
-		})
+		}
+	}))
+	if err := tr.listen(t, srv); err != nil {
+		t.Fatalf("%s: listen = %v; want nil", tr.name, err)
+	}
+	t.Cleanup(func() { srv.Close() })
+
+	c, err := tr.dial(srv)
+	if err != nil {
+		t.Fatalf("%s: connect = %v; want nil", tr.name, err)
+	}
+	c.SetEncoding("utf8")
+	var mu sync.Mutex // pongs and sentFinal, shared with the delay timers
+	pongs, sentFinal := 0, false
+	final := func() {
+		mu.Lock()
+		sentFinal = true
+		mu.Unlock()
+	}
+	evs := nodeLoop(t, c, func(ev Event) {
+		switch ev := ev.(type) {
+		case ConnectEvent:
+			if rs := c.ReadyState(); rs != StateOpen {
+				t.Errorf("client ReadyState() at connect = %v; want open", rs)
+			}
+			c.SendString("PING", "", nil)
+		case DataEvent:
+			if ev.Text != "PONG" {
+				t.Errorf("client got %q; want PONG", ev.Text)
+			}
+			rs := c.ReadyState()
+			mu.Lock()
+			pongs++
+			p, ended := pongs, sentFinal
+			mu.Unlock()
+			if ended {
+				if rs != StateReadOnly {
+					t.Errorf("client ReadyState() after its final PING = %v; want readOnly", rs)
+				}
+				return
+			}
+			if rs != StateOpen {
+				t.Errorf("client ReadyState() at PONG %d = %v; want open", p, rs)
+			}
+			if delay == 0 { // test-net-pingpong: the final PING goes with the end
+				if p == n {
+					final()
+					c.SendString("PING", "", nil)
+					c.End()
+				} else {
+					c.SendString("PING", "", nil)
+				}
+				return
+			}
+			time.AfterFunc(delay, func() { // pingpong-delay: after n+1 PONGs, end
+				if rs := c.ReadyState(); rs != StateOpen {
+					errs.add("client ReadyState() before a delayed write = %v; want open", rs)
+				}
+				if p <= n {
+					c.SendString("PING", "", nil)
+				} else {
+					final()
+					c.End()
+				}
+			})
+		case EndEvent:
+		case CloseEvent:
+			if ev.HadError {
+				t.Error("client close(true); want close(false)")
+			}
+		default:
+			t.Errorf("client event %s", names([]Event{ev}))
+		}
+	})
+	mu.Lock()
+	if pongs != n+1 {
+		t.Errorf("%s: client got %d PONGs; want %d", tr.name, pongs, n+1)
+	}
+	if !sentFinal {
+		t.Errorf("%s: the client never ended", tr.name)
+	}
+	mu.Unlock()
+	if len(evs) == 0 || !isKind[CloseEvent](evs[len(evs)-1]) {
+		t.Errorf("%s: client events do not end with a close", tr.name)
+	}
+	select {
+	case <-serverDone:
+	case <-time.After(testTimeout):
+		t.Fatalf("%s: the server socket did not close", tr.name)
+	}
+	if got := sentPongs.Load(); got != int64(n+1) {
+		t.Errorf("%s: %d PONG write callbacks; want %d", tr.name, got, n+1)
+	}
+	errs.report(t)
+}
+
+// test-net-pingpong: 1000 PING/PONG round trips over a Unix socket, TCP
+// (listening on every IPv4 address), "localhost" and "::1".
+func TestNode_net_pingpong(t *testing.T) {
+	for _, tr := range []nodePingTransport{nodePingUnix(), nodePingTCP(""), nodePingTCP("localhost"), nodePingTCP("::1")} {
+		t.Run(tr.name, func(t *testing.T) { nodePingPong(t, tr, 1000, 0) })
 	}
 }

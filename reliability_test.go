@@ -1,3 +1,5 @@
+// Reliability under load: integrity of many connections, EMFILE, storms, concurrent calls.
+
 package nodenet
 
 import (
@@ -18,16 +20,6 @@ import (
 
 // long selects the long forms of the load tests: go test -run Load -long.
 var long = flag.Bool("long", false, "run the long forms of the load and fault tests")
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count descriptors: %v", err)
-	}
-	return len(ents)
-}
 
 // loadClient runs one client of TestLoadIntegrity: it streams a seeded
 // random payload in random chunks through the Node-style write or Write,
@@ -347,26 +339,4 @@ func TestUnixSocketFile(t *testing.T) {
 		t.Errorf("ListenUnix after removing the stale file: %v", err)
 	}
 	b.Close()
-}
-
-// TestSilentPeerTimeout: a peer that goes silent is noticed through the
-// idle timeout, and the program closes the connection.
-func TestSilentPeerTimeout(t *testing.T) {
-	s, raw := rawPair(t, ConnectOptions{})
-	if err := s.SetTimeout(30 * time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	var evs []Event
-	for ev := range s.Events() {
-		evs = append(evs, ev)
-		if _, ok := ev.(TimeoutEvent); ok {
-			s.Destroy()
-		}
-	}
-	if got, want := names(evs), "connect timeout close(false)"; got != want {
-		t.Errorf("events %q; want %q", got, want)
-	}
-	if got := readAll(t, raw); len(got) != 0 {
-		t.Errorf("peer read %q", got)
-	}
 }

@@ -1,17 +1,19 @@
+// The server: address, close, events, Ref/Unref and Wait, maxConnections and
+// WaitOverLimit, PauseOnConnect, Stats and ConnState.
+
 package nodenet
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
-	"os"
-	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,119 +22,442 @@ import (
 	"go.uber.org/goleak"
 )
 
-// serverRecorder reads a server's events until the channel closes.
-type serverRecorder struct {
-	*eventLog
-	// destroying is set by Cleanup: from then on the reader destroys the
-	// socket of every ConnectionEvent it receives.
-	destroying atomic.Bool
+// byWaitServer is a server with WaitOverLimit and a limit of 1 whose
+// handler writes "hi"; its first client is connected and served.
+func byWaitServer(t *testing.T) (*Server, int, *serverRecorder, *Socket, *recorder, *Socket) {
+	t.Helper()
+	srv := createServer(t, ServerOptions{WaitOverLimit: true}, func(s *Socket) { s.SendString("hi", "", nil) })
+	r := recordServer(t, srv)
+	port := listenTCP(t, srv)
+	if err := srv.SetMaxConnections(1); err != nil {
+		t.Fatal(err)
+	}
+	c1, r1 := connectClient(t, port)
+	if got := string(r1.waitData(2)); got != "hi" {
+		t.Fatalf("first client got %q; want hi", got)
+	}
+	return srv, port, r, c1, r1, r.waitConnection(1)
 }
 
-// recordServer starts reading srv.Events(). Cleanup closes srv, destroys
-// every socket it accepted and waits until the event channel has closed.
-func recordServer(t testing.TB, srv *Server) *serverRecorder {
+// byWaitingClient connects a client that the kernel accepts (its connect
+// completes) while the server, at its limit, does not; a round trip on
+// the first connection gives the server time to do wrong.
+func byWaitingClient(t *testing.T, srv *Server, port int, r *serverRecorder, c1, s1 *Socket) (*Socket, *recorder) {
 	t.Helper()
-	r := &serverRecorder{}
-	r.eventLog = newEventLog(t, "server events", srv.Events(), func(ev Event) {
-		if ce, ok := ev.(ConnectionEvent); ok && r.destroying.Load() {
-			ce.Socket.Destroy()
+	c2, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := record(t, c2)
+	r2.waitFor("connect", isKind[ConnectEvent])
+	rs1 := record(t, s1)
+	c1.SendString("ping", "", nil)
+	rs1.waitData(4)
+	if got, want := names(r.events()), "listening connection"; got != want {
+		t.Errorf("server events with a client waiting over the limit = %q; want %q (no connection, no drop)", got, want)
+	}
+	if st := srv.Stats(); st.Accepted != 1 || st.Dropped != 0 || srv.Connections() != 1 {
+		t.Errorf("Stats() with a client waiting = %+v; want 1 accepted, 0 dropped, 1 active", st)
+	}
+	if got := dataOf(r2.events()); len(got) != 0 {
+		t.Errorf("the waiting client got %q; want nothing yet", got)
+	}
+	return c2, r2
+}
+
+// TestBeyondWaitOverLimit proves WaitOverLimit: a client over the limit
+// connects (kernel backlog) but is neither accepted nor dropped until the
+// first connection closes; then it is accepted and served.
+func TestBeyondWaitOverLimit(t *testing.T) {
+	srv, port, r, c1, r1, s1 := byWaitServer(t)
+	c2, r2 := byWaitingClient(t, srv, port, r, c1, s1)
+	c1.Destroy()
+	r1.wait()
+	if got := string(r2.waitData(2)); got != "hi" {
+		t.Errorf("the waiting client got %q once the first left; want hi", got)
+	}
+	s2 := r.waitConnection(2)
+	if got, want := s2.RemotePort(), c2.LocalPort(); got != want {
+		t.Errorf("second connection from port %d; want the waiting client's %d", got, want)
+	}
+	if got, want := names(r.events()), "listening connection connection"; got != want {
+		t.Errorf("server events = %q; want %q", got, want)
+	}
+	if st := srv.Stats(); st.Accepted != 2 || st.Dropped != 0 {
+		t.Errorf("Stats() = %+v; want 2 accepted, 0 dropped", st)
+	}
+}
+
+// TestBeyondWaitOverLimitRaise proves that raising the limit lets a
+// waiting client in at once, and that 0 (no limit) does too.
+func TestBeyondWaitOverLimitRaise(t *testing.T) {
+	srv, port, r, c1, _, s1 := byWaitServer(t)
+	_, r2 := byWaitingClient(t, srv, port, r, c1, s1)
+	if err := srv.SetMaxConnections(2); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(r2.waitData(2)); got != "hi" {
+		t.Errorf("the waiting client got %q after SetMaxConnections(2); want hi", got)
+	}
+	r.waitConnection(2)
+
+	c3, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3 := record(t, c3)
+	r3.waitFor("connect", isKind[ConnectEvent])
+	if err := srv.SetMaxConnections(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(r3.waitData(2)); got != "hi" {
+		t.Errorf("the third client got %q after SetMaxConnections(0); want hi", got)
+	}
+	r.waitConnection(3)
+	if got := count[DropEvent](r.events()); got != 0 {
+		t.Errorf("%d DropEvents; want none", got)
+	}
+	if st := srv.Stats(); st.Accepted != 3 || srv.Connections() != 3 {
+		t.Errorf("Stats() = %+v; want 3 accepted, 3 active", st)
+	}
+}
+
+// TestBeyondWaitOverLimitClose proves that Close returns promptly while
+// the accept loop waits for room (and leaves no goroutine: the package's
+// leak check); the waiting client's connection then goes away.
+func TestBeyondWaitOverLimitClose(t *testing.T) {
+	srv, port, r, c1, _, s1 := byWaitServer(t)
+	_, r2 := byWaitingClient(t, srv, port, r, c1, s1)
+	closed := make(chan error, 1)
+	go func() { closed <- srv.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close() = %v; want nil", err)
 		}
-	})
+	case <-time.After(testTimeout):
+		t.Fatal("Close() did not return while the accept loop waited for room")
+	}
+	r2.wait() // the listening socket closed with the client in its queue
+	if got := count[ConnectionEvent](r.events()); got != 1 {
+		t.Errorf("%d ConnectionEvents; want 1", got)
+	}
+	s1.Destroy()
+	if got, want := names(r.wait()), "listening connection close(false)"; got != want {
+		t.Errorf("server events = %q; want %q", got, want)
+	}
+}
+
+// TestBeyondPauseOnConnect proves PauseOnConnect: an accepted socket is
+// paused and reads nothing at all from the kernel (BytesRead and Unread
+// stay 0 while its peer's data waits there, even once subscribed) until
+// Resume; then the data arrives.
+func TestBeyondPauseOnConnect(t *testing.T) {
+	srv := createServer(t, ServerOptions{PauseOnConnect: true}, nil)
+	r := recordServer(t, srv)
+	port := listenTCP(t, srv)
+	c1 := dialRaw(t, port)
+	if _, err := c1.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	s1 := r.waitConnection(1)
+	if !s1.IsPaused() {
+		t.Errorf("IsPaused() of a socket accepted with PauseOnConnect = false; want true")
+	}
+	// A round trip on a second connection, resumed, gives the first one
+	// time to read "hello" if it were reading.
+	c2 := dialRaw(t, port)
+	s2 := r.waitConnection(2)
+	rs2 := record(t, s2)
+	s2.Resume()
+	if _, err := c2.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	rs2.waitData(4)
+	rs1 := record(t, s1)
+	if _, err := c2.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	rs2.waitData(8)
+	st := s1.Stats()
+	if s1.BytesRead() != 0 || st.Unread != 0 || !s1.IsPaused() || !st.LastRead.IsZero() {
+		t.Errorf("Stats() of the paused socket = %+v; want nothing read, paused", st)
+	}
+	if got := rs1.events(); len(got) != 0 {
+		t.Errorf("events of the paused socket = %q; want none", names(got))
+	}
+	s1.Resume()
+	if got := string(rs1.waitData(5)); got != "hello" {
+		t.Errorf("data after Resume = %q; want hello", got)
+	}
+	if got := s1.BytesRead(); got != 5 {
+		t.Errorf("BytesRead() after Resume = %d; want 5", got)
+	}
+
+	// A socket destroyed while held closes cleanly: its reader, waiting
+	// for a Resume, stops (the package's leak check), the peer reads the
+	// end, and the socket's events end with the close.
+	c3 := dialRaw(t, port)
+	s3 := r.waitConnection(3)
+	rs3 := record(t, s3)
+	s3.Destroy()
+	if got := readAll(t, c3); len(got) != 0 {
+		t.Errorf("the peer of a socket destroyed while held read %q; want nothing", got)
+	}
+	if got, want := names(rs3.wait()), "close(false)"; got != want {
+		t.Errorf("events of a socket destroyed while held = %q; want %q", got, want)
+	}
+}
+
+// TestBeyondSocketStats proves Socket.Stats: counters and times are zero
+// before any I/O and move with it (LastWrite on the writer, LastRead on
+// the reader), Unread holds the data a paused socket has read and not
+// delivered, BufferSize and Paused are reported, and ReadyState follows
+// the connection to its close.
+func TestBeyondSocketStats(t *testing.T) {
+	srv := createServer(t, ServerOptions{}, nil)
+	r := recordServer(t, srv)
+	port := listenTCP(t, srv)
+	start := time.Now()
+	c, rc := connectClient(t, port)
+	s := r.waitConnection(1)
+	for _, side := range []*Socket{c, s} {
+		st := side.Stats()
+		if side.BytesRead() != 0 || side.BytesWritten() != 0 || !st.LastRead.IsZero() || !st.LastWrite.IsZero() ||
+			st.Unread != 0 || side.BufferSize() != 0 || side.IsPaused() || side.ReadyState() != StateOpen {
+			t.Errorf("Stats() before any I/O = %+v; want zeros, open", st)
+		}
+	}
+	s.Pause()
+	rs := record(t, s)
+	c.SendString("hello", "", nil)
+	waitUntil(t, "the paused socket to read 5 bytes", func() bool { return s.Stats().Unread == 5 })
+	st := s.Stats()
+	if s.BytesRead() != 5 || !s.IsPaused() || st.LastRead.IsZero() || !st.LastWrite.IsZero() {
+		t.Errorf("Stats() of the paused reader = %+v; want 5 read and unread, paused, LastRead set, LastWrite zero", st)
+	}
+	if st.LastRead.Before(start.Add(-time.Second)) || st.LastRead.After(time.Now().Add(time.Second)) {
+		t.Errorf("LastRead = %v; want about now (%v)", st.LastRead, time.Now())
+	}
+	if ct := c.Stats(); c.BytesWritten() != 5 || ct.LastWrite.IsZero() || !ct.LastRead.IsZero() {
+		t.Errorf("Stats() of the writer = %+v; want 5 written, LastWrite set, LastRead zero", ct)
+	}
+	s.Resume()
+	rs.waitData(5)
+	if st := s.Stats(); st.Unread != 0 || s.IsPaused() {
+		t.Errorf("Stats() after Resume and delivery = %+v; want 0 unread, not paused", st)
+	}
+	s.SendString("world", "", nil)
+	rc.waitData(5)
+	if st := s.Stats(); s.BytesWritten() != 5 || st.LastWrite.IsZero() {
+		t.Errorf("Stats() of the server socket after its write = %+v; want 5 written, LastWrite set", st)
+	}
+	if ct := c.Stats(); c.BytesRead() != 5 || ct.LastRead.IsZero() {
+		t.Errorf("Stats() of the client after its read = %+v; want 5 read, LastRead set", ct)
+	}
+	c.End()
+	if got := c.ReadyState(); got != StateReadOnly && got != StateClosed {
+		t.Errorf("ReadyState after End = %v; want readOnly (or closed, if the peer's end came already)", got)
+	}
+	rc.wait()
+	rs.wait()
+	for _, side := range []*Socket{c, s} {
+		if side.ReadyState() != StateClosed || side.BytesRead() != 5 || side.BytesWritten() != 5 {
+			t.Errorf("after the close: ReadyState %v, BytesRead %d, BytesWritten %d; want closed, the counters kept",
+				side.ReadyState(), side.BytesRead(), side.BytesWritten())
+		}
+	}
+}
+
+// TestBeyondServerStats proves Server.Stats: Accepted and Connections count
+// the connections, Dropped the one over SetMaxConnections, Forced those
+// Shutdown destroys at its deadline.
+func TestBeyondServerStats(t *testing.T) {
+	srv := createServer(t, ServerOptions{}, nil)
+	r := recordServer(t, srv)
+	port := listenTCP(t, srv)
+	if st := srv.Stats(); st != (ServerStats{}) {
+		t.Errorf("Stats() of a new server = %+v; want zeros", st)
+	}
+	c1, rc1 := connectClient(t, port)
+	connectClient(t, port)
+	connectClient(t, port)
+	for i := 1; i <= 3; i++ {
+		record(t, r.waitConnection(i)) // consumed: Shutdown leaves them to the program
+	}
+	if st := srv.Stats(); st.Accepted != 3 || srv.Connections() != 3 || st.Dropped != 0 || st.Forced != 0 {
+		t.Errorf("Stats() with 3 open = %+v; want 3 accepted, 3 active", st)
+	}
+	c1.Destroy()
+	rc1.wait()
+	waitUntil(t, "2 active connections", func() bool { return srv.Connections() == 2 })
+	srv.SetMaxConnections(2)
+	c4, err := ConnectTCP(port, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(t, c4).wait()
+	r.waitFor("drop", isKind[DropEvent])
+	if st := srv.Stats(); st.Accepted != 3 || srv.Connections() != 2 || st.Dropped != 1 || st.Forced != 0 {
+		t.Errorf("Stats() after a drop = %+v; want 3 accepted, 2 active, 1 dropped", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	var forced *ForcedError
+	if err := srv.Shutdown(ctx); !errors.As(err, &forced) || forced.Forced != 2 {
+		t.Errorf("Shutdown = %v; want a *ForcedError{Forced: 2}", err)
+	}
+	r.wait()
+	if st := srv.Stats(); st.Accepted != 3 || srv.Connections() != 0 || st.Dropped != 1 || st.Forced != 2 {
+		t.Errorf("Stats() after Shutdown = %+v; want 3 accepted, 0 active, 1 dropped, 2 forced", st)
+	}
+}
+
+// TestBeyondConnState proves the ConnState hook over 20 connections,
+// closed by either side: StateOpen comes before the ConnectionEvent's
+// consumer sees the socket, StateClosed once the socket is closed, each
+// exactly once per connection, and never for a dropped connection.
+func TestBeyondConnState(t *testing.T) {
+	var mu sync.Mutex
+	opened := map[*Socket]int{}
+	closed := map[*Socket]int{}
+	var problems []string
+	hook := func(s *Socket, open bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if open {
+			opened[s]++
+			if closed[s] > 0 {
+				problems = append(problems, "open after closed")
+			}
+			return
+		}
+		closed[s]++
+		if opened[s] == 0 {
+			problems = append(problems, "closed before open")
+		}
+		if rs := s.ReadyState(); rs != StateClosed {
+			problems = append(problems, fmt.Sprintf("closed told while ReadyState() = %v", rs))
+		}
+	}
+	srv := createServer(t, ServerOptions{ConnState: hook}, nil)
+	port := listenTCP(t, srv)
+	evs := srv.Events()
+	conns := make(chan *Socket, 32)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for ev := range evs {
+			if ce, ok := ev.(ConnectionEvent); ok {
+				mu.Lock()
+				if opened[ce.Socket] != 1 {
+					problems = append(problems, fmt.Sprintf("ConnectionEvent seen after %d StateOpen", opened[ce.Socket]))
+				}
+				mu.Unlock()
+				conns <- ce.Socket
+			}
+		}
+	}()
 	t.Cleanup(func() {
 		srv.Close()
-		// Set under the log's lock: an event logged after the copy
-		// below sees it, one logged before is in the copy.
-		r.mu.Lock()
-		r.destroying.Store(true)
-		evs := append([]Event(nil), r.evs...)
-		r.mu.Unlock()
-		for _, ev := range evs {
-			if ce, ok := ev.(ConnectionEvent); ok {
-				ce.Socket.Destroy()
+		for done := false; !done; {
+			select {
+			case s := <-conns:
+				s.Destroy()
+			case <-consumed:
+				done = true
 			}
 		}
-		select {
-		case <-r.done:
-		case <-time.After(testTimeout):
-			t.Errorf("server events did not end after Close; got %s", names(r.events()))
-		}
 	})
-	return r
-}
 
-// waitConnection blocks until the n-th (1-based) ConnectionEvent has come
-// and returns its socket.
-func (r *serverRecorder) waitConnection(n int) *Socket {
-	r.t.Helper()
-	var s *Socket
-	r.waitFor(fmt.Sprintf("connection #%d", n), func(Event) bool {
-		s = nil
-		k := 0
-		for _, ev := range r.events() {
-			if ce, ok := ev.(ConnectionEvent); ok {
-				if k++; k == n {
-					s = ce.Socket
-					return true
-				}
-			}
+	const n = 20
+	for i := range n {
+		c, rc := connectClient(t, port)
+		s := accept(t, conns)
+		rs := record(t, s)
+		if i%2 == 0 {
+			s.Destroy()
+		} else {
+			c.End()
 		}
-		return false
-	})
-	return s
-}
-
-// count gives the number of events in evs of the kind T.
-func count[T Event](evs []Event) int {
-	n := 0
-	for _, ev := range evs {
-		if isKind[T](ev) {
-			n++
-		}
+		rc.wait()
+		rs.wait()
 	}
-	return n
-}
-
-// connectClient connects a recorded client to 127.0.0.1:port and waits
-// for its ConnectEvent.
-func connectClient(t testing.TB, port int) (*Socket, *recorder) {
-	t.Helper()
+	srv.SetMaxConnections(1)
+	connectClient(t, port)
+	keep := accept(t, conns)
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
-		t.Fatalf("ConnectTCP(%d, 127.0.0.1) = %v; want nil", port, err)
+		t.Fatal(err)
 	}
-	r := record(t, c)
-	r.waitFor("connect", isKind[ConnectEvent])
-	return c, r
+	record(t, c).wait() // dropped
+	keep.Destroy()
+	waitUntil(t, "StateClosed for every connection", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(closed) == n+1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if len(opened) != n+1 || len(closed) != n+1 {
+		t.Errorf("hook told of %d opened, %d closed sockets; want %d each (the dropped one not at all)", len(opened), len(closed), n+1)
+	}
+	for s, k := range opened {
+		if k != 1 || closed[s] != 1 {
+			t.Errorf("a socket was told open %d times, closed %d times; want once each", k, closed[s])
+		}
+	}
 }
 
-// refusedConnect checks that a connection attempt to 127.0.0.1:port is
-// refused: ECONNREFUSED on the client's events.
-func refusedConnect(t testing.TB, port int) {
-	t.Helper()
+// TestBeyondConnStateOpenSocket proves that the socket ConnState gets
+// with StateOpen is usable as the hook's documentation promises ("may
+// call the socket's methods"): it is open, with its addresses, as
+// http.Server's StateNew connection is.
+func TestBeyondConnStateOpenSocket(t *testing.T) {
+	type seen struct {
+		ready   ReadyState
+		pending bool
+		remote  string
+	}
+	got := make(chan seen, 1)
+	srv := createServer(t, ServerOptions{ConnState: func(s *Socket, open bool) {
+		if open {
+			got <- seen{s.ReadyState(), isPending(s), s.RemoteAddress()}
+		}
+	}}, nil)
+	r := recordServer(t, srv)
+	port := listenTCP(t, srv)
+	connectClient(t, port)
+	r.waitConnection(1)
+	if g, want := <-got, (seen{StateOpen, false, "127.0.0.1"}); g != want {
+		t.Errorf("the socket in ConnState(s, true): %+v; want %+v", g, want)
+	}
+}
+
+// TestBeyondConnStateDestroyOnOpen proves that a ConnState hook may
+// refuse a connection by destroying the socket on StateOpen: the
+// connection is closed (the client sees its end, or a reset), the server
+// counts no open connection, and nothing is left running.
+func TestBeyondConnStateDestroyOnOpen(t *testing.T) {
+	srv := createServer(t, ServerOptions{ConnState: func(s *Socket, open bool) {
+		if open {
+			s.Destroy()
+		}
+	}}, nil)
+	recordServer(t, srv)
+	port := listenTCP(t, srv)
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
-		t.Fatalf("ConnectTCP(%d, 127.0.0.1) = %v; want nil", port, err)
+		t.Fatal(err)
 	}
-	evs := record(t, c).wait()
-	if got, want := names(evs), "error(connect ECONNREFUSED) close(true)"; got != want {
-		t.Errorf("events of a client of a closed server = %q; want %q", got, want)
+	if evs := record(t, c).wait(); !byEndedOrReset(evs) {
+		t.Errorf("events of a client whose socket the hook destroyed = %q; want connect, then end or ECONNRESET", names(evs))
 	}
-}
-
-// checkSysError checks that err is an *Error with code and syscall whose
-// cause is errno.
-func checkSysError(t testing.TB, call string, err error, code, syscallName string, errno syscall.Errno) {
-	t.Helper()
-	var ne *Error
-	if !errors.As(err, &ne) {
-		t.Errorf("%s = %v (%T); want an *Error with Code %s", call, err, err, code)
-		return
-	}
-	if ne.Code != code || ne.Syscall != syscallName {
-		t.Errorf("%s = *Error{Code: %q, Syscall: %q}; want Code %q, Syscall %q", call, ne.Code, ne.Syscall, code, syscallName)
-	}
-	if errno != 0 && !errors.Is(err, errno) {
-		t.Errorf("errors.Is(%s, %v) = false; want true", call, errno)
+	if got := srv.Connections(); got != 0 {
+		t.Errorf("Connections() = %d; want 0", got)
 	}
 }
 
@@ -144,53 +469,6 @@ func hiServer(t testing.TB) (*Server, int, *serverRecorder) {
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	return srv, port, r
-}
-
-// Node: test-net-bind-twice, test-net-eaddrinuse, test-net-server-try-ports,
-// and the manual's EADDRINUSE retry pattern.
-func TestListenEADDRINUSE(t *testing.T) {
-	busy := createServer(t, ServerOptions{}, nil)
-	port := listenTCP(t, busy)
-
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	err := srv.Listen(port, "127.0.0.1", 0)
-	call := fmt.Sprintf("Listen(%d, 127.0.0.1, 0)", port)
-	checkSysError(t, call, err, "EADDRINUSE", "listen", syscall.EADDRINUSE)
-	if err != nil {
-		if got, want := err.Error(), "listen EADDRINUSE"; got != want {
-			t.Errorf("%s = %q; want %q", call, got, want)
-		}
-	}
-	ev := r.waitFor("error", isKind[ErrorEvent])
-	if evErr := ev.(ErrorEvent).Err; evErr != err {
-		t.Errorf("ErrorEvent.Err = %v; want the error Listen returned (%v)", evErr, err)
-	}
-	if got := srv.Address(); got != (Addr{}) {
-		t.Errorf("Address() after a failed Listen = %+v; want the zero Addr", got)
-	}
-	if err := srv.Close(); !errors.Is(err, ErrNotRunning) {
-		t.Errorf("Close() after a failed Listen = %v; want %v", err, ErrNotRunning)
-	}
-
-	// Retry on another port, as the manual does.
-	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
-		t.Fatalf("Listen(0, 127.0.0.1, 0) after EADDRINUSE = %v; want nil", err)
-	}
-	if a := srv.Address(); a.Port == 0 || a.Port == port {
-		t.Errorf("Address() after the retry = %+v; want a new port", a)
-	}
-	r.waitFor("listening", isKind[ListeningEvent])
-	if err := srv.Close(); err != nil {
-		t.Errorf("Close() = %v; want nil", err)
-	}
-	if got, want := names(r.wait()), "error(listen EADDRINUSE) listening close(false)"; got != want {
-		t.Errorf("server events = %q; want %q", got, want)
-	}
-	// The busy server was not disturbed.
-	if got := busy.Address().Port; got != port {
-		t.Errorf("busy.Address().Port = %d; want %d", got, port)
-	}
 }
 
 // A consumer of a server that is not running (its Listen failed) has no
@@ -390,88 +668,6 @@ func TestServerListenThenCloseAtOnce(t *testing.T) {
 	}
 }
 
-// TestServerShutdown: a connection whose events are read gets a
-// ShutdownEvent and is left to the program; at the deadline it is
-// destroyed and Shutdown reports it.
-func TestServerShutdown(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
-	connectClient(t, port)
-	s := r.waitConnection(1)
-	rs := record(t, s)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	err := srv.Shutdown(ctx)
-	var forced *ForcedError
-	if !errors.As(err, &forced) || forced.Forced != 1 || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Shutdown(ctx with a 20ms deadline) with a consumed connection open = %v; want a *ForcedError{Forced: 1} wrapping %v", err, context.DeadlineExceeded)
-	}
-	refusedConnect(t, port)
-	if got, want := names(rs.wait()), "shutdown close(false)"; got != want {
-		t.Errorf("events of the server's socket = %q; want %q", got, want)
-	}
-	if got, want := names(r.wait()), "listening connection close(false)"; got != want {
-		t.Errorf("server events = %q; want %q", got, want)
-	}
-	if st := srv.Stats(); st.Forced != 1 || srv.Connections() != 0 {
-		t.Errorf("Stats() = %+v; want 1 forced, 0 active", st)
-	}
-	if err := srv.Shutdown(ctxTimeout(t)); err != nil {
-		t.Errorf("Shutdown(ctx) on a closed server = %v; want nil", err)
-	}
-}
-
-// TestServerShutdownEndsIdle: a connection nobody consumes, with nothing
-// to write or deliver, is ended at once: the peer sees the FIN, closes,
-// and Shutdown returns nil. A connection whose consumer ends it on the
-// ShutdownEvent lets Shutdown return as well.
-func TestServerShutdownEndsIdle(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
-	_, ri := connectClient(t, port)
-	r.waitConnection(1)
-	_, rb := connectClient(t, port)
-	s := r.waitConnection(2)
-	evs := s.Events()
-	go func() {
-		for ev := range evs {
-			if _, ok := ev.(ShutdownEvent); ok {
-				s.EndString("bye", "")
-			}
-		}
-	}()
-	// Each client (AllowHalfOpen false) ends its side, and so closes,
-	// once its server side has ended.
-	if err := srv.Shutdown(ctxTimeout(t)); err != nil {
-		t.Errorf("Shutdown(ctx) = %v; want nil (every connection ended and closed)", err)
-	}
-	if got := string(dataOf(rb.wait())); got != "bye" {
-		t.Errorf("the consumed connection's client got %q; want %q", got, "bye")
-	}
-	if got := names(ri.wait()); got != "connect end close(false)" {
-		t.Errorf("the idle connection's client events = %q; want %q", got, "connect end close(false)")
-	}
-	if got, want := names(r.wait()), "listening connection connection close(false)"; got != want {
-		t.Errorf("server events = %q; want %q", got, want)
-	}
-}
-
-func TestServerShutdownIdle(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	listenTCP(t, srv)
-	r.waitFor("listening", isKind[ListeningEvent])
-	if err := srv.Shutdown(ctxTimeout(t)); err != nil {
-		t.Errorf("Shutdown(ctx) with no connection = %v; want nil", err)
-	}
-	if got, want := names(r.wait()), "listening close(false)"; got != want {
-		t.Errorf("server events = %q; want %q", got, want)
-	}
-}
-
 // Node: test-net-server-max-connections, scaled down to a limit of 1.
 func TestServerMaxConnections(t *testing.T) {
 	srv, port, r := hiServer(t)
@@ -564,408 +760,6 @@ func TestServerCloseTwoConnections(t *testing.T) {
 	}
 	if got := srv.Connections(); got != 0 {
 		t.Errorf("Connections() after both were destroyed = %d; want 0", got)
-	}
-}
-
-// Node: test-net-server-bind (backlog 127), and Listen's promise that the
-// backlog reaches listen(2).
-func TestListenBacklog(t *testing.T) {
-	ss, err := exec.LookPath("ss")
-	if err != nil {
-		t.Skip("ss (iproute2) is not installed: cannot read a listening socket's backlog")
-	}
-	somaxconn := 1 << 30
-	if b, err := os.ReadFile("/proc/sys/net/core/somaxconn"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			somaxconn = n
-		}
-	}
-	tests := []struct {
-		give int
-		want int
-	}{
-		{give: 7, want: 7},
-		{give: 0, want: min(DefaultBacklog, somaxconn)},
-	}
-	for _, tt := range tests {
-		t.Run(strconv.Itoa(tt.give), func(t *testing.T) {
-			srv := createServer(t, ServerOptions{}, nil)
-			if err := srv.Listen(0, "127.0.0.1", tt.give); err != nil {
-				t.Fatalf("Listen(0, 127.0.0.1, %d) = %v; want nil", tt.give, err)
-			}
-			t.Cleanup(func() { srv.Close() })
-			port := srv.Address().Port
-			f := ssLine(t, ss, "-ltnH", fmt.Sprintf("sport = :%d", port))
-			if got := f[2]; got != strconv.Itoa(tt.want) {
-				t.Errorf("Listen(0, 127.0.0.1, %d): backlog (ss Send-Q) = %s; want %d", tt.give, got, tt.want)
-			}
-		})
-	}
-}
-
-// Node: server.listen(handle); the handle is a net.Listener.
-func TestListenHandleListener(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
-	r := recordServer(t, srv)
-	if err := srv.ListenHandle(ln); err != nil {
-		t.Fatalf("ListenHandle(net.Listener) = %v; want nil", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if got, want := srv.Address(), (Addr{Address: "127.0.0.1", Family: "IPv4", Port: port}); got != want {
-		t.Errorf("Address() = %+v; want %+v", got, want)
-	}
-	_, cr := connectClient(t, port)
-	if got := string(cr.waitData(2)); got != "hi" {
-		t.Errorf("client got %q; want %q", got, "hi")
-	}
-	r.waitConnection(1).Destroy()
-	if err := srv.Close(); err != nil {
-		t.Errorf("Close() = %v; want nil", err)
-	}
-	if got, want := names(r.wait()), "listening connection close(false)"; got != want {
-		t.Errorf("server events = %q; want %q", got, want)
-	}
-	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("ln.Accept() after srv.Close() = %v; want %v (the server closes the listener)", err, net.ErrClosed)
-	}
-}
-
-// Node: server.listen(otherServer): both serve one listening socket;
-// closing one leaves the other serving.
-func TestListenHandleServer(t *testing.T) {
-	named := func(name string) func(*Socket) {
-		return func(s *Socket) { s.EndString(name, "") }
-	}
-	a := createServer(t, ServerOptions{}, named("A"))
-	ra := recordServer(t, a)
-	port := listenTCP(t, a)
-	b := createServer(t, ServerOptions{}, named("B"))
-	rb := recordServer(t, b)
-	if err := b.ListenHandle(a); err != nil {
-		t.Fatalf("ListenHandle(*Server) = %v; want nil", err)
-	}
-	t.Cleanup(func() { b.Close() })
-	if got, want := b.Address(), a.Address(); got != want {
-		t.Errorf("b.Address() = %+v; want a's %+v", got, want)
-	}
-
-	// Both serve: each client is served by one of them.
-	for i := range 4 {
-		_, cr := connectClient(t, port)
-		evs := cr.wait()
-		if got := string(dataOf(evs)); got != "A" && got != "B" {
-			t.Errorf("client %d got %q; want A or B", i, got)
-		}
-	}
-
-	if err := a.Close(); err != nil {
-		t.Errorf("a.Close() = %v; want nil", err)
-	}
-	for i := range 2 {
-		_, cr := connectClient(t, port)
-		if got := string(dataOf(cr.wait())); got != "B" {
-			t.Errorf("client %d after a.Close() got %q; want B", i, got)
-		}
-	}
-	if got := count[CloseEvent](ra.wait()); got != 1 {
-		t.Errorf("a: %d CloseEvents; want 1", got)
-	}
-	if err := b.Close(); err != nil {
-		t.Errorf("b.Close() = %v; want nil", err)
-	}
-	evs := rb.wait()
-	if got := count[CloseEvent](evs); got != 1 {
-		t.Errorf("b: %d CloseEvents (events %q); want 1", got, names(evs))
-	}
-	refusedConnect(t, port)
-}
-
-// tcpListenerFile gives the *os.File of a listening TCP socket on
-// 127.0.0.1 and its port; Cleanup closes it.
-func tcpListenerFile(t testing.TB) (*os.File, int) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	f, err := ln.(*net.TCPListener).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f, ln.Addr().(*net.TCPAddr).Port
-}
-
-// Node: server.listen({fd: n}) and listen(handle) with a file.
-func TestListenHandleFile(t *testing.T) {
-	tests := []struct {
-		give string
-		h    func(f *os.File) any
-	}{
-		{give: "*os.File", h: func(f *os.File) any { return f }},
-		{give: "int fd", h: func(f *os.File) any { return int(f.Fd()) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.give, func(t *testing.T) {
-			f, port := tcpListenerFile(t)
-			srv := createServer(t, ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
-			r := recordServer(t, srv)
-			if err := srv.ListenHandle(tt.h(f)); err != nil {
-				t.Fatalf("ListenHandle(%s) = %v; want nil", tt.give, err)
-			}
-			if got := srv.Address().Port; got != port {
-				t.Errorf("Address().Port = %d; want %d", got, port)
-			}
-			// The caller keeps its descriptor: closing it leaves the server serving.
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
-			_, cr := connectClient(t, port)
-			if got := string(cr.waitData(2)); got != "hi" {
-				t.Errorf("client got %q; want %q", got, "hi")
-			}
-			r.waitConnection(1)
-		})
-	}
-}
-
-// Node: test-net-listen-fd0 (a descriptor that is not a socket gives an
-// error, not a crash).
-func TestListenHandleNotASocket(t *testing.T) {
-	tests := []struct {
-		give string
-		h    func(f *os.File) any
-	}{
-		{give: "*os.File", h: func(f *os.File) any { return f }},
-		{give: "int fd", h: func(f *os.File) any { return int(f.Fd()) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.give, func(t *testing.T) {
-			f, err := os.Create(t.TempDir() + "/regular")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { f.Close() })
-			srv := createServer(t, ServerOptions{}, nil)
-			err = srv.ListenHandle(tt.h(f))
-			if err == nil {
-				srv.Close()
-				t.Fatalf("ListenHandle(%s of a regular file) = nil; want an error", tt.give)
-			}
-			var ne *Error
-			if !errors.As(err, &ne) || (ne.Code != "ENOTSOCK" && ne.Code != "EINVAL") || ne.Syscall != "listen" {
-				t.Errorf("ListenHandle(%s of a regular file) = %v; want an *Error with Code ENOTSOCK or EINVAL, Syscall listen", tt.give, err)
-			}
-			if got := srv.Address(); got != (Addr{}) {
-				t.Errorf("Address() after a failed ListenHandle = %+v; want the zero Addr", got)
-			}
-			if err := srv.Close(); !errors.Is(err, ErrNotRunning) {
-				t.Errorf("Close() after a failed ListenHandle = %v; want %v", err, ErrNotRunning)
-			}
-		})
-	}
-}
-
-// Node's listen(handle) calls listen(2) on the handle: a connected socket
-// gives EINVAL at listen time, not a server whose accepts all fail.
-func TestListenHandleConnectedSocket(t *testing.T) {
-	peer, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	c, err := net.Dial("tcp", peer.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := c.(*net.TCPConn).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-
-	srv := createServer(t, ServerOptions{}, nil)
-	err = srv.ListenHandle(f)
-	if err == nil {
-		srv.Close()
-		t.Fatalf("ListenHandle(*os.File of a connected TCP socket) = nil; want an error (Node: listen EINVAL)")
-	}
-	checkSysError(t, "ListenHandle(*os.File of a connected TCP socket)", err, "EINVAL", "listen", syscall.EINVAL)
-}
-
-func TestListenHandleInvalid(t *testing.T) {
-	tests := []struct {
-		give string
-		h    any
-	}{
-		{give: "nil", h: nil},
-		{give: "nil net.Listener", h: net.Listener(nil)},
-		{give: "nil *Server", h: (*Server)(nil)},
-		{give: "nil *os.File", h: (*os.File)(nil)},
-		{give: "negative fd", h: -1},
-		{give: "string", h: "8080"},
-		{give: "float", h: 3.5},
-		{give: "struct", h: struct{}{}},
-		{give: "*Server not listening", h: createServer(t, ServerOptions{}, nil)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.give, func(t *testing.T) {
-			srv := createServer(t, ServerOptions{}, nil)
-			err := srv.ListenHandle(tt.h)
-			if err == nil {
-				srv.Close()
-			}
-			if !errors.Is(err, ErrInvalidArgument) {
-				t.Errorf("ListenHandle(%s) = %v; want an error wrapping %v", tt.give, err, ErrInvalidArgument)
-			}
-			if got := srv.Address(); got != (Addr{}) {
-				t.Errorf("Address() after ListenHandle(%s) = %+v; want the zero Addr", tt.give, got)
-			}
-		})
-	}
-}
-
-// childEnv names the test a child process of the test binary is to run
-// (for cases that crash the process).
-const childEnv = "NODENET_SERVER_TEST_CHILD"
-
-// A typed nil listener is a nil value too. It is run in a child process:
-// a panic in the accept goroutine would take the whole test binary down.
-func TestListenHandleTypedNilListener(t *testing.T) {
-	if os.Getenv(childEnv) == t.Name() {
-		srv := createServer(t, ServerOptions{}, nil)
-		err := srv.ListenHandle((*net.TCPListener)(nil))
-		fmt.Printf("RESULT invalid=%v err=%v\n", errors.Is(err, ErrInvalidArgument), err)
-		if err == nil {
-			srv.Address()
-			srv.Close()
-		}
-		return
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		lines := strings.Split(string(out), "\n")
-		t.Fatalf("ListenHandle((*net.TCPListener)(nil)) crashed the process (%v):\n%s", err, strings.Join(lines[:min(len(lines), 12)], "\n"))
-	}
-	if !strings.Contains(string(out), "RESULT invalid=true") {
-		t.Errorf("ListenHandle((*net.TCPListener)(nil)): %s; want an error wrapping %v", out, ErrInvalidArgument)
-	}
-}
-
-// Node: test-pipe-address; Node's EADDRINUSE on a path in use.
-func TestListenUnix(t *testing.T) {
-	path := sockPath(t)
-	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.EndString("unix", "") })
-	r := recordServer(t, srv)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatalf("ListenUnix(%q) = %v; want nil", path, err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	if got, want := srv.Address(), (Addr{Address: path}); got != want {
-		t.Errorf("Address() = %+v; want %+v", got, want)
-	}
-
-	second := createServer(t, ServerOptions{}, nil)
-	err := second.ListenUnix(path)
-	if err == nil {
-		second.Close()
-	}
-	checkSysError(t, fmt.Sprintf("second ListenUnix(%q)", path), err, "EADDRINUSE", "listen", syscall.EADDRINUSE)
-
-	// The failed listen left the first server's socket file alone.
-	c, err := ConnectUnix(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := string(dataOf(record(t, c).wait())); got != "unix" {
-		t.Errorf("client got %q; want %q", got, "unix")
-	}
-	r.waitConnection(1)
-
-	if err := srv.Close(); err != nil {
-		t.Errorf("Close() = %v; want nil", err)
-	}
-	r.wait()
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("os.Stat(%q) after Close = %v; want %v", path, err, os.ErrNotExist)
-	}
-	if err := srv.ListenUnix(""); !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("ListenUnix(\"\") = %v; want an error wrapping %v", err, ErrInvalidArgument)
-	}
-}
-
-func TestListenAlreadyListening(t *testing.T) {
-	tests := []struct {
-		give   string
-		listen func(t *testing.T, srv *Server) error
-	}{
-		{give: "Listen", listen: func(t *testing.T, srv *Server) error { return srv.Listen(0, "127.0.0.1", 0) }},
-		{give: "ListenUnix", listen: func(t *testing.T, srv *Server) error { return srv.ListenUnix(sockPath(t)) }},
-		{give: "ListenHandle", listen: func(t *testing.T, srv *Server) error {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			return srv.ListenHandle(ln)
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.give, func(t *testing.T) {
-			srv := createServer(t, ServerOptions{}, nil)
-			port := listenTCP(t, srv)
-			if err := tt.listen(t, srv); !errors.Is(err, ErrAlreadyListening) {
-				t.Errorf("%s on a listening server = %v; want %v", tt.give, err, ErrAlreadyListening)
-			}
-			if got := srv.Address().Port; got != port {
-				t.Errorf("Address().Port after a second %s = %d; want %d", tt.give, got, port)
-			}
-		})
-	}
-}
-
-func TestListenInvalidArguments(t *testing.T) {
-	tests := []struct {
-		give     string
-		port     int
-		backlog  int
-		wantText string
-	}{
-		{give: "port -1", port: -1, wantText: "port should be >= 0 and < 65536"},
-		{give: "port 65536", port: 65536, wantText: "port should be >= 0 and < 65536"},
-		{give: "backlog -1", port: 0, backlog: -1, wantText: "backlog"},
-	}
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	for _, tt := range tests {
-		err := srv.Listen(tt.port, "127.0.0.1", tt.backlog)
-		if !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("Listen(%d, 127.0.0.1, %d) = %v; want an error wrapping %v", tt.port, tt.backlog, err, ErrInvalidArgument)
-		}
-		if err != nil && !strings.Contains(err.Error(), tt.wantText) {
-			t.Errorf("Listen(%d, 127.0.0.1, %d) = %q; want a message containing %q", tt.port, tt.backlog, err, tt.wantText)
-		}
-		if got := srv.Address(); got != (Addr{}) {
-			t.Errorf("Address() after Listen(%d, 127.0.0.1, %d) = %+v; want the zero Addr", tt.port, tt.backlog, got)
-		}
-	}
-	// Thrown in Node, so no 'error' event: the server then listens normally.
-	listenTCP(t, srv)
-	r.waitFor("listening", isKind[ListeningEvent]) // a Close at once would cancel it
-	if err := srv.Close(); err != nil {
-		t.Errorf("Close() = %v; want nil", err)
-	}
-	if got, want := names(r.wait()), "listening close(false)"; got != want {
-		t.Errorf("server events = %q; want %q", got, want)
 	}
 }
 
@@ -1116,40 +910,115 @@ func TestServerConnectionEvents(t *testing.T) {
 	}
 }
 
-// Node: listen(port, host) with a host that does not resolve gives
-// 'error' getaddrinfo ENOTFOUND.
-func TestListenUnresolvableHost(t *testing.T) {
-	offlineDNS(t)
-	const host = "no.such.host.invalid"
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if _, err := net.DefaultResolver.LookupHost(ctx, host); err == nil {
-		t.Skipf("%s resolves here: cannot test a lookup failure", host)
-	} else if ctx.Err() != nil {
-		t.Skipf("looking up %s takes more than 3s here (no DNS?): %v", host, err)
-	}
+// logBuffer collects what the standard logger writes, for a test to read
+// while the logger may still write.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
 
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	err := srv.Listen(0, host, 0)
-	checkSysError(t, fmt.Sprintf("Listen(0, %q, 0)", host), err, "ENOTFOUND", "getaddrinfo", 0)
-	if err != nil {
-		if got, want := err.Error(), "getaddrinfo ENOTFOUND"; got != want {
-			t.Errorf("Listen(0, %q, 0).Error() = %q; want %q", host, got, want)
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// captureLog sends the standard logger's output to a buffer for the rest
+// of the test.
+func captureLog(t *testing.T) *logBuffer {
+	buf := new(logBuffer)
+	old := log.Writer()
+	log.SetOutput(buf)
+	t.Cleanup(func() { log.SetOutput(old) })
+	return buf
+}
+
+// TestHandlerPanicIsRecovered proves that a connection handler's panic
+// does not end the process, as in net/http: it is logged with its stack,
+// that connection is destroyed (its client sees the end), the server's
+// events carry it as an ErrorEvent, the other connections, open or new,
+// go on, and Shutdown, which counts the handler as returned, returns nil.
+func TestHandlerPanicIsRecovered(t *testing.T) {
+	logged := captureLog(t)
+	errBoom := errors.New("boom")
+	srv := createServer(t, ServerOptions{Flow: Flow{Framing: Lines(64)}}, func(c *Socket) {
+		for ev := range c.Events() {
+			switch ev := ev.(type) {
+			case DataEvent:
+				if string(ev.Data) == "panic" {
+					panic(errBoom)
+				}
+				c.Send(append(ev.Data, '\n'), nil)
+			case ShutdownEvent:
+				c.End()
+			}
+		}
+	})
+	sevs := newEventLog(t, "server events", srv.Events(), nil)
+	port := listenTCP(t, srv)
+	type client struct {
+		conn net.Conn
+		r    *bufio.Reader
+	}
+	dial := func() client {
+		c := dialRaw(t, port)
+		c.SetDeadline(time.Now().Add(testTimeout))
+		return client{c, bufio.NewReader(c)}
+	}
+	echo := func(c client, line string) {
+		t.Helper()
+		if _, err := io.WriteString(c.conn, line+"\n"); err != nil {
+			t.Fatalf("writing %q: %v", line, err)
+		}
+		if got, err := c.r.ReadString('\n'); err != nil || got != line+"\n" {
+			t.Fatalf("echo of %q = %q, %v", line, got, err)
 		}
 	}
-	ev := r.waitFor("error", isKind[ErrorEvent])
-	if evErr := ev.(ErrorEvent).Err; evErr != err {
-		t.Errorf("ErrorEvent.Err = %v; want the error Listen returned (%v)", evErr, err)
+	open := dial()
+	echo(open, "before")
+
+	bad := dial()
+	if _, err := io.WriteString(bad.conn, "panic\n"); err != nil {
+		t.Fatal(err)
 	}
-	if got := srv.Address(); got != (Addr{}) {
-		t.Errorf("Address() after a failed Listen = %+v; want the zero Addr", got)
+	rest, err := io.ReadAll(bad.r)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) || len(rest) > 0 {
+		t.Errorf("the client of the panicking handler read %q, %v; want the end (EOF or a reset)", rest, err)
 	}
-	// The server can listen after it; its events end with the close.
-	listenTCP(t, srv)
-	r.waitFor("listening", isKind[ListeningEvent])
-	srv.Close()
-	if got, want := names(r.wait()), "error(getaddrinfo ENOTFOUND) listening close(false)"; got != want {
-		t.Errorf("server events = %q; want %q", got, want)
+	ev := sevs.waitFor("the handler's panic", isKind[ErrorEvent]).(ErrorEvent)
+	if !errors.Is(ev.Err, errBoom) || !strings.Contains(ev.Err.Error(), "panicked") {
+		t.Errorf("the server's ErrorEvent = %v; want the handler's panic, wrapping its error", ev.Err)
 	}
+	// The log comes before the destroy that the client saw.
+	if out := logged.String(); !strings.Contains(out, "nodenet: panic serving 127.0.0.1:") ||
+		!strings.Contains(out, "boom") || !strings.Contains(out, "TestHandlerPanicIsRecovered") {
+		t.Errorf("log = %q; want the panic and its stack", out)
+	}
+
+	echo(open, "after")
+	fresh := dial()
+	echo(fresh, "new")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Shutdown(ctxTimeout(t)) }()
+	for _, c := range []client{open, fresh} {
+		// The handler Ends at the ShutdownEvent.
+		if rest, err := io.ReadAll(c.r); err != nil || len(rest) > 0 {
+			t.Errorf("read %q, %v before the end; want nothing", rest, err)
+		}
+		c.conn.Close()
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("Shutdown = %v; want nil", err)
+	}
+	if st := srv.Stats(); st.Accepted != 3 || srv.Connections() != 0 || st.Forced != 0 {
+		t.Errorf("Stats = %+v; want 3 accepted, none active or forced", st)
+	}
+	sevs.wait()
 }

@@ -179,8 +179,8 @@ func benchCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// getsockoptInt reads an integer socket option of fd, for bySockopt
-// (beyond_test.go) and nodeSockopt (node_test.go).
+// getsockoptInt reads an integer socket option of fd, for getsockopt
+// (helpers_net_test.go).
 func getsockoptInt(fd uintptr, level, opt int) (int, error) {
 	return syscall.GetsockoptInt(int(fd), level, opt)
 }
@@ -188,7 +188,7 @@ func getsockoptInt(fd uintptr, level, opt int) (int, error) {
 // byRawSocket makes a TCP socket bound to ip:port (0: any port) that
 // listens with a backlog of 0 when listen is set; bound but not listening,
 // it refuses connections while keeping the port. Cleanup closes it; on
-// error nothing is left open. For the tests of beyond_test.go.
+// error nothing is left open. For the Happy Eyeballs and listen tests.
 func byRawSocket(t testing.TB, ip netip.Addr, port int, listen bool) (int, error) {
 	t.Helper()
 	fam := syscall.AF_INET
@@ -242,8 +242,8 @@ type nodeStall struct {
 	conns chan *Socket // accepted sockets, the filler excepted
 }
 
-// nodeStalled makes a nodeStall, for the tests of node_test.go and
-// node_pummel_test.go.
+// nodeStalled makes a nodeStall, for the ports of Node's tests
+// (node_*_test.go).
 func nodeStalled(t *testing.T, opts ServerOptions) *nodeStall {
 	t.Helper()
 	fd, err := tcpSocket(syscall.AF_INET)
@@ -292,7 +292,7 @@ func (st *nodeStall) release(t *testing.T) {
 }
 
 // nodeFD0IsSocket reports whether descriptor 0 is a socket, or closed,
-// for TestNode_net_listen_fd0 (node_test.go), which wants a descriptor
+// for TestNode_net_listen_fd0 (node_server_test.go), which wants a descriptor
 // that is open and not a socket.
 func nodeFD0IsSocket(t *testing.T) bool {
 	var st syscall.Stat_t

@@ -1,3 +1,21 @@
+// Timeouts: SetTimeout and the idle events, on reads, writes and while connecting.
+//
+// The four idle watches are served by one timer: SetTimeout (all idle: TimeoutEvent),
+// SetReadIdleTimeout (ReadIdleEvent), SetWriteIdleTimeout (WriteIdleEvent) and
+// SetWriteStallTimeout (bytes queued, none handed to the kernel: WriteStallEvent). The
+// TestIdle* timeouts are short real durations over real loopback sockets. No assertion depends
+// on how promptly the timer runs: events are checked for presence, order and count, and times
+// only as lower bounds ("not before d", measured with time.Since from a moment before the
+// activity that armed the watch). Absence ("no second event", "no event when disabled") is
+// checked against a clock that is itself an event: another watch, set after the first event
+// with three or four times the duration; the same timer serves both, so by the time the
+// clock's event is queued, any due event of the watch under test has been queued too. A
+// barrier (the peer sends a byte, the test waits for its DataEvent) then makes sure everything
+// queued before has reached the recorder. Two tests assume more, and say so:
+// TestIdleActivityResets, that a loopback round trip driven by the test takes well under
+// idleLong (100 ms); TestIdleProgressWithinBatch, that a 10 ms ticker pacing the peer's reads
+// is not late by 100 ms.
+
 package nodenet
 
 import (
@@ -6,30 +24,210 @@ import (
 	"io"
 	"net"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
-// Tests of the four idle watches served by one timer: SetTimeout (all
-// idle: TimeoutEvent), SetReadIdleTimeout (ReadIdleEvent),
-// SetWriteIdleTimeout (WriteIdleEvent) and SetWriteStallTimeout (bytes
-// queued, none handed to the kernel: WriteStallEvent).
-//
-// The timeouts are short real durations over real loopback sockets. No
-// assertion depends on how promptly the timer runs: events are checked
-// for presence, order and count, and times only as lower bounds ("not
-// before d", measured with time.Since from a moment before the activity
-// that armed the watch). Absence ("no second event", "no event when
-// disabled") is checked against a clock that is itself an event: another
-// watch, set after the first event with three or four times the duration;
-// the same timer serves both, so by the time the clock's event is queued,
-// any due event of the watch under test has been queued too. A barrier
-// (the peer sends a byte, the test waits for its DataEvent) then makes
-// sure everything queued before has reached the recorder.
-//
-// Two tests assume more, and say so: TestIdleActivityResets, that a
-// loopback round trip driven by the test takes well under idleLong
-// (100 ms); TestIdleProgressWithinBatch, that a 10 ms ticker pacing the
-// peer's reads is not late by 100 ms.
+// TestSilentPeerTimeout: a peer that goes silent is noticed through the
+// idle timeout, and the program closes the connection.
+func TestSilentPeerTimeout(t *testing.T) {
+	s, raw := rawPair(t, ConnectOptions{})
+	if err := s.SetTimeout(30 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event
+	for ev := range s.Events() {
+		evs = append(evs, ev)
+		if _, ok := ev.(TimeoutEvent); ok {
+			s.Destroy()
+		}
+	}
+	if got, want := names(evs), "connect timeout close(false)"; got != want {
+		t.Errorf("events %q; want %q", got, want)
+	}
+	if got := readAll(t, raw); len(got) != 0 {
+		t.Errorf("peer read %q", got)
+	}
+}
+
+// edgeAt sleeps on the bubble's fake clock until d after start, then lets
+// every goroutine of the bubble settle.
+func edgeAt(start time.Time, d time.Duration) {
+	time.Sleep(d - time.Since(start))
+	synctest.Wait()
+}
+
+// TestIdleTimeoutFakeClock is Node's idle timeout on a fake clock: a timeout
+// once per idle period, re-armed by the peer's data and by the socket's
+// own writes; a negative value is an error that changes nothing; 0
+// disables; the socket stays open; nothing after Destroy.
+func TestIdleTimeoutFakeClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ms = time.Millisecond
+		s, peer := pipeSocket(t, false)
+		r := record(t, s)
+		go io.Copy(io.Discard, peer) // the peer reads what the socket sends; ends when the pipe closes
+
+		start := time.Now()
+		if err := s.SetTimeout(100 * ms); err != nil {
+			t.Fatalf("SetTimeout(100ms) = %v; want nil", err)
+		}
+		check := func(at time.Duration, want int) {
+			t.Helper()
+			edgeAt(start, at)
+			if got := count[TimeoutEvent](r.events()); got != want {
+				t.Errorf("TimeoutEvents at %v = %d; want %d", at, got, want)
+			}
+			if got := s.ReadyState(); got != StateOpen {
+				t.Errorf("ReadyState at %v = %v; want open", at, got)
+			}
+		}
+		send := func(at time.Duration, p string) {
+			t.Helper()
+			edgeAt(start, at)
+			if _, err := s.SendString(p, "", nil); err != nil {
+				t.Fatalf("SendString at %v = %v; want nil", at, err)
+			}
+			synctest.Wait()
+		}
+
+		check(99*ms, 0)
+		check(100*ms, 1)
+		check(249*ms, 1) // idle: no second timeout
+
+		// The peer's data re-arms it.
+		edgeAt(start, 250*ms)
+		if _, err := peer.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		check(349*ms, 1)
+		check(350*ms, 2)
+
+		// A write of the socket re-arms it.
+		send(500*ms, "y")
+		check(599*ms, 2)
+		check(600*ms, 3)
+
+		// A negative timeout is an error and leaves the timeout in force.
+		send(650*ms, "z")
+		edgeAt(start, 700*ms)
+		if err := s.SetTimeout(-1); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("SetTimeout(-1) = %v; want an error wrapping ErrInvalidArgument", err)
+		}
+		check(749*ms, 3)
+		check(800*ms, 4)
+
+		// 0 disables it, even when armed.
+		send(900*ms, "w")
+		edgeAt(start, 950*ms)
+		if err := s.SetTimeout(0); err != nil {
+			t.Errorf("SetTimeout(0) = %v; want nil", err)
+		}
+		check(2000*ms, 4)
+
+		// Destroy cancels an armed timeout.
+		if err := s.SetTimeout(100 * ms); err != nil {
+			t.Fatal(err)
+		}
+		edgeAt(start, 2050*ms)
+		s.Destroy()
+		edgeAt(start, 3000*ms)
+		evs := r.wait()
+		if got, want := names(evs), "timeout data timeout timeout timeout close(false)"; got != want {
+			t.Errorf("events = %q; want %q", got, want)
+		}
+	})
+}
+
+// TestTimeoutHandlerWriteRearms ports test-net-can-reset-timeout: a
+// consumer that writes on every TimeoutEvent re-arms the timeout with
+// that write, so it gets one TimeoutEvent per idle period until the peer
+// ends; with a peer that ends at once, exactly one.
+func TestTimeoutHandlerWriteRearms(t *testing.T) {
+	tests := []struct {
+		name string
+		give time.Duration // how long the peer stays after the first reply
+		want int
+	}{
+		{name: "peer ends at once", give: 0, want: 1},
+		{name: "peer stays 250ms", give: 250 * time.Millisecond, want: 3},
+		{name: "peer stays 450ms", give: 450 * time.Millisecond, want: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, peer := pipeSocket(t, false)
+				if err := s.SetTimeout(100 * time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+				timeouts := 0
+				done := make(chan []Event, 1)
+				go func() {
+					var evs []Event
+					for ev := range s.Events() {
+						evs = append(evs, ev)
+						switch ev.(type) {
+						case TimeoutEvent:
+							timeouts++
+							if _, err := s.SendString("WHAT.", "", nil); err != nil {
+								t.Errorf("SendString in the timeout handler = %v; want nil", err)
+							}
+						case EndEvent:
+							s.End()
+						}
+					}
+					done <- evs
+				}()
+
+				buf := make([]byte, len("WHAT."))
+				if _, err := io.ReadFull(peer, buf); err != nil {
+					t.Fatalf("peer read: %v", err)
+				}
+				copied := make(chan struct{})
+				go func() {
+					io.Copy(io.Discard, peer)
+					close(copied)
+				}()
+				time.Sleep(tt.give)
+				peer.Close() // EOF for the socket: net.Pipe has no CloseWrite
+				recv(t, copied, "the peer's reader to end")
+				evs := recv(t, done, "the events to end")
+				if timeouts != tt.want {
+					t.Errorf("TimeoutEvents = %d; want %d (events %s)", timeouts, tt.want, names(evs))
+				}
+				if got := evs[len(evs)-1]; got != (CloseEvent{}) {
+					t.Errorf("last event = %v; want close(false) (events %s)", got, names(evs))
+				}
+			})
+		})
+	}
+}
+
+// TestTimeoutWhileConnecting: the idle timeout covers the connecting
+// phase (Node v0.10's net.js): a connect that hangs gives a TimeoutEvent while
+// the socket is still opening, and nothing is aborted.
+func TestTimeoutWhileConnecting(t *testing.T) {
+	c, err := NewSocket(SocketOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetTimeout(20 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ConnectOptions{Port: edgeBlackHole(t), Host: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	r := record(t, c)
+	r.waitFor("timeout", isKind[TimeoutEvent])
+	if got := c.ReadyState(); got != StateOpening {
+		t.Errorf("ReadyState at the TimeoutEvent = %v; want opening", got)
+	}
+	c.Destroy()
+	if got, want := names(r.wait()), "timeout close(false)"; got != want {
+		t.Errorf("events = %q; want %q", got, want)
+	}
+}
 
 const (
 	idleShort = 30 * time.Millisecond  // a watch expected to fire

@@ -1,7 +1,6 @@
-package nodenet
+// TLS clients: Connect with TLS, close_notify then FIN, failures and stalls.
 
-// Tests of the TLS client (ConnectOptions.TLSConfig) and of End on TLS
-// sockets: close_notify, then the FIN.
+package nodenet
 
 import (
 	"context"
@@ -38,22 +37,6 @@ type tlsPeer struct {
 	tc  *tls.Conn
 }
 
-// newTLSPeer runs TLS over raw, as a server (isServer) or as a client.
-func newTLSPeer(t testing.TB, raw net.Conn, isServer bool) *tlsPeer {
-	t.Helper()
-	p := &tlsPeer{raw: raw, rec: &eofConn{Conn: raw}}
-	if isServer {
-		p.tc = tls.Server(p.rec, serverTLS(t))
-	} else {
-		cfg := clientTLS(t)
-		cfg.ServerName = "127.0.0.1"
-		p.tc = tls.Client(p.rec, cfg)
-	}
-	p.tc.SetDeadline(time.Now().Add(testTimeout))
-	t.Cleanup(func() { p.tc.Close() })
-	return p
-}
-
 // checkCloseNotifyThenFIN reads the TLS stream until its end, wanting
 // want, and checks that the end was close_notify (the TLS reader stopped
 // without the raw conn's EOF), followed by the TCP FIN (the raw conn then
@@ -71,6 +54,22 @@ func (p *tlsPeer) checkCloseNotifyThenFIN(t testing.TB, want string) {
 	if n, err := p.raw.Read(make([]byte, 64)); n != 0 || !errors.Is(err, io.EOF) {
 		t.Errorf("raw TCP read after close_notify = %d, %v; want 0, EOF (the FIN)", n, err)
 	}
+}
+
+// newTLSPeer runs TLS over raw, as a server (isServer) or as a client.
+func newTLSPeer(t testing.TB, raw net.Conn, isServer bool) *tlsPeer {
+	t.Helper()
+	p := &tlsPeer{raw: raw, rec: &eofConn{Conn: raw}}
+	if isServer {
+		p.tc = tls.Server(p.rec, serverTLS(t))
+	} else {
+		cfg := clientTLS(t)
+		cfg.ServerName = "127.0.0.1"
+		p.tc = tls.Client(p.rec, cfg)
+	}
+	p.tc.SetDeadline(time.Now().Add(testTimeout))
+	t.Cleanup(func() { p.tc.Close() })
+	return p
 }
 
 // TestTLSEndSendsCloseNotifyThenFIN: End of a TLS socket, be it a TLS

@@ -1,9 +1,6 @@
-package nodenet
+// TLS servers, WrapConn with TLS, and closes that block in the TLS layer.
 
-// Tests of the TLS server (ServerOptions.TLSConfig): the handshake off the
-// accept loop and its timeout, admission (BlockList, the limit), Close and
-// Shutdown with connections in their handshake and established, and
-// interop with a Go client and with openssl s_client.
+package nodenet
 
 import (
 	"bytes"
@@ -30,58 +27,318 @@ import (
 	"time"
 )
 
-// ---- helpers ----
-
-// testCert is a self-signed certificate for 127.0.0.1, ::1 and
-// localhost, made once, in memory.
-var testCert = sync.OnceValues(func() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "nodenet test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:     []string{"localhost"},
-		// A CA, so that openssl's -CAfile accepts it as its own root.
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
-})
-
-func tlsCert(t testing.TB) tls.Certificate {
+// icTLSConfigs makes a self-signed ECDSA certificate valid for 127.0.0.1
+// and ::1, and returns a server config that presents it and a client
+// config that trusts it alone.
+func icTLSConfigs(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
-	cert, err := testCert()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cert
-}
-
-// serverTLS is a server config with the test certificate.
-func serverTLS(t testing.TB) *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{tlsCert(t)}}
-}
-
-// clientTLS is a client config that trusts the test certificate only.
-func clientTLS(t testing.TB) *tls.Config {
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "nodenet interop test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
 	roots := x509.NewCertPool()
-	roots.AddCert(tlsCert(t).Leaf)
-	return &tls.Config{RootCAs: roots}
+	roots.AddCert(leaf)
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}}
+	client = &tls.Config{RootCAs: roots}
+	return server, client
+}
+
+// icTLSServer serves TLS on 127.0.0.1 with Go's tls.Listen: each accepted
+// conn completes its handshake, is wrapped with WrapConn, and handle runs
+// with the socket in a goroutine of its own. Cleanup stops accepting,
+// destroys the sockets and waits for every goroutine.
+func icTLSServer(t *testing.T, cfg *tls.Config, opts SocketOptions, handle func(*Socket)) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		socks   []*Socket
+		stopped bool
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed by Cleanup
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tc := c.(*tls.Conn)
+				ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+				defer cancel()
+				// The handshake first: tls.Conn cannot send close_notify
+				// (End's CloseWrite) before it.
+				if err := tc.HandshakeContext(ctx); err != nil {
+					tc.Close()
+					return
+				}
+				s, err := WrapConn(tc, opts)
+				if err != nil {
+					t.Errorf("WrapConn(accepted *tls.Conn) = %v", err)
+					tc.Close()
+					return
+				}
+				mu.Lock()
+				socks = append(socks, s)
+				if stopped {
+					s.Destroy()
+				}
+				mu.Unlock()
+				handle(s)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		stopped = true
+		for _, s := range socks {
+			s.Destroy()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// lifeEvents keeps the events that are not data nor drain: the life of
+// the connection.
+func lifeEvents(evs []Event) []Event {
+	var out []Event
+	for _, ev := range evs {
+		switch ev.(type) {
+		case DataEvent, DrainEvent:
+		default:
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// A TLS echo server made of WrapConn'd *tls.Conns piped into themselves,
+// and a WrapConn'd TLS client: the data comes back whole both ways (over a
+// MiB exercises the backpressure of both queues), the client's End goes
+// through TLS as close_notify and comes back the same way, and both ends
+// close cleanly.
+func TestWrapConnTLSEcho(t *testing.T) {
+	srvCfg, cliCfg := icTLSConfigs(t)
+	for _, tc := range []struct {
+		name string
+		size int
+	}{
+		{"small", 11},
+		{"3MiB", 3<<20 + 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srvEvents := make(chan []Event, 1)
+			addr := icTLSServer(t, srvCfg, SocketOptions{}, func(s *Socket) {
+				s.Pipe(s)
+				var evs []Event
+				for ev := range s.Events() {
+					evs = append(evs, ev)
+				}
+				srvEvents <- lifeEvents(evs)
+			})
+			raw, err := tls.Dial("tcp", addr, cliCfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := WrapConn(raw, SocketOptions{})
+			if err != nil {
+				raw.Close()
+				t.Fatalf("WrapConn(*tls.Conn) = %v", err)
+			}
+			rec := record(t, c)
+			payload := icPayload(t, tc.size)
+			wrote := make(chan error, 1)
+			go func() {
+				_, err := c.Write(payload)
+				if err == nil {
+					err = c.End()
+				}
+				wrote <- err
+			}()
+			evs := rec.wait()
+			if err := recv(t, wrote, "the client's writes"); err != nil {
+				t.Fatalf("client Write/End: %v", err)
+			}
+			got := dataOf(evs)
+			if len(got) != len(payload) || sha256.Sum256(got) != sha256.Sum256(payload) {
+				t.Errorf("echo: got %d bytes (sha256 %x); want %d bytes (sha256 %x)",
+					len(got), sha256.Sum256(got), len(payload), sha256.Sum256(payload))
+			}
+			if got, want := names(evs), "data end close(false)"; got != want {
+				t.Errorf("client events %q; want %q", got, want)
+			}
+			if got, want := names(recv(t, srvEvents, "the server's events")), "end close(false)"; got != want {
+				t.Errorf("server events %q; want %q", got, want)
+			}
+			if n := c.BytesWritten(); n != int64(tc.size) {
+				t.Errorf("client BytesWritten = %d; want %d", n, tc.size)
+			}
+			if n := c.BytesRead(); n != int64(tc.size) {
+				t.Errorf("client BytesRead = %d; want %d", n, tc.size)
+			}
+		})
+	}
+}
+
+// Half-close through TLS: the client sends a MiB and ends (close_notify);
+// the server, with AllowHalfOpen, sees the end, is still writable, and
+// answers with a digest of what it got, then ends too. The client is a
+// plain *tls.Conn (CloseWrite, then reading to io.EOF) or a WrapConn'd
+// one (End, then events).
+func TestWrapConnTLSHalfClose(t *testing.T) {
+	srvCfg, cliCfg := icTLSConfigs(t)
+	payload := icPayload(t, 1<<20+3)
+	reply := fmt.Sprintf("%d %x\n", len(payload), sha256.Sum256(payload))
+	for _, tc := range []struct {
+		name   string
+		client func(t *testing.T, raw *tls.Conn) string // sends payload, ends, returns what came back
+	}{
+		{"go tls.Conn", func(t *testing.T, raw *tls.Conn) string {
+			defer raw.Close()
+			if _, err := raw.Write(payload); err != nil {
+				t.Fatal(err)
+			}
+			if err := raw.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			return string(readAll(t, raw))
+		}},
+		{"WrapConn", func(t *testing.T, raw *tls.Conn) string {
+			c, err := WrapConn(raw, SocketOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := record(t, c)
+			if _, err := c.Write(payload); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.End(); err != nil {
+				t.Fatal(err)
+			}
+			evs := rec.wait()
+			if got, want := names(evs), "data end close(false)"; got != want {
+				t.Errorf("client events %q; want %q", got, want)
+			}
+			return string(dataOf(evs))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type result struct {
+				atEnd ReadyState
+				life  string
+			}
+			results := make(chan result, 1)
+			addr := icTLSServer(t, srvCfg, SocketOptions{AllowHalfOpen: true}, func(s *Socket) {
+				h := sha256.New()
+				n := 0
+				var r result
+				var evs []Event
+				for ev := range s.Events() {
+					evs = append(evs, ev)
+					switch ev := ev.(type) {
+					case DataEvent:
+						h.Write(ev.Data)
+						n += len(ev.Data)
+					case EndEvent:
+						r.atEnd = s.ReadyState()
+						s.SendString(fmt.Sprintf("%d %x\n", n, h.Sum(nil)), "", nil)
+						s.End()
+					}
+				}
+				r.life = names(lifeEvents(evs))
+				results <- r
+			})
+			raw, err := tls.Dial("tcp", addr, cliCfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tc.client(t, raw); got != reply {
+				t.Errorf("client got %q after its end; want %q", got, reply)
+			}
+			r := recv(t, results, "the server's result")
+			if r.atEnd != StateWriteOnly {
+				t.Errorf("server ReadyState at the client's end = %v; want writeOnly", r.atEnd)
+			}
+			if want := "end close(false)"; r.life != want {
+				t.Errorf("server events %q; want %q", r.life, want)
+			}
+		})
+	}
+}
+
+// tls.Conn cannot send close_notify before its handshake: End on a
+// wrapped conn whose handshake has not completed (here the server never
+// answers) destroys the socket with crypto/tls's error, as WrapConn's
+// documentation warns.
+func TestWrapConnTLSEndBeforeHandshake(t *testing.T) {
+	_, cliCfg := icTLSConfigs(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c // a silent server: it never answers the ClientHello
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peer := recv(t, accepted, "the accepted conn"); peer != nil {
+		defer peer.Close()
+	}
+	cfg := cliCfg.Clone()
+	cfg.ServerName = "127.0.0.1" // else the handshake fails at once, before it waits for the server
+	c, err := WrapConn(tls.Client(raw, cfg), SocketOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := record(t, c)
+	if err := c.End(); err != nil {
+		t.Fatalf("End = %v", err)
+	}
+	evs := rec.wait()
+	if got := names(evs); !strings.HasPrefix(got, "error(") || !strings.HasSuffix(got, " close(true)") {
+		t.Errorf("events %q; want an error, then close(true)", got)
+	}
+	if e, ok := evs[0].(ErrorEvent); !ok || !strings.Contains(fmt.Sprint(errors.Unwrap(e.Err)), "handshake") {
+		t.Errorf("first event %v; want an error caused by crypto/tls's complaint about the handshake", evs[0])
+	}
 }
 
 // tlsDial connects a Go TLS client to 127.0.0.1:port and completes the
@@ -132,17 +389,6 @@ func expectEOF(t testing.TB, what string, c net.Conn) {
 		t.Errorf("%s: Read = %d, %v; want 0, EOF", what, n, err)
 	}
 }
-
-// checkCode checks that err is an *Error with code.
-func checkCode(t testing.TB, what string, err error, code string) {
-	t.Helper()
-	var ne *Error
-	if !errors.As(err, &ne) || ne.Code != code {
-		t.Errorf("%s = %v (%T); want an *Error with Code %s", what, err, err, code)
-	}
-}
-
-// ---- tests ----
 
 // TestTLSServerRoundTrip: a Go TLS client talks to a TLS server; the
 // ConnectionEvent comes with the handshake done, the socket reads and
@@ -619,5 +865,98 @@ func TestTLSManyRecordsAtOnce(t *testing.T) {
 	sr.s.End()
 	if got, want := names(sr.wait()), "data end close(false)"; got != want {
 		t.Errorf("events = %q; want %q", got, want)
+	}
+}
+
+// slowCloseConn is a conn without a descriptor whose Close and CloseWrite
+// block until release is closed, as a *tls.Conn's do while close_notify
+// waits on a peer that does not read (crypto/tls allows that 5 seconds).
+type slowCloseConn struct {
+	net.Conn
+	release chan struct{}
+	closing chan struct{} // 1-buffered: Close or CloseWrite has begun
+}
+
+func (c *slowCloseConn) Close() error {
+	c.began()
+	<-c.release
+	return c.Conn.Close()
+}
+
+func (c *slowCloseConn) CloseWrite() error {
+	c.began()
+	<-c.release
+	return nil
+}
+
+func (c *slowCloseConn) began() {
+	select {
+	case c.closing <- struct{}{}:
+	default:
+	}
+}
+
+func newSlowCloseSocket(t *testing.T) (*Socket, *slowCloseConn, net.Conn) {
+	t.Helper()
+	a, b := net.Pipe()
+	t.Cleanup(func() { b.Close() })
+	c := &slowCloseConn{Conn: a, release: make(chan struct{}), closing: make(chan struct{}, 1)}
+	s, err := WrapConn(c, SocketOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, b
+}
+
+// TestSlowCloseDestroyDoesNotWait: Destroy of a socket whose conn takes
+// long to close (TLS) returns at once; the CloseEvent waits for the close.
+func TestSlowCloseDestroyDoesNotWait(t *testing.T) {
+	s, c, _ := newSlowCloseSocket(t)
+	r := record(t, s)
+	done := make(chan struct{})
+	go func() { s.Destroy(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatal("Destroy waited for the conn's Close")
+	}
+	<-c.closing
+	if got := s.BufferSize(); got != 0 { // the lock is free meanwhile
+		t.Errorf("BufferSize() = %d while the conn closes; want 0", got)
+	}
+	if got := names(r.events()); got != "" {
+		t.Errorf("events before the conn has closed = %q; want none", got)
+	}
+	close(c.release)
+	if got := names(r.wait()); got != "close(false)" {
+		t.Errorf("events = %q; want %q", got, "close(false)")
+	}
+}
+
+// TestSlowCloseEndDoesNotBlockTheSocket: End's CloseWrite on such a conn
+// runs without the socket's lock: End returns, and other methods answer
+// while it waits.
+func TestSlowCloseEndDoesNotBlockTheSocket(t *testing.T) {
+	s, c, peer := newSlowCloseSocket(t)
+	r := record(t, s)
+	go func() { // the peer reads what comes
+		buf := make([]byte, 512)
+		for {
+			if _, err := peer.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	if err := s.EndString("bye", ""); err != nil {
+		t.Fatal(err)
+	}
+	<-c.closing // CloseWrite has begun, and blocks
+	if got := s.ReadyState(); got != StateReadOnly {
+		t.Errorf("ReadyState() while CloseWrite waits = %v; want %v", got, StateReadOnly)
+	}
+	s.Destroy() // returns though CloseWrite still waits
+	close(c.release)
+	if got := names(r.wait()); got != "close(false)" {
+		t.Errorf("events = %q; want %q", got, "close(false)")
 	}
 }

@@ -1,7 +1,10 @@
+// Zero values and nil receivers: every exported method on a zero value and on a nil
+// pointer (a table checked against the methods by reflection), the zero Socket and
+// Server in use, and nil contexts.
+
 package nodenet
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,15 +13,11 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
-	"log"
-	"net"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -558,154 +557,6 @@ func TestZeroSocketSetTimeoutFires(t *testing.T) {
 			t.Errorf("events = %q; want %q", got, want)
 		}
 	})
-}
-
-// TestPipeRefusesWhatProxyRefuses proves that Pipe refuses a destination
-// that Proxy refuses, with the same error, and pipes nothing then: one
-// never connected, one destroyed, one that has ended its side.
-func TestPipeRefusesWhatProxyRefuses(t *testing.T) {
-	destroyed, _ := rawPair(t, ConnectOptions{})
-	destroyed.Destroy()
-	ended, _ := rawPair(t, ConnectOptions{})
-	if err := ended.End(); err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		name string
-		dst  *Socket
-		want error
-	}{
-		{"never connected", new(Socket), ErrSocketClosed},
-		{"destroyed", destroyed, ErrSocketClosed},
-		{"ended", ended, ErrWriteAfterEnd},
-	} {
-		src, _ := rawPair(t, ConnectOptions{})
-		if err := src.Pipe(tt.dst); !errors.Is(err, tt.want) {
-			t.Errorf("Pipe into a socket %s = %v; want %v", tt.name, err, tt.want)
-		}
-		src.mu.Lock()
-		pipes := len(src.c.pipes)
-		src.mu.Unlock()
-		if pipes != 0 {
-			t.Errorf("Pipe into a socket %s left %d destination(s)", tt.name, pipes)
-		}
-		if err := Proxy(src, tt.dst); !errors.Is(err, tt.want) {
-			t.Errorf("Proxy with a socket %s = %v; want %v", tt.name, err, tt.want)
-		}
-	}
-}
-
-// logBuffer collects what the standard logger writes, for a test to read
-// while the logger may still write.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// captureLog sends the standard logger's output to a buffer for the rest
-// of the test.
-func captureLog(t *testing.T) *logBuffer {
-	buf := new(logBuffer)
-	old := log.Writer()
-	log.SetOutput(buf)
-	t.Cleanup(func() { log.SetOutput(old) })
-	return buf
-}
-
-// TestHandlerPanicIsRecovered proves that a connection handler's panic
-// does not end the process, as in net/http: it is logged with its stack,
-// that connection is destroyed (its client sees the end), the server's
-// events carry it as an ErrorEvent, the other connections, open or new,
-// go on, and Shutdown, which counts the handler as returned, returns nil.
-func TestHandlerPanicIsRecovered(t *testing.T) {
-	logged := captureLog(t)
-	errBoom := errors.New("boom")
-	srv := createServer(t, ServerOptions{Flow: Flow{Framing: Lines(64)}}, func(c *Socket) {
-		for ev := range c.Events() {
-			switch ev := ev.(type) {
-			case DataEvent:
-				if string(ev.Data) == "panic" {
-					panic(errBoom)
-				}
-				c.Send(append(ev.Data, '\n'), nil)
-			case ShutdownEvent:
-				c.End()
-			}
-		}
-	})
-	sevs := newEventLog(t, "server events", srv.Events(), nil)
-	port := listenTCP(t, srv)
-	type client struct {
-		conn net.Conn
-		r    *bufio.Reader
-	}
-	dial := func() client {
-		c := dialRaw(t, port)
-		c.SetDeadline(time.Now().Add(testTimeout))
-		return client{c, bufio.NewReader(c)}
-	}
-	echo := func(c client, line string) {
-		t.Helper()
-		if _, err := io.WriteString(c.conn, line+"\n"); err != nil {
-			t.Fatalf("writing %q: %v", line, err)
-		}
-		if got, err := c.r.ReadString('\n'); err != nil || got != line+"\n" {
-			t.Fatalf("echo of %q = %q, %v", line, got, err)
-		}
-	}
-	open := dial()
-	echo(open, "before")
-
-	bad := dial()
-	if _, err := io.WriteString(bad.conn, "panic\n"); err != nil {
-		t.Fatal(err)
-	}
-	rest, err := io.ReadAll(bad.r)
-	if err != nil && !errors.Is(err, syscall.ECONNRESET) || len(rest) > 0 {
-		t.Errorf("the client of the panicking handler read %q, %v; want the end (EOF or a reset)", rest, err)
-	}
-	ev := sevs.waitFor("the handler's panic", isKind[ErrorEvent]).(ErrorEvent)
-	if !errors.Is(ev.Err, errBoom) || !strings.Contains(ev.Err.Error(), "panicked") {
-		t.Errorf("the server's ErrorEvent = %v; want the handler's panic, wrapping its error", ev.Err)
-	}
-	// The log comes before the destroy that the client saw.
-	if out := logged.String(); !strings.Contains(out, "nodenet: panic serving 127.0.0.1:") ||
-		!strings.Contains(out, "boom") || !strings.Contains(out, "zero_test.go") {
-		t.Errorf("log = %q; want the panic and its stack", out)
-	}
-
-	echo(open, "after")
-	fresh := dial()
-	echo(fresh, "new")
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Shutdown(ctxTimeout(t)) }()
-	for _, c := range []client{open, fresh} {
-		// The handler Ends at the ShutdownEvent.
-		if rest, err := io.ReadAll(c.r); err != nil || len(rest) > 0 {
-			t.Errorf("read %q, %v before the end; want nothing", rest, err)
-		}
-		c.conn.Close()
-	}
-	if err := <-errc; err != nil {
-		t.Errorf("Shutdown = %v; want nil", err)
-	}
-	if st := srv.Stats(); st.Accepted != 3 || srv.Connections() != 0 || st.Forced != 0 {
-		t.Errorf("Stats = %+v; want 3 accepted, none active or forced", st)
-	}
-	sevs.wait()
 }
 
 // TestNilContexts proves that EndContext and Shutdown given a nil context

@@ -91,7 +91,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, *out); err != nil {
+		interrupted := ctx.Err() != nil
 		stop()
+		if interrupted {
+			log.Fatal("interrupted; the servers it started are stopped")
+		}
 		log.Fatal(err)
 	}
 }

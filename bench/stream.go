@@ -41,7 +41,13 @@ func stream(ctx context.Context, t target, w window) (measurement, error) {
 	var echoed atomic.Int64
 	sent, got := make(chan ioResult, 1), make(chan ioResult, 1)
 	go func() { sent <- writeStream(c, pattern[:streamChunk], &stop) }()
-	go func() { got <- readStream(c, pattern, &echoed) }()
+	go func() {
+		r := readStream(c, pattern, &echoed)
+		if r.err != nil {
+			c.SetWriteDeadline(time.Now()) // the writer would wait for reads that will not come
+		}
+		got <- r
+	}()
 	sp, err := w.run(ctx, t.pid, echoed.Load)
 	stop.Store(true)
 	if err != nil {

@@ -27,6 +27,7 @@ type config struct {
 	pin       bool          // taskset the servers to serverCPU, this process to loadCPU
 	noiseMax  float64       // busy cores outside server and load generator that make a run noisy
 	retries   int           // most reruns of a noisy run
+	quietWait time.Duration // longest wait for a quiet machine before a timed run
 }
 
 // defaultConfig is the full run that BENCHMARKS.md reports: a few minutes
@@ -47,6 +48,7 @@ func defaultConfig() config {
 		pin:       true,
 		noiseMax:  0.3,
 		retries:   2,
+		quietWait: 10 * time.Second,
 	}
 }
 
@@ -65,6 +67,8 @@ func (c config) check() error {
 		return fmt.Errorf("-settle %v: in [0, 1m]", c.settle)
 	case c.retries < 0:
 		return fmt.Errorf("-retries %d: at least 0", c.retries)
+	case c.quietWait < 0:
+		return fmt.Errorf("-quiet %v: at least 0", c.quietWait)
 	}
 	for i, s := range c.servers {
 		if _, ok := serverByName(s); !ok {
@@ -91,7 +95,7 @@ func fitIdleConns(n int, logw io.Writer) (int, error) {
 			return 0, fmt.Errorf("setrlimit: %w", err)
 		}
 	}
-	const spare = 200 // the rest of each process's descriptors
+	const spare = 200        // the rest of each process's descriptors
 	limit := uint64(lim.Cur) // int64 on some systems
 	if uint64(n)+spare <= limit {
 		return n, nil

@@ -31,9 +31,10 @@
 // core 0 with taskset, while this program, the load generator, runs on core
 // 1. Runs are interleaved: each repetition runs every figure on every
 // server in turn, so a burst of load from elsewhere on the machine lands on
-// one server's run, not on all of one server's. A timed run during which
-// other processes kept more than -noise cores busy is run again (-retries
-// times at most). The report (report.go) gives each figure's median and
+// one server's run, not on all of one server's. Before each timed run the
+// harness waits (up to -quiet) for other processes to keep fewer than
+// -noise cores busy, and a timed run during which they kept more is run
+// again (-retries times at most). The report (report.go) gives each figure's median and
 // range over the repetitions, and ratios paired by repetition: each
 // server's figure over the reference's figure of the same repetition.
 package main
@@ -66,6 +67,7 @@ func main() {
 	flag.BoolVar(&cfg.pin, "pin", cfg.pin, "pin each server to core 0 (taskset) and the load generator to core 1")
 	flag.Float64Var(&cfg.noiseMax, "noise", cfg.noiseMax, "busy cores outside the server and the load generator above which a timed run is run again")
 	flag.IntVar(&cfg.retries, "retries", cfg.retries, "most times a noisy run is run again")
+	flag.DurationVar(&cfg.quietWait, "quiet", cfg.quietWait, "longest wait, before each timed run, for other processes to keep fewer than -noise cores busy")
 	out := flag.String("o", "", "also write the report to this file")
 	flag.Parse()
 	log.SetFlags(0)

@@ -123,7 +123,8 @@ func runSummary(res *results) string {
 	if len(other) > 0 {
 		s += fmt.Sprintf(" Other processes kept %.2f cores busy during the median timed run, %.2f at most;",
 			medianOf(other), slices.Max(other))
-		s += fmt.Sprintf(" %d of %d timed runs were run again for it.", res.redone, res.timed+res.redone)
+		s += fmt.Sprintf(" %d of %d timed runs were run again for it, and the runs waited %v in all for a quiet machine.",
+			res.redone, res.timed+res.redone, res.waited.Round(time.Second))
 	}
 	return s
 }

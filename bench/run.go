@@ -21,9 +21,10 @@ type sample struct {
 // results are the samples of a run of the harness.
 type results struct {
 	samples []sample
-	timed   int      // timed runs kept
-	redone  int      // timed runs run again because the machine was busy
-	skipped []string // servers left out, each with why
+	timed   int           // timed runs kept
+	redone  int           // timed runs run again because the machine was busy
+	waited  time.Duration // waiting for the machine to quiet down before timed runs
+	skipped []string      // servers left out, each with why
 	elapsed time.Duration
 }
 
@@ -76,6 +77,9 @@ func runAll(ctx context.Context, cfg config, e *env, logw io.Writer) (*results, 
 // most cfg.retries times), and counts the runs in res.
 func runOne(ctx context.Context, cfg config, e *env, s server, f figure, rep int, res *results, logw io.Writer) sample {
 	for attempt := 0; ; attempt++ {
+		if f.timed() {
+			res.waited += waitQuiet(ctx, cfg.noiseMax, cfg.quietWait)
+		}
 		m, err := runOnce(ctx, cfg, e, s, f)
 		if err == nil && f.timed() && m.other > cfg.noiseMax && attempt < cfg.retries && ctx.Err() == nil {
 			fmt.Fprintf(logw, "bench: rep %d %s %s: other processes kept %.2f cores busy: running it again\n",
@@ -119,4 +123,25 @@ func describe(f figure, s sample) string {
 		line += fmt.Sprintf(", other load %.2f cores", s.m.other)
 	}
 	return line
+}
+
+// quietTick is the window over which waitQuiet measures the machine's load.
+const quietTick = 250 * time.Millisecond
+
+// waitQuiet waits until the other processes on the machine keep fewer than
+// max cores busy (measured over quietTick), or for limit at most, and
+// returns how long it waited.
+func waitQuiet(ctx context.Context, max float64, limit time.Duration) time.Duration {
+	start := time.Now()
+	for time.Since(start) < limit {
+		b0, s0, t0 := machineBusy(), selfCPU(), time.Now()
+		if b0 < 0 || wait(ctx, quietTick) != nil {
+			break
+		}
+		busy := machineBusy() - b0 - (selfCPU() - s0)
+		if busy.Seconds()/time.Since(t0).Seconds() < max {
+			break
+		}
+	}
+	return time.Since(start)
 }

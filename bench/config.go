@@ -38,8 +38,8 @@ func defaultConfig() config {
 		panic(err) // defaultFigures are valid
 	}
 	return config{
-		reps:      3,
-		dur:       2 * time.Second,
+		reps:      5,
+		dur:       time.Second,
 		warmup:    500 * time.Millisecond,
 		servers:   serverNames(),
 		figures:   figs,

@@ -41,7 +41,8 @@ func (r *results) failed() int {
 
 // runAll runs every figure of cfg on every server of cfg that e can start,
 // repetition by repetition, and in each repetition figure by figure, every
-// server in turn. It reports each run on logw as it ends.
+// server in turn, in an order that rotates by one server each repetition.
+// It reports each run on logw as it ends.
 func runAll(ctx context.Context, cfg config, e *env, logw io.Writer) (*results, error) {
 	res := &results{}
 	var run []server
@@ -59,7 +60,10 @@ func runAll(ctx context.Context, cfg config, e *env, logw io.Writer) (*results, 
 	total, i := cfg.reps*len(cfg.figures)*len(run), 0
 	for rep := 1; rep <= cfg.reps; rep++ {
 		for _, f := range cfg.figures {
-			for _, s := range run {
+			for k := range run {
+				// Each repetition starts one server later, so that no
+				// server always runs first or last: the machine drifts.
+				s := run[(k+rep-1)%len(run)]
 				i++
 				smp := runOne(ctx, cfg, e, s, f, rep, res, logw)
 				if err := ctx.Err(); err != nil {

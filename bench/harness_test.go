@@ -36,6 +36,7 @@ func smokeConfig(t *testing.T, servers ...string) config {
 // logWriter writes the harness's progress to the test's log.
 type logWriter struct{ t *testing.T }
 
+// Write logs p as one line of the test's log.
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
@@ -141,6 +142,7 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
+// Figure names parse into their load, and bad ones are refused.
 func TestParseFigure(t *testing.T) {
 	for name, want := range map[string]figure{
 		"stream":  {name: "stream", kind: streamKind},

@@ -30,14 +30,14 @@ func churn(ctx context.Context, t target, w window, k int) (measurement, error) 
 	return sp.measurement(float64(sp.count)/sp.secs, float64(sp.count), conns.Load()*pingSize), nil
 }
 
-// connectLoop connects, has one message echoed and closes until stop,
-// counting the connections in conns.
+// connectLoop connects, has one message echoed and closes, once at least
+// and until stop, counting the connections in conns.
 func connectLoop(addr string, id int, stop *atomic.Bool, conns *atomic.Int64) error {
 	msg, got := make([]byte, pingSize), make([]byte, pingSize)
 	for i := range msg {
 		msg[i] = byte('A' + (id+i)%26)
 	}
-	for !stop.Load() {
+	for first := true; first || !stop.Load(); first = false {
 		c, err := dial(addr)
 		if err != nil {
 			return err

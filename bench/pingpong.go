@@ -49,15 +49,15 @@ func pingPong(ctx context.Context, t target, w window, n int) (measurement, erro
 	return sp.measurement(float64(sp.count)/sp.secs, float64(sp.count), trips.Load()*pingSize), nil
 }
 
-// roundTrips runs round trips on c until stop, counting them in trips.
-// Each message starts with its sequence number, so an echo of an earlier
-// one does not pass.
+// roundTrips runs round trips on c, one at least and until stop, counting
+// them in trips. Each message starts with its sequence number, so an echo
+// of an earlier one does not pass.
 func roundTrips(c net.Conn, id int, stop *atomic.Bool, trips *atomic.Int64) error {
 	msg, got := make([]byte, pingSize), make([]byte, pingSize)
 	for i := range msg {
 		msg[i] = byte(id + i)
 	}
-	for seq := uint64(1); !stop.Load(); seq++ {
+	for seq := uint64(1); seq == 1 || !stop.Load(); seq++ {
 		binary.LittleEndian.PutUint64(msg, seq)
 		if _, err := c.Write(msg); err != nil {
 			return err

@@ -67,15 +67,19 @@ func stream(ctx context.Context, t target, w window) (measurement, error) {
 	return sp.measurement(float64(sp.count)/1e6/sp.secs, float64(sp.count)/(1<<20), g.n), nil
 }
 
-// writeStream writes chunk to c until stop, then ends c's side.
+// writeStream writes chunk to c, once at least and until stop, then ends
+// c's side.
 func writeStream(c *net.TCPConn, chunk []byte, stop *atomic.Bool) ioResult {
 	var r ioResult
-	for !stop.Load() {
+	for {
 		n, err := c.Write(chunk)
 		r.n += int64(n)
 		if err != nil {
 			r.err = err
 			return r
+		}
+		if stop.Load() {
+			break
 		}
 	}
 	r.err = c.CloseWrite()

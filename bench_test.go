@@ -7,8 +7,8 @@ package nodenet
 //	go test -run '^$' -bench . -benchmem -count=3 .   # figures
 //
 // Every benchmark has the sub-benchmarks std (the baseline: a Read/Write
-// loop with a 32 KiB buffer per connection, like ../shared/bench's
-// stdecho-buf), nodenet-pipe (the handler is c.Pipe(c)) and, where it
+// loop with a 32 KiB buffer per connection, as the harness's stdecho-buf,
+// bench/stdecho.go), nodenet-pipe (the handler is c.Pipe(c)) and, where it
 // applies, nodenet-events (the handler ranges over c.Events(): Send each
 // DataEvent, Pause when Send returns false, Resume on the DrainEvent, End
 // on the EndEvent). The clients are plain net.Conns on 127.0.0.1 in the
@@ -132,7 +132,7 @@ func (s *benchServer) stdAccept() {
 	}
 }
 
-// stdEcho is ../shared/bench/stdecho -mode buf.
+// stdEcho is the harness's stdecho-buf (bench/stdecho.go), in this process.
 func (s *benchServer) stdEcho(c net.Conn) {
 	defer s.wg.Done()
 	buf := make([]byte, benchStdBuf)

@@ -4,7 +4,7 @@
 //	go run ./examples/echo                   # server on port 8124 (-port, -unix PATH)
 //	go run ./examples/echo -client           # client: stdin to the server, replies to stdout
 //	go run ./examples/echo -events           # server that ranges over events instead of Pipe
-//	go run ./examples/echo -greet=false      # a plain echo, for ../shared/bench
+//	go run ./examples/echo -greet=false      # a plain echo, as the benchmark harness (./bench) runs it
 //
 // The server greets each client with "hello\r\n" and echoes what it sends,
 // as Node's c.write('hello\r\n'); c.pipe(c).
@@ -30,7 +30,7 @@ func main() {
 	demo := flag.Bool("demo", false, "run server and client in one process, print their events, exit")
 	events := flag.Bool("events", false, "server echoes by ranging over events instead of Pipe")
 	quiet := flag.Bool("quiet", false, "server prints nothing per connection")
-	greet := flag.Bool("greet", true, `server greets each client with "hello\r\n" (off: a plain echo, as ../shared/bench expects)`)
+	greet := flag.Bool("greet", true, `server greets each client with "hello\r\n" (off: a plain echo, as the benchmark harness ./bench runs it)`)
 	flag.Parse()
 	log.SetFlags(0)
 

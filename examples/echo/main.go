@@ -1,4 +1,4 @@
-// Command echo is the seed's echo server and client, on nodenet.
+// Command echo is the echo server of Node's manual, and a client, on nodenet.
 //
 //	go run ./examples/echo -demo             # server and client in one process, events printed
 //	go run ./examples/echo                   # server on port 8124 (-port, -unix PATH)

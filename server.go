@@ -212,14 +212,14 @@ func (srv *Server) dupListener() (net.Listener, error) {
 	ln := srv.ln
 	listening, exclusive := srv.listening, srv.exclusive
 	srv.mu.Unlock()
-	fl, ok := ln.(interface{ File() (*os.File, error) })
+	sc, ok := ln.(syscall.Conn)
 	switch {
 	case !listening || !ok:
 		return nil, argError("ListenHandle: the server is not listening on a socket")
 	case exclusive:
 		return nil, argError("ListenHandle: the server listens with Exclusive: its socket is not shared")
 	}
-	f, err := fl.File()
+	f, err := listenerFile(sc)
 	if err != nil {
 		return nil, sysError("listen", "", err)
 	}

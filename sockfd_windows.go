@@ -1,6 +1,10 @@
 package nodenet
 
-import "syscall"
+import (
+	"errors"
+	"os"
+	"syscall"
+)
 
 // The socket calls of sockfd_unix.go, on a Windows socket Handle.
 
@@ -16,4 +20,14 @@ func listenFD(fd uintptr, backlog int) error {
 // setIPv6Only sets IPV6_V6ONLY on fd, before bind.
 func setIPv6Only(fd uintptr) error {
 	return syscall.SetsockoptInt(syscall.Handle(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+}
+
+// listenerFile is the File of the listener behind sc, as Windows has it
+// (the standard library does not support it there: ListenHandle of a
+// *Server then fails with its error).
+func listenerFile(sc syscall.Conn) (*os.File, error) {
+	if fl, ok := sc.(interface{ File() (*os.File, error) }); ok {
+		return fl.File()
+	}
+	return nil, errors.ErrUnsupported
 }

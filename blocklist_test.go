@@ -16,6 +16,7 @@ import (
 // its IPv4 subnet), IPv4-mapped addresses as their IPv4 address, zones
 // ignored, families apart; and that Rules lists the rules in order.
 func TestBeyondBlockListCheck(t *testing.T) {
+	t.Parallel()
 	var b BlockList
 	if b.Check("10.0.0.1") || len(b.Rules()) != 0 {
 		t.Fatalf("the zero BlockList blocks 10.0.0.1 or has rules %q", b.Rules())
@@ -106,6 +107,7 @@ func TestBeyondBlockListCheck(t *testing.T) {
 // TestBeyondBlockListSubnetEdges proves the subnets of every size: /0
 // blocks a whole family and only it, /32 and /128 one address.
 func TestBeyondBlockListSubnetEdges(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		cidr    string
 		rule    string
@@ -144,6 +146,7 @@ func TestBeyondBlockListSubnetEdges(t *testing.T) {
 // range across families or reversed, a bad CIDR) is an error wrapping
 // ErrInvalidArgument and adds no rule.
 func TestBeyondBlockListInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		add  func(b *BlockList) error
@@ -181,6 +184,7 @@ func TestBeyondBlockListInvalid(t *testing.T) {
 // other goroutines check (run it with -race): every rule added is then
 // seen, and Rules lists all.
 func TestBeyondBlockListConcurrent(t *testing.T) {
+	t.Parallel()
 	var b BlockList
 	const writers, each = 4, 50
 	var wg sync.WaitGroup
@@ -233,6 +237,7 @@ func TestBeyondBlockListConcurrent(t *testing.T) {
 // server gets a DropEvent{Reason: "blockList"} with the client's address,
 // no ConnectionEvent, and counts it as dropped.
 func TestBeyondServerBlockList(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		host  string
@@ -285,6 +290,7 @@ func TestBeyondServerBlockList(t *testing.T) {
 // while it runs: a client accepted before its address is added is served,
 // the next one from it is dropped.
 func TestBeyondServerBlockListLive(t *testing.T) {
+	t.Parallel()
 	bl := &BlockList{}
 	srv := createServer(t, ServerOptions{BlockList: bl}, func(s *Socket) { s.SendString("hi", "", nil) })
 	r := recordServer(t, srv)
@@ -392,6 +398,7 @@ func TestBeyondConnectBlockListRace(t *testing.T) {
 }
 
 func TestIsIP(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give string
 		want int

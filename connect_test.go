@@ -189,6 +189,7 @@ func TestBeyondConnectTimeout(t *testing.T) {
 // end of ConnectContext's context changes nothing: data still flows both
 // ways and the socket closes without an error.
 func TestBeyondConnectContextAfterConnect(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
@@ -222,6 +223,7 @@ func TestBeyondConnectContextAfterConnect(t *testing.T) {
 // TestBeyondConnectContextNil proves that a nil context is an invalid
 // argument, for the package's and the socket's ConnectContext.
 func TestBeyondConnectContextNil(t *testing.T) {
+	t.Parallel()
 	//lint:ignore SA1012 the nil context is the point
 	if s, err := ConnectContext(nil, ConnectOptions{Host: "127.0.0.1", Port: 1}); !errors.Is(err, ErrInvalidArgument) || s != nil {
 		t.Errorf("ConnectContext(nil, ...) = %v, %v; want nil, an error wrapping %v", s, err, ErrInvalidArgument)
@@ -624,6 +626,7 @@ func TestUnconnectedSocket(t *testing.T) {
 // returns an error (wrapping ErrInvalidArgument; Node's ERR_UNKNOWN_ENCODING
 // for an encoding name), and none panics or hangs.
 func TestBadArguments(t *testing.T) {
+	t.Parallel()
 	fileName := filepath.Join(t.TempDir(), "regular")
 	if err := os.WriteFile(fileName, []byte("not a socket"), 0o600); err != nil {
 		t.Fatal(err)
@@ -794,6 +797,7 @@ func edgeTCPPair(t *testing.T) (dialed, accepted *net.TCPConn) {
 // the socket reads and writes over it, ends, and closes, after the
 // original descriptor and connection are closed.
 func TestNewSocketFD(t *testing.T) {
+	t.Parallel()
 	dialed, peer := edgeTCPPair(t)
 	f, err := dialed.File()
 	if err != nil {
@@ -839,6 +843,7 @@ func TestNewSocketFD(t *testing.T) {
 
 // TestNewSocketFDType checks Type against the descriptor's kind.
 func TestNewSocketFDType(t *testing.T) {
+	t.Parallel()
 	dialed, _ := edgeTCPPair(t)
 	path := sockPath(t)
 	uln, err := net.Listen("unix", path)
@@ -955,6 +960,7 @@ func TestConnectRefused(t *testing.T) {
 }
 
 func TestConnectUnixMissing(t *testing.T) {
+	t.Parallel()
 	c, err := ConnectUnix(sockPath(t))
 	if err != nil {
 		t.Fatal(err)
@@ -969,6 +975,7 @@ func TestConnectUnixMissing(t *testing.T) {
 }
 
 func TestReconnect(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.EndString("hello\r\n", "") })
 	port := listenTCP(t, srv)
 	c, err := NewSocket(SocketOptions{})
@@ -993,6 +1000,7 @@ func TestReconnect(t *testing.T) {
 }
 
 func TestUnixSocket(t *testing.T) {
+	t.Parallel()
 	path := sockPath(t)
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	if err := srv.ListenUnix(path); err != nil {
@@ -1018,6 +1026,7 @@ func TestUnixSocket(t *testing.T) {
 }
 
 func TestAddressesIPv4AndIPv6(t *testing.T) {
+	t.Parallel()
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		t.Run(host, func(t *testing.T) {
 			srv := createServer(t, ServerOptions{}, nil)

@@ -16,6 +16,7 @@ import (
 // answers for a set of addresses, IPv4-mapped IPv6 among them. Node takes
 // the family as an argument; nodenet reads it from the address.
 func TestDifferentialBlockList(t *testing.T) {
+	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not installed: the differential tests need it")

@@ -24,6 +24,7 @@ import (
 var canonicalEncodings = []string{"utf8", "ucs2", "base64", "hex", "ascii", "binary"}
 
 func TestNormalizeEncoding(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give string
 		want string
@@ -64,6 +65,7 @@ func TestNormalizeEncoding(t *testing.T) {
 }
 
 func TestNormalizeEncodingUnknown(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give string
 		want string
@@ -95,6 +97,7 @@ func TestNormalizeEncodingUnknown(t *testing.T) {
 // buffer split anywhere into three parts decodes to the same text, and the
 // first part alone gives only its complete characters.
 func TestDecoderUTF8ThreeParts(t *testing.T) {
+	t.Parallel()
 	buf := []byte{0xCB, 0xA4, 0x64, 0xE1, 0x8B, 0xA4, 0x30, 0xE3, 0x81, 0x85}
 	const want = "\u02e4d\u12e40\u3045"
 	wantFirst := []int{0, 0, 1, 2, 2, 2, 3, 4, 4, 4}
@@ -116,6 +119,7 @@ func TestDecoderUTF8ThreeParts(t *testing.T) {
 // TestDecoderOneByteAtATime is scenario 29 of the spec: "a€b😀c" arriving
 // one byte per read gives whole characters per non-empty output.
 func TestDecoderOneByteAtATime(t *testing.T) {
+	t.Parallel()
 	text := []byte("a€b😀c")
 	ucs2 := []byte{0x61, 0x00, 0xAC, 0x20, 0x62, 0x00, 0x3D, 0xD8, 0x00, 0xDE, 0x63, 0x00}
 	tests := []struct {
@@ -150,6 +154,7 @@ func TestDecoderOneByteAtATime(t *testing.T) {
 }
 
 func TestDecoderEnd(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		enc     string
@@ -260,6 +265,7 @@ var splitSamples = [][]byte{
 // TestDecoderSplitInvariant checks every two- and three-part split of the
 // samples against a one-piece decode and an independent reference.
 func TestDecoderSplitInvariant(t *testing.T) {
+	t.Parallel()
 	for _, enc := range canonicalEncodings {
 		for _, p := range splitSamples {
 			want := referenceDecode(enc, p)
@@ -319,6 +325,7 @@ func referenceDecode(enc string, p []byte) string {
 }
 
 func TestEncodeString(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		enc  string
 		give string
@@ -360,6 +367,7 @@ func TestEncodeString(t *testing.T) {
 }
 
 func TestEncodeStringInvalidHex(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give string
 	}{
@@ -384,6 +392,7 @@ func TestEncodeStringInvalidHex(t *testing.T) {
 }
 
 func TestEncodeStringUnknown(t *testing.T) {
+	t.Parallel()
 	_, err := encodeString("x", "latin1")
 	checkUnknownEncoding(t, `encodeString("x", "latin1")`, err, "latin1")
 }
@@ -401,6 +410,7 @@ func checkUnknownEncoding(t *testing.T, call string, err error, name string) {
 }
 
 func TestNewDecoderPanicsOnUnknown(t *testing.T) {
+	t.Parallel()
 	defer func() {
 		if recover() == nil {
 			t.Errorf("newDecoder(\"UTF-8\") did not panic; want a panic for a non-canonical name")
@@ -611,6 +621,7 @@ func TestSetEncodingOneBytePerRead(t *testing.T) {
 // TestSetEncodingOneBytePerReadTCP is scenario 29 on a real TCP socket:
 // the peer sends one byte at a time and waits for each to be read.
 func TestSetEncodingOneBytePerReadTCP(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{})
 	if err := s.SetEncoding("utf8"); err != nil {
 		t.Fatal(err)
@@ -753,6 +764,7 @@ func TestSetEncodingUnknown(t *testing.T) {
 // "UTF-8" arrive whole at a receiver decoding "UTF-8", though TCP splits
 // the characters across reads.
 func TestLargeStringUTF8(t *testing.T) {
+	t.Parallel()
 	const n = 40 * 1024
 	data := strings.Repeat("あ", n)
 	_, port, conns := newServer(t, ServerOptions{})
@@ -805,6 +817,7 @@ func TestLargeStringUTF8(t *testing.T) {
 // TestSendStringEncodings: SendString puts the bytes of each encoding on
 // the wire, as Node's Buffer(string, encoding).
 func TestSendStringEncodings(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		enc  string

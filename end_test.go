@@ -23,6 +23,7 @@ import (
 // socket, gets a read ECONNRESET error, while the socket itself closes
 // without error and drops its queue.
 func TestBeyondResetAndDestroy(t *testing.T) {
+	t.Parallel()
 	for _, who := range []string{"client", "server"} {
 		t.Run(who, func(t *testing.T) {
 			srv := createServer(t, ServerOptions{}, nil)
@@ -58,6 +59,7 @@ func TestBeyondResetAndDestroy(t *testing.T) {
 // socket is an invalid argument (Node's ERR_INVALID_HANDLE_TYPE) and
 // leaves the socket open and working.
 func TestBeyondResetAndDestroyUnix(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	path := sockPath(t)
@@ -140,6 +142,7 @@ func TestEndContextDeadline(t *testing.T) {
 // TestEndContextErrors: EndContext reports End's error, and returns at once
 // on a socket that has already ended or closed.
 func TestEndContextErrors(t *testing.T) {
+	t.Parallel()
 	s, _ := rawPair(t, ConnectOptions{})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
@@ -161,6 +164,7 @@ func TestEndContextErrors(t *testing.T) {
 // nil. The event stream ends at Close: its channel closes with no further
 // event, although the peer's data was still unread.
 func TestCloseFlushesThenCloses(t *testing.T) {
+	t.Parallel()
 	s, peer := rawPair(t, ConnectOptions{})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
@@ -198,6 +202,7 @@ func TestCloseFlushesThenCloses(t *testing.T) {
 // nothing behind, although the socket was offering it an event: the
 // channel closes, and goleak (TestMain) finds no goroutine.
 func TestCloseAfterTheConsumerLeft(t *testing.T) {
+	t.Parallel()
 	s, peer := rawPair(t, ConnectOptions{})
 	ch := s.Events()
 	if _, ok := (<-ch).(ConnectEvent); !ok {
@@ -215,6 +220,7 @@ func TestCloseAfterTheConsumerLeft(t *testing.T) {
 // closed it as its cause; after a graceful close or Destroy the cause is
 // ErrSocketClosed. A Context asked for after the close is cancelled.
 func TestContextEndsWithTheConnection(t *testing.T) {
+	t.Parallel()
 	t.Run("reset", func(t *testing.T) {
 		s, peer := rawPair(t, ConnectOptions{})
 		r := record(t, s)
@@ -255,6 +261,7 @@ func TestContextEndsWithTheConnection(t *testing.T) {
 // TestReadyStateHalfOpenServer: an AllowHalfOpen server socket is
 // writeOnly after the peer's end, and closed once it ends too.
 func TestReadyStateHalfOpenServer(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
 	raw := dialRaw(t, port)
 	s := accept(t, conns)
@@ -367,6 +374,7 @@ func edgeWant[T comparable](got, want T) error {
 
 // Node's reference sequence 1: the server writes and ends first.
 func TestServerEndsFirst(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
@@ -392,6 +400,7 @@ func TestServerEndsFirst(t *testing.T) {
 // Half-open off: the reply written while handling the request data goes
 // out; a write after EndEvent fails with EPIPE and does not set HadError.
 func TestPeerEndDefault(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	raw := dialRaw(t, port)
 	s := accept(t, conns)
@@ -432,6 +441,7 @@ func TestPeerEndDefault(t *testing.T) {
 
 // AllowHalfOpen: after the peer's FIN the socket stays writable until End.
 func TestAllowHalfOpen(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
 	raw := dialRaw(t, port)
 	s := accept(t, conns)
@@ -455,6 +465,7 @@ func TestAllowHalfOpen(t *testing.T) {
 }
 
 func TestWriteAfterEnd(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
@@ -525,6 +536,7 @@ func TestDestroy(t *testing.T) {
 }
 
 func TestDestroyWithError(t *testing.T) {
+	t.Parallel()
 	s, _ := rawPair(t, ConnectOptions{})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
@@ -539,6 +551,7 @@ func TestDestroyWithError(t *testing.T) {
 // A consumer that stops reading, then destroys: Destroy returns at once
 // and nothing leaks (goleak checks at the end).
 func TestDestroyWithStoppedConsumer(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{})
 	ch := s.Events()
 	raw.Write(make([]byte, 1<<20)) // the socket offers its ConnectEvent, which nobody takes
@@ -553,6 +566,7 @@ func TestDestroyWithStoppedConsumer(t *testing.T) {
 }
 
 func TestPeerReset(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
@@ -570,6 +584,7 @@ func TestPeerReset(t *testing.T) {
 // End while connecting with nothing queued: the FIN goes out once
 // connected, and both sides close.
 func TestEndWhileConnecting(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
@@ -591,6 +606,7 @@ func TestEndWhileConnecting(t *testing.T) {
 // A local End with the read side open: readOnly, the peer still
 // sends, and the socket closes only after the peer's FIN.
 func TestLocalEndKeepsReading(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
@@ -615,6 +631,7 @@ func TestLocalEndKeepsReading(t *testing.T) {
 // After Destroy nothing more comes from the OS, even when the
 // peer goes on sending.
 func TestNothingAfterDestroy(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{})
 	r := record(t, s)
 	raw.Write([]byte("before"))
@@ -659,6 +676,7 @@ func TestDestroyInErrorHandler(t *testing.T) {
 // test-net-connect-options: allowHalfOpen on both ends; the client, told of
 // the server's end, is still writable, then ends, and both close.
 func TestHalfOpenBothEnds(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
 	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1", AllowHalfOpen: true})
 	if err != nil {

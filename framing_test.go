@@ -63,6 +63,7 @@ func lengthPrefixed(size int, frames ...string) []byte {
 // Each framing mode, fed a byte per read and then the peer's end, gives
 // one DataEvent per frame, then the EndEvent.
 func TestFramingModes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		framing Framing
@@ -98,6 +99,7 @@ func TestFramingModes(t *testing.T) {
 // A server's Framing frames what its sockets read before the handler
 // subscribes as well as after; an encoding decodes each frame whole.
 func TestFramingServerAndEncoding(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{Flow: Flow{Framing: Lines(0)}, PauseOnConnect: true})
 	peer := dialRaw(t, port)
 	s := accept(t, conns)
@@ -129,6 +131,7 @@ func TestFramingServerAndEncoding(t *testing.T) {
 // an EndEvent follows, and a reply sent on the error reaches the peer,
 // then its FIN.
 func TestFramingErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		framing Framing
@@ -243,6 +246,7 @@ func TestFramingPauseAndMarks(t *testing.T) {
 // A bad Framing is refused where it is given, with ErrInvalidArgument; a
 // framed socket cannot be a Pipe's source.
 func TestFramingBadArguments(t *testing.T) {
+	t.Parallel()
 	for _, f := range []Framing{
 		Delimited(nil, 0),
 		LengthPrefixed(3, 0),

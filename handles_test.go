@@ -112,6 +112,7 @@ func receive(t testing.TB, uc *net.UnixConn) (*os.File, string) {
 // A listening server's handle goes to the receiver, which serves on the
 // same port; the sender keeps listening until it closes.
 func TestSendHandleServer(t *testing.T) {
+	t.Parallel()
 	a, b := unixListenPair(t)
 	src := createServer(t, ServerOptions{}, func(c *Socket) { c.EndString("sender\n", "") })
 	port := listenTCP(t, src)
@@ -159,6 +160,7 @@ func TestSendHandleServer(t *testing.T) {
 // A plain listener (any syscall.Conn) goes as a duplicate, with an empty
 // message; the caller keeps the original.
 func TestSendHandleListener(t *testing.T) {
+	t.Parallel()
 	a, b := unixPair(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -187,6 +189,7 @@ func TestSendHandleListener(t *testing.T) {
 // A connected socket moves: the sender's Socket closes cleanly, and a
 // Socket made on the received descriptor echoes to the same client.
 func TestSendHandleSocket(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name           string
 		pauseOnConnect bool // the socket reads nothing: the client may send first
@@ -527,6 +530,7 @@ func TestReceiveHandleBadMessages(t *testing.T) {
 // Errors of uc keep their cause; a closed uc is found before a Socket is
 // taken.
 func TestSendHandleConnErrors(t *testing.T) {
+	t.Parallel()
 	a, b := unixPair(t)
 	s, peer := rawPair(t, ConnectOptions{})
 	rec := record(t, s)
@@ -551,6 +555,7 @@ func TestSendHandleConnErrors(t *testing.T) {
 // A message of MaxHandleMessage bytes, which a stream takes in parts,
 // arrives whole, and the next message after it.
 func TestSendHandleLongMessage(t *testing.T) {
+	t.Parallel()
 	a, b := unixPair(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

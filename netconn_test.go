@@ -101,6 +101,7 @@ func TestNetConnShutdownAndIdleTimeout(t *testing.T) {
 // WrapConn works on Go's stream conns with descriptors too (the direct
 // write path), over IPv4, IPv6 and a Unix socket; End sends a FIN.
 func TestWrapConnStreamConns(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ network, addr string }{
 		{"tcp4", "127.0.0.1:0"},
 		{"tcp6", "[::1]:0"},
@@ -177,6 +178,7 @@ func TestWrapConnStreamConns(t *testing.T) {
 // side's writes but tells the peer nothing, and this side still reads;
 // the peer hears the end only when the connection closes.
 func TestWrapConnPipe(t *testing.T) {
+	t.Parallel()
 	ca, cb := net.Pipe()
 	a, err := WrapConn(ca, SocketOptions{})
 	if err != nil {
@@ -281,6 +283,7 @@ func icNetConn(t *testing.T, opts ConnectOptions) (net.Conn, *Socket, *net.TCPCo
 // the socket allows half-open; then the reply goes out and CloseWrite
 // ends it.
 func TestNetConnBufio(t *testing.T) {
+	t.Parallel()
 	for _, halfOpen := range []bool{false, true} {
 		t.Run(fmt.Sprintf("AllowHalfOpen=%v", halfOpen), func(t *testing.T) {
 			nc, _, peer := icNetConn(t, ConnectOptions{AllowHalfOpen: halfOpen})
@@ -325,6 +328,7 @@ func TestNetConnBufio(t *testing.T) {
 
 // io.Copy(nc, nc) is an echo; a MiB comes back whole.
 func TestNetConnIOCopyEcho(t *testing.T) {
+	t.Parallel()
 	nc, _, peer := icNetConn(t, ConnectOptions{})
 	echoed := make(chan error, 1)
 	go func() {
@@ -358,6 +362,7 @@ func TestNetConnIOCopyEcho(t *testing.T) {
 // With an encoding set, Read returns the text's bytes; what does not fit
 // in p comes at the next Read.
 func TestNetConnEncoding(t *testing.T) {
+	t.Parallel()
 	nc, s, peer := icNetConn(t, ConnectOptions{})
 	if err := s.SetEncoding("hex"); err != nil {
 		t.Fatal(err)
@@ -423,6 +428,7 @@ func TestNetConnReadDeadline(t *testing.T) {
 // meanwhile, and reports exactly what it queued: every byte counted as
 // written reaches the peer.
 func TestNetConnWriteDeadline(t *testing.T) {
+	t.Parallel()
 	nc, s, peer := icNetConn(t, ConnectOptions{})
 	nc.SetWriteDeadline(time.Now().Add(-time.Second))
 	if n, err := nc.Write([]byte("x")); n != 0 || !icIsTimeout(err) {
@@ -474,6 +480,7 @@ func TestNetConnWriteDeadline(t *testing.T) {
 // Write; what Write queued still reaches the peer before the socket is
 // destroyed.
 func TestNetConnClose(t *testing.T) {
+	t.Parallel()
 	nc, s, peer := icNetConn(t, ConnectOptions{})
 	readRes := make(chan error, 1)
 	go func() {
@@ -526,6 +533,7 @@ func TestNetConnClose(t *testing.T) {
 // Close with nothing queued destroys the socket at once: the peer sees
 // the end.
 func TestNetConnCloseIdle(t *testing.T) {
+	t.Parallel()
 	nc, s, peer := icNetConn(t, ConnectOptions{})
 	if _, err := nc.Write([]byte("bye")); err != nil {
 		t.Fatal(err)
@@ -546,6 +554,7 @@ func TestNetConnCloseIdle(t *testing.T) {
 
 // The peer's reset is Read's error, every time.
 func TestNetConnPeerReset(t *testing.T) {
+	t.Parallel()
 	nc, _, peer := icNetConn(t, ConnectOptions{})
 	peer.SetLinger(0)
 	peer.Close()
@@ -559,6 +568,7 @@ func TestNetConnPeerReset(t *testing.T) {
 // The addresses are the connection's; a socket without one gives an empty
 // address, not nil.
 func TestNetConnAddrs(t *testing.T) {
+	t.Parallel()
 	nc, _, peer := icNetConn(t, ConnectOptions{})
 	// A Read makes sure the connection is up (Connect returns at once).
 	peer.Write([]byte("x"))
@@ -619,6 +629,7 @@ func (l *icOneConn) Addr() net.Addr { return l.addr }
 // the server's background read released by a past deadline, a response
 // written and the conn closed.
 func TestNetConnHTTP(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

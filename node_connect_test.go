@@ -210,6 +210,7 @@ func TestNode_net_connect_immediate_finish(t *testing.T) {
 // ends; the server ends at once; the client, told of that end, is still
 // writable, then ends; both see the end.
 func TestNode_net_connect_options(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
 	c, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: port, AllowHalfOpen: true})
 	if err != nil {
@@ -240,6 +241,7 @@ func TestNode_net_connect_options(t *testing.T) {
 // and the same through ConnectOptions, all connect. (Node's callback
 // forms are the ConnectEvent.)
 func TestNode_net_create_connection(t *testing.T) {
+	t.Parallel()
 	var served atomic.Int32
 	srv := createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
 		served.Add(1)
@@ -300,6 +302,7 @@ func TestNode_net_dns_error(t *testing.T) {
 // not fail. (nodenet then closes it: a CloseEvent ends its channel, and a
 // later write is 'write after end'.)
 func TestNode_net_end_without_connect(t *testing.T) {
+	t.Parallel()
 	s, err := NewSocket(SocketOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -371,6 +374,7 @@ func TestNode_net_keepalive(t *testing.T) {
 // test-net-local-address-port: the server side of a connection has
 // LocalAddress 127.0.0.1 and LocalPort the server's port.
 func TestNode_net_local_address_port(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
@@ -396,6 +400,7 @@ func TestNode_net_local_address_port(t *testing.T) {
 // Resume get data, and subscribing to events does not undo a Pause. The
 // paused ones lose nothing: after Resume their data comes.
 func TestNode_net_pause_resume_connecting(t *testing.T) {
+	t.Parallel()
 	const msg = "This was the year he fell to pieces."
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.EndString(msg, "") })
 	clients := []struct {
@@ -507,6 +512,7 @@ func TestNode_net_pipe_connect_errors(t *testing.T) {
 // every connection gets "hello\r\n"; no close, on either side, has an
 // error.
 func TestNode_net_reconnect(t *testing.T) {
+	t.Parallel()
 	const n = 50
 	serverCloses := make(chan bool, n+1)
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) {
@@ -570,6 +576,7 @@ func TestNode_net_reconnect(t *testing.T) {
 // "localhost" and one with no host, see the server at 127.0.0.1 on its
 // port.
 func TestNode_net_remote_address_port(t *testing.T) {
+	t.Parallel()
 	var errs nodeErrs
 	var port int
 	srv := createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {

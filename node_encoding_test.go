@@ -15,6 +15,7 @@ import (
 // test-net-isip: Node's table for isIP, isIPv4 and isIPv6. (isIP() with no
 // argument is the empty string here.)
 func TestNode_net_isip(t *testing.T) {
+	t.Parallel()
 	isIP := map[string]int{
 		"127.0.0.1":   4,
 		"x127.0.0.1":  0,
@@ -89,6 +90,7 @@ func nodeNewDecoder(t *testing.T, enc string) decoder {
 // left out: CESU-8 is not an encoding of Node's net, and nodenet turns surrogates
 // encoded in UTF-8 into U+FFFD.)
 func TestNode_string_decoder(t *testing.T) {
+	t.Parallel()
 	d := nodeNewDecoder(t, "utf8")
 	if got := d.write([]byte("$")); got != "$" {
 		t.Errorf("utf8 write($) = %q; want $", got)
@@ -181,6 +183,7 @@ func nodeToString(enc string, b []byte) string {
 // written one at a time plus end(), and the whole buffer plus end(), both
 // give what toString gives.
 func TestNode_string_decoder_end(t *testing.T) {
+	t.Parallel()
 	bufs := [][]byte{[]byte("☃💩"), []byte("asdf")}
 	for i := 1; i <= 16; i++ {
 		var b []byte
@@ -217,6 +220,7 @@ func TestNode_string_decoder_end(t *testing.T) {
 // bytes come from a TCP peer in 10-byte writes, and chunk sizes are not
 // compared.
 func TestNode_stream2_set_encoding(t *testing.T) {
+	t.Parallel()
 	a100 := strings.Repeat("a", 100)
 	for _, tt := range []struct{ enc, want string }{
 		{"utf8", a100},

@@ -142,6 +142,7 @@ loop:
 // pummel/test-net-write-callbacks: many writes then End: every callback
 // runs exactly once, in write order. Scaled from 500000 writes to 20000.
 func TestNode_pummel_net_write_callbacks(t *testing.T) {
+	t.Parallel()
 	const n = 20000
 	got := make(chan int, 1)
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) {
@@ -210,6 +211,7 @@ func TestNode_pummel_net_write_callbacks(t *testing.T) {
 // each connection receiving 40 KiB and closing without error. Scaled from
 // 100 clients × 5 connections to 20 × 3.
 func TestNode_pummel_net_many_clients(t *testing.T) {
+	t.Parallel()
 	const bytes = 40 * 1024
 	const concurrency, connectionsPerClient = 20, 3
 	body := strings.Repeat("C", bytes)
@@ -278,6 +280,7 @@ func TestNode_pummel_net_many_clients(t *testing.T) {
 // (AllowHalfOpen), readOnly at the client after its end, closed at close;
 // no close with an error.
 func TestNode_pummel_net_pingpong(t *testing.T) {
+	t.Parallel()
 	for _, tr := range []nodePingTransport{nodePingTCP("localhost"), nodePingTCP(""), nodePingTCP("::1")} {
 		t.Run(tr.name, func(t *testing.T) { nodePingPong(t, tr, 1000, 0) })
 	}
@@ -512,6 +515,7 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 // test-net-pingpong: 1000 PING/PONG round trips over a Unix socket, TCP
 // (listening on every IPv4 address), "localhost" and "::1".
 func TestNode_net_pingpong(t *testing.T) {
+	t.Parallel()
 	for _, tr := range []nodePingTransport{nodePingUnix(), nodePingTCP(""), nodePingTCP("localhost"), nodePingTCP("::1")} {
 		t.Run(tr.name, func(t *testing.T) { nodePingPong(t, tr, 1000, 0) })
 	}

@@ -104,6 +104,7 @@ func TestNode_net_bind_twice(t *testing.T) {
 // test-net-during-close: RemoteAddress and RemotePort of a connecting
 // client, read right after the server is closed, do not fail.
 func TestNode_net_during_close(t *testing.T) {
+	t.Parallel()
 	srv, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.End() })
 	c, err := ConnectTCP(port, "")
 	if err != nil {
@@ -146,6 +147,7 @@ func TestNode_net_eaddrinuse(t *testing.T) {
 // (EADDRNOTAVAIL, or EACCES for port 1 without privileges) with an error
 // and no 'listening'.
 func TestNode_net_listen_error(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	ch := srv.Events()
 	err := srv.Listen(1, "1.1.1.1", 0)
@@ -269,6 +271,7 @@ func TestNode_net_server_bind(t *testing.T) {
 // both connections are destroyed: one server close, two socket closes,
 // and no connection left.
 func TestNode_net_server_close(t *testing.T) {
+	t.Parallel()
 	socketCloses := make(chan CloseEvent, 2)
 	var mu sync.Mutex
 	var sockets []*Socket
@@ -324,6 +327,7 @@ func TestNode_net_server_close(t *testing.T) {
 // test-net-server-listen-remove-callback: a server that listens, closes,
 // and listens again gets one 'listening' per listen, none left over.
 func TestNode_net_server_listen_remove_callback(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	for round := 1; round <= 2; round++ {
 		// A server that listens again after its CloseEvent has a new event
@@ -345,6 +349,7 @@ func TestNode_net_server_listen_remove_callback(t *testing.T) {
 // connecting one after the other, the first 100 get data and the other 100
 // close without any, before any of the first 100 closes.
 func TestNode_net_server_max_connections(t *testing.T) {
+	t.Parallel()
 	const n = 200
 	var mu sync.Mutex
 	var waits []*Socket
@@ -455,6 +460,7 @@ func TestNode_net_server_try_ports(t *testing.T) {
 // test-pipe-address: Address of a server listening on a Unix socket is its
 // path.
 func TestNode_pipe_address(t *testing.T) {
+	t.Parallel()
 	path := sockPath(t)
 	srv := createServer(t, ServerOptions{}, nil)
 	ch := srv.Events()

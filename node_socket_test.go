@@ -114,6 +114,7 @@ func TestNode_net_after_close(t *testing.T) {
 // (255 down to 0), then one character per write; the client gets 512
 // characters, the second half the first reversed.
 func TestNode_net_binary(t *testing.T) {
+	t.Parallel()
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) {
 		s.SetEncoding("binary")
 		for ev := range s.Events() {
@@ -210,6 +211,7 @@ func TestNode_net_buffersize(t *testing.T) {
 // client reconnects once. The server's BytesRead and the client's
 // BytesWritten, per connection, add up to 12.
 func TestNode_net_bytes_stats(t *testing.T) {
+	t.Parallel()
 	reads := make(chan int64, 4)
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) {
 		for ev := range s.Events() {
@@ -267,6 +269,7 @@ func TestNode_net_bytes_stats(t *testing.T) {
 // test-net-large-string: 40960 'あ' written with the encoding "UTF-8" are
 // received, with setEncoding("UTF-8"), as 40960 characters.
 func TestNode_net_large_string(t *testing.T) {
+	t.Parallel()
 	const n = 40 * 1024
 	_, port, conns := newServer(t, ServerOptions{})
 	c, err := ConnectTCP(port, "")
@@ -321,6 +324,7 @@ func TestNode_net_socket_destroy_twice(t *testing.T) {
 // exactly once, also when Destroy is called again, or from the handler of
 // the error that already destroyed it.
 func TestNode_net_stream(t *testing.T) {
+	t.Parallel()
 	srv, port, conns := newServer(t, ServerOptions{})
 	raws := make([]*net.TCPConn, 3)
 	socks := make([]*Socket, 3)
@@ -361,6 +365,7 @@ func TestNode_net_stream(t *testing.T) {
 // returned and emitted. (Node also calls the write's callback with the
 // error; nodenet returns it from Send and does not call the callback.)
 func TestNode_net_write_after_close(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	c, err := ConnectTCP(port, "")
 	if err != nil {
@@ -394,6 +399,7 @@ func TestNode_net_write_after_close(t *testing.T) {
 // 'after' written at the ConnectEvent come back from an echo server in that
 // order.
 func TestNode_net_write_connect_write(t *testing.T) {
+	t.Parallel()
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.Pipe(s) })
 	c, err := ConnectTCP(port, "")
 	if err != nil {
@@ -469,6 +475,7 @@ func TestNode_net_write_slow(t *testing.T) {
 // EndEvent handler, with everything the client sent (written and ended
 // while connecting); the client gets it all, then its end.
 func TestNode_socket_write_after_fin(t *testing.T) {
+	t.Parallel()
 	const want = "hello1hello2hello3\nTHUNDERMUSCLE!"
 	serverData := make(chan string, 1)
 	gotServerEnd := make(chan bool, 1)
@@ -517,6 +524,7 @@ func TestNode_socket_write_after_fin(t *testing.T) {
 // server in its EndEvent handler is an EPIPE error whose message is not
 // "write after end"; the client gets no data, and its end.
 func TestNode_socket_write_after_fin_error(t *testing.T) {
+	t.Parallel()
 	type result struct {
 		data    string
 		sendErr error

@@ -400,6 +400,7 @@ func TestProxyUpstreamRefused(t *testing.T) {
 // Bad arguments are errors; nothing is joined and the sockets are left as
 // they were.
 func TestProxyBadArguments(t *testing.T) {
+	t.Parallel()
 	s1, _ := rawPair(t, ConnectOptions{})
 	closedSock, _ := rawPair(t, ConnectOptions{})
 	closedSock.Destroy()
@@ -520,6 +521,7 @@ func TestPipeBackpressure(t *testing.T) {
 
 // Node's manual's echo server: c.write('hello\r\n'); c.pipe(c).
 func TestEchoServerGreetsThenPipes(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) {
 		c.SendString("hello\r\n", "", nil)
 		c.Pipe(c)
@@ -550,6 +552,7 @@ func TestEchoServerGreetsThenPipes(t *testing.T) {
 // Pipe is one more listener: a reader of Events still gets every
 // DataEvent, and dst is ended when the source ends.
 func TestPipeAndEventsBothSeeData(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	src, srcPeer := rawPair(t, ConnectOptions{})
 	dst, err := ConnectTCP(port, "127.0.0.1")
@@ -587,6 +590,7 @@ func TestPipeAndEventsBothSeeData(t *testing.T) {
 // that Proxy refuses, with the same error, and pipes nothing then: one
 // never connected, one destroyed, one that has ended its side.
 func TestPipeRefusesWhatProxyRefuses(t *testing.T) {
+	t.Parallel()
 	destroyed, _ := rawPair(t, ConnectOptions{})
 	destroyed.Destroy()
 	ended, _ := rawPair(t, ConnectOptions{})

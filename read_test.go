@@ -269,6 +269,7 @@ func TestFlowReadHighWaterMark(t *testing.T) {
 // latin-1 string with "binary" and decoded with "binary", comes back from
 // a Pipe echo server unchanged.
 func TestBinaryEcho(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
 	c, err := ConnectTCP(port, "127.0.0.1")
@@ -329,6 +330,7 @@ func TestBinaryEcho(t *testing.T) {
 // clients whose last call was Resume get data, and the paused ones hold
 // it, read but undelivered, until they resume.
 func TestPauseResumeBeforeConnect(t *testing.T) {
+	t.Parallel()
 	const msg = "This was the year he fell to pieces."
 	_, port, conns := newServer(t, ServerOptions{})
 	tests := []struct {
@@ -406,6 +408,7 @@ func TestPauseResumeBeforeConnect(t *testing.T) {
 // The consumer's contract: a socket whose events nobody reads buffers up
 // to the mark, keeps the data across the peer's FIN, and closes last.
 func TestNoConsumerKeepsDataThenCloses(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	raw := dialRaw(t, port)
 	s := accept(t, conns)
@@ -428,6 +431,7 @@ func TestNoConsumerKeepsDataThenCloses(t *testing.T) {
 
 // A FIN with no unread data closes a socket whose events nobody reads.
 func TestNoConsumerFINCloses(t *testing.T) {
+	t.Parallel()
 	srv, port, conns := newServer(t, ServerOptions{})
 	raw := dialRaw(t, port)
 	accept(t, conns)
@@ -480,6 +484,7 @@ func TestPauseStopsReading(t *testing.T) {
 }
 
 func TestPausedDataAndFINCloseLast(t *testing.T) {
+	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	c, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
@@ -501,6 +506,7 @@ func TestPausedDataAndFINCloseLast(t *testing.T) {
 }
 
 func TestBigTransferChecksum(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
 	c, err := ConnectTCP(port, "127.0.0.1")

@@ -121,6 +121,7 @@ func byContains(list []string, s string) bool {
 // already done returns its error and does not listen (no event; the
 // server then listens normally).
 func TestBeyondListenContextDone(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -146,6 +147,7 @@ func TestBeyondListenContextDone(t *testing.T) {
 // out of range is an error wrapping ErrInvalidArgument, and that the
 // server does not listen.
 func TestBeyondListenContextInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opts ListenOptions
@@ -493,6 +495,7 @@ func TestListenBacklog(t *testing.T) {
 
 // Node: server.listen(handle); the handle is a net.Listener.
 func TestListenHandleListener(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -592,6 +595,7 @@ func tcpListenerFile(t testing.TB) (*os.File, int) {
 
 // Node: server.listen({fd: n}) and listen(handle) with a file.
 func TestListenHandleFile(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give string
 		h    func(f *os.File) any
@@ -626,6 +630,7 @@ func TestListenHandleFile(t *testing.T) {
 // Node: test-net-listen-fd0 (a descriptor that is not a socket gives an
 // error, not a crash).
 func TestListenHandleNotASocket(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give string
 		h    func(f *os.File) any
@@ -663,6 +668,7 @@ func TestListenHandleNotASocket(t *testing.T) {
 // Node's listen(handle) calls listen(2) on the handle: a connected socket
 // gives EINVAL at listen time, not a server whose accepts all fail.
 func TestListenHandleConnectedSocket(t *testing.T) {
+	t.Parallel()
 	peer, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -689,6 +695,7 @@ func TestListenHandleConnectedSocket(t *testing.T) {
 }
 
 func TestListenHandleInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give string
 		h    any
@@ -727,6 +734,7 @@ const childEnv = "NODENET_SERVER_TEST_CHILD"
 // A typed nil listener is a nil value too. It is run in a child process:
 // a panic in the accept goroutine would take the whole test binary down.
 func TestListenHandleTypedNilListener(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(childEnv) == t.Name() {
 		srv := createServer(t, ServerOptions{}, nil)
 		err := srv.ListenHandle((*net.TCPListener)(nil))
@@ -792,6 +800,7 @@ func TestListenUnix(t *testing.T) {
 }
 
 func TestListenAlreadyListening(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give   string
 		listen func(t *testing.T, srv *Server) error
@@ -822,6 +831,7 @@ func TestListenAlreadyListening(t *testing.T) {
 }
 
 func TestListenInvalidArguments(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give     string
 		port     int

@@ -69,6 +69,7 @@ func byWaitingClient(t *testing.T, srv *Server, port int, r *serverRecorder, c1,
 // connects (kernel backlog) but is neither accepted nor dropped until the
 // first connection closes; then it is accepted and served.
 func TestBeyondWaitOverLimit(t *testing.T) {
+	t.Parallel()
 	srv, port, r, c1, r1, s1 := byWaitServer(t)
 	c2, r2 := byWaitingClient(t, srv, port, r, c1, s1)
 	c1.Destroy()
@@ -91,6 +92,7 @@ func TestBeyondWaitOverLimit(t *testing.T) {
 // TestBeyondWaitOverLimitRaise proves that raising the limit lets a
 // waiting client in at once, and that 0 (no limit) does too.
 func TestBeyondWaitOverLimitRaise(t *testing.T) {
+	t.Parallel()
 	srv, port, r, c1, _, s1 := byWaitServer(t)
 	_, r2 := byWaitingClient(t, srv, port, r, c1, s1)
 	if err := srv.SetMaxConnections(2); err != nil {
@@ -126,6 +128,7 @@ func TestBeyondWaitOverLimitRaise(t *testing.T) {
 // the accept loop waits for room (and leaves no goroutine: the package's
 // leak check); the waiting client's connection then goes away.
 func TestBeyondWaitOverLimitClose(t *testing.T) {
+	t.Parallel()
 	srv, port, r, c1, _, s1 := byWaitServer(t)
 	_, r2 := byWaitingClient(t, srv, port, r, c1, s1)
 	closed := make(chan error, 1)
@@ -153,6 +156,7 @@ func TestBeyondWaitOverLimitClose(t *testing.T) {
 // stay 0 while its peer's data waits there, even once subscribed) until
 // Resume; then the data arrives.
 func TestBeyondPauseOnConnect(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{PauseOnConnect: true}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
@@ -318,6 +322,7 @@ func TestBeyondServerStats(t *testing.T) {
 // consumer sees the socket, StateClosed once the socket is closed, each
 // exactly once per connection, and never for a dropped connection.
 func TestBeyondConnState(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	opened := map[*Socket]int{}
 	closed := map[*Socket]int{}
@@ -417,6 +422,7 @@ func TestBeyondConnState(t *testing.T) {
 // call the socket's methods"): it is open, with its addresses, as
 // http.Server's StateNew connection is.
 func TestBeyondConnStateOpenSocket(t *testing.T) {
+	t.Parallel()
 	type seen struct {
 		ready   ReadyState
 		pending bool
@@ -442,6 +448,7 @@ func TestBeyondConnStateOpenSocket(t *testing.T) {
 // connection is closed (the client sees its end, or a reset), the server
 // counts no open connection, and nothing is left running.
 func TestBeyondConnStateDestroyOnOpen(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{ConnState: func(s *Socket, open bool) {
 		if open {
 			s.Destroy()
@@ -513,6 +520,7 @@ func TestServerEventsNoLeakWhenNotRunning(t *testing.T) {
 
 // Node: test-net-server-address.
 func TestServerAddress(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give       string
 		wantAddr   string
@@ -609,6 +617,7 @@ func TestServerCloseIdle(t *testing.T) {
 }
 
 func TestServerCloseNeverListened(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	err := srv.Close()
 	if !errors.Is(err, ErrNotRunning) {
@@ -625,6 +634,7 @@ func TestServerCloseNeverListened(t *testing.T) {
 // Node 0.12 and later (DESIGN.md, "Differences from Node v0.10"): no ListeningEvent after an
 // immediate Close; v0.10 emitted 'listening' then 'close'.
 func TestServerListenThenCloseAtOnce(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		give           string
 		subscribeFirst bool
@@ -670,6 +680,7 @@ func TestServerListenThenCloseAtOnce(t *testing.T) {
 
 // Node: test-net-server-max-connections, scaled down to a limit of 1.
 func TestServerMaxConnections(t *testing.T) {
+	t.Parallel()
 	srv, port, r := hiServer(t)
 	if err := srv.SetMaxConnections(1); err != nil {
 		t.Fatalf("SetMaxConnections(1) = %v; want nil", err)
@@ -718,6 +729,7 @@ func TestServerMaxConnections(t *testing.T) {
 }
 
 func TestServerSetMaxConnectionsNegative(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	if err := srv.SetMaxConnections(-1); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("SetMaxConnections(-1) = %v; want an error wrapping %v", err, ErrInvalidArgument)
@@ -729,6 +741,7 @@ func TestServerSetMaxConnectionsNegative(t *testing.T) {
 
 // Node: test-net-server-close.
 func TestServerCloseTwoConnections(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
@@ -851,6 +864,7 @@ func TestServerRefUnrefWait(t *testing.T) {
 // Node §2.5 S3: 'connection' events in accept order; the handler of each
 // connection runs in a goroutine of its own.
 func TestServerConnectionEvents(t *testing.T) {
+	t.Parallel()
 	const n = 3
 	release := make(chan struct{})
 	started := make(chan *Socket, n)

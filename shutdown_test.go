@@ -99,6 +99,7 @@ func TestBeyondShutdownBusyNotEnded(t *testing.T) {
 // TestBeyondShutdownNeverListened proves that Shutdown on a server that
 // never listened returns nil at once, even with a context already done.
 func TestBeyondShutdownNeverListened(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, c := range []context.Context{context.Background(), ctx} {
@@ -117,6 +118,7 @@ func TestBeyondShutdownNeverListened(t *testing.T) {
 // done) destroys it, reporting one forced connection, and the first then
 // returns nil.
 func TestBeyondShutdownTwice(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
@@ -334,6 +336,7 @@ func TestServerShutdown(t *testing.T) {
 // and Shutdown returns nil. A connection whose consumer ends it on the
 // ShutdownEvent lets Shutdown return as well.
 func TestServerShutdownEndsIdle(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
@@ -366,6 +369,7 @@ func TestServerShutdownEndsIdle(t *testing.T) {
 }
 
 func TestServerShutdownIdle(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	listenTCP(t, srv)

@@ -78,6 +78,7 @@ func newTLSPeer(t testing.TB, raw net.Conn, isServer bool) *tlsPeer {
 // half-close: the peer's data after it still arrives, and its end closes
 // the socket.
 func TestTLSEndSendsCloseNotifyThenFIN(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		open func(t *testing.T) (*Socket, *tlsPeer)
@@ -200,6 +201,7 @@ func tlsGoServer(t testing.TB, cfg *tls.Config, serve func(*tls.Conn)) int {
 // written while connecting goes out after it, ServerName defaults to
 // Host, and the end is close_notify both ways.
 func TestTLSConnect(t *testing.T) {
+	t.Parallel()
 	sni := make(chan string, 1)
 	port := tlsGoServer(t, serverTLS(t), func(c *tls.Conn) {
 		if err := c.Handshake(); err != nil {
@@ -238,6 +240,7 @@ func TestTLSConnect(t *testing.T) {
 // ErrorEvent with Node's code and crypto/tls's cause, CloseEvent{HadError:
 // true}, no ConnectEvent, and the write callbacks get the error.
 func TestTLSConnectFailures(t *testing.T) {
+	t.Parallel()
 	port := tlsGoServer(t, serverTLS(t), func(c *tls.Conn) { c.Handshake() })
 	var hostErr x509.HostnameError
 	var authErr x509.UnknownAuthorityError

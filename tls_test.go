@@ -147,6 +147,7 @@ func lifeEvents(evs []Event) []Event {
 // through TLS as close_notify and comes back the same way, and both ends
 // close cleanly.
 func TestWrapConnTLSEcho(t *testing.T) {
+	t.Parallel()
 	srvCfg, cliCfg := icTLSConfigs(t)
 	for _, tc := range []struct {
 		name string
@@ -215,6 +216,7 @@ func TestWrapConnTLSEcho(t *testing.T) {
 // plain *tls.Conn (CloseWrite, then reading to io.EOF) or a WrapConn'd
 // one (End, then events).
 func TestWrapConnTLSHalfClose(t *testing.T) {
+	t.Parallel()
 	srvCfg, cliCfg := icTLSConfigs(t)
 	payload := icPayload(t, 1<<20+3)
 	reply := fmt.Sprintf("%d %x\n", len(payload), sha256.Sum256(payload))
@@ -300,6 +302,7 @@ func TestWrapConnTLSHalfClose(t *testing.T) {
 // answers) destroys the socket with crypto/tls's error, as WrapConn's
 // documentation warns.
 func TestWrapConnTLSEndBeforeHandshake(t *testing.T) {
+	t.Parallel()
 	_, cliCfg := icTLSConfigs(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -395,6 +398,7 @@ func expectEOF(t testing.TB, what string, c net.Conn) {
 // writes plaintext (1 MiB through a Pipe echo, checksummed), and
 // TLSConnectionState tells the session.
 func TestTLSServerRoundTrip(t *testing.T) {
+	t.Parallel()
 	srv, port, r := tlsEchoServer(t, ServerOptions{})
 	c := tlsDial(t, port)
 	s := r.waitConnection(1)
@@ -503,6 +507,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 // TestTLSHandshakeFailures: what a client does wrong reaches the server as
 // a DropEvent "tlsHandshake" with a reason, and the server goes on.
 func TestTLSHandshakeFailures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		client func(t *testing.T, port int)
@@ -544,6 +549,7 @@ func TestTLSHandshakeFailures(t *testing.T) {
 // TestTLSServerBlockList: a blocked client is dropped before any
 // handshake (Reason "blockList", no Err, nothing in Handshaking).
 func TestTLSServerBlockList(t *testing.T) {
+	t.Parallel()
 	bl := new(BlockList)
 	if err := bl.AddAddress("127.0.0.1"); err != nil {
 		t.Fatal(err)
@@ -568,6 +574,7 @@ func TestTLSServerBlockList(t *testing.T) {
 // once the first has handshaken it still holds the slot; once it closes,
 // a new client is served.
 func TestTLSServerConnectionLimit(t *testing.T) {
+	t.Parallel()
 	srv, port, r := tlsEchoServer(t, ServerOptions{HandshakeTimeout: time.Hour})
 	if err := srv.SetMaxConnections(1); err != nil {
 		t.Fatal(err)
@@ -762,6 +769,7 @@ func TestTLSServerOpenSSL(t *testing.T) {
 // TestTLSServerUnix: a TLS server on a Unix socket, and a client through
 // ConnectOptions{Path, TLSConfig} with the ServerName it must give.
 func TestTLSServerUnix(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) { s.Pipe(s) })
 	recordServer(t, srv)
 	path := sockPath(t)
@@ -789,6 +797,7 @@ func TestTLSServerUnix(t *testing.T) {
 // TestTLSBadOptions: bad TLS options are errors wrapping
 // ErrInvalidArgument, never a panic.
 func TestTLSBadOptions(t *testing.T) {
+	t.Parallel()
 	for name, opts := range map[string]ServerOptions{
 		"negative HandshakeTimeout": {TLSConfig: serverTLS(t), HandshakeTimeout: -time.Second},
 		"no certificate":            {TLSConfig: &tls.Config{}},
@@ -828,6 +837,7 @@ func (c *batchConn) Write(p []byte) (int, error) {
 // order and then the end (a read takes the records tls.Conn already holds,
 // and the close_notify among them, without waiting: read.go).
 func TestTLSManyRecordsAtOnce(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
@@ -937,6 +947,7 @@ func TestSlowCloseDestroyDoesNotWait(t *testing.T) {
 // runs without the socket's lock: End returns, and other methods answer
 // while it waits.
 func TestSlowCloseEndDoesNotBlockTheSocket(t *testing.T) {
+	t.Parallel()
 	s, c, peer := newSlowCloseSocket(t)
 	r := record(t, s)
 	go func() { // the peer reads what comes

@@ -19,6 +19,7 @@ import (
 // ReadHighWaterMark are errors wrapping ErrInvalidArgument, while valid
 // combinations (including a read mark above the write mark) are taken.
 func TestFlowOptionValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name           string
 		high, low, rhw int
@@ -95,6 +96,7 @@ func TestFlowOptionValidation(t *testing.T) {
 // ("0 means HighWaterMark"). The resulting marks are read from the
 // socket's flow under its lock.
 func TestFlowSocketConnectMarks(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -133,6 +133,7 @@ func TestCoreCallbackOfWriteQueuedWhileConnecting(t *testing.T) {
 // A 4 KiB HighWaterMark with a 1 KiB LowWaterMark, and the Sends piling
 // up behind the writer, make the Writes wait on the marks now and then.
 func TestFlowConcurrentWriters(t *testing.T) {
+	t.Parallel()
 	const (
 		writers = 8
 		records = 300
@@ -242,6 +243,7 @@ func TestFlowConcurrentWriters(t *testing.T) {
 // or when its context is done (ctx.Err()), and reports exactly what it
 // queued: every byte it counts reaches the peer.
 func TestWriteDeadlineAndContext(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"deadline", "context"} {
 		t.Run(how, func(t *testing.T) {
 			s, peer := flowPair(t, "unix", ConnectOptions{})
@@ -350,6 +352,7 @@ func TestBlockedWriteReleasedByDestroyAndShutdown(t *testing.T) {
 // to 20,000 writes: every callback runs once, in write order, all before
 // the FIN of End; the peer receives every byte in order.
 func TestWriteCallbacksInOrder(t *testing.T) {
+	t.Parallel()
 	const n = 20000
 	s, raw := rawPair(t, ConnectOptions{})
 	r := record(t, s)
@@ -413,6 +416,7 @@ func edgeChunk(g, i, size int) []byte {
 // TestConcurrentWriters: Writes from many goroutines each reach the peer
 // whole, never interleaved with another, and in each goroutine's order.
 func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
 	const writers, chunks, size = 8, 1000, 1024
 	s, raw := rawPair(t, ConnectOptions{})
 	r := record(t, s)
@@ -481,6 +485,7 @@ func TestConcurrentWriters(t *testing.T) {
 // TestNoDrainWithoutFalseSend: Sends that all return true, flushed in
 // full, owe no DrainEvent, over the whole life of the connection.
 func TestNoDrainWithoutFalseSend(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{})
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
@@ -715,6 +720,7 @@ func TestWriteBlocksAtMark(t *testing.T) {
 // Node scenario 27: a write to a peer that has gone gives EPIPE or
 // ECONNRESET as an event, the callback gets it first, and close(true).
 func TestWriteToClosedPeer(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{AllowHalfOpen: true})
 	r := record(t, s)
 	raw.Close()

@@ -264,6 +264,7 @@ func zeroTypes(t *testing.T) []zeroType {
 // documented result. A method without a row fails the test, so a method
 // added later needs one.
 func TestZeroValuesAndNilPointers(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	for _, zt := range zeroTypes(t) {
 		recvType := zt.typ
@@ -420,6 +421,7 @@ func checkResult(v reflect.Value, want any) string {
 // exported type of the package that has an exported method, by reading
 // the package's source: a type that gains methods needs a place in it.
 func TestZeroTableCoversEveryType(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -471,6 +473,7 @@ func TestZeroTableCoversEveryType(t *testing.T) {
 // NewSocket made: set up before Connect, it connects to a real listener
 // and echoes.
 func TestZeroSocketConnectsAndEchoes(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
 	var s Socket
@@ -506,6 +509,7 @@ func TestZeroSocketConnectsAndEchoes(t *testing.T) {
 // made without a handler: it listens, its connections come as
 // ConnectionEvents, and Shutdown drains it.
 func TestZeroServerServes(t *testing.T) {
+	t.Parallel()
 	var srv Server
 	sevs := newEventLog(t, "server events", srv.Events(), func(ev Event) {
 		if ce, ok := ev.(ConnectionEvent); ok {
@@ -563,6 +567,7 @@ func TestZeroSocketSetTimeoutFires(t *testing.T) {
 // return an error wrapping ErrInvalidArgument and do nothing, as the other
 // methods that take a context do.
 func TestNilContexts(t *testing.T) {
+	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	listenTCP(t, srv)
 	s, _ := rawPair(t, ConnectOptions{})

@@ -86,20 +86,7 @@ func TestBeyondHappyEyeballsFallback(t *testing.T) {
 func TestBeyondHappyEyeballsAllRefused(t *testing.T) {
 	for _, tg := range byDualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			var port int
-			for try := 0; ; try++ {
-				p, err := byRawSocket(t, tg.second, 0, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err = byRawSocket(t, tg.first, p, false); err == nil {
-					port = p
-					break
-				}
-				if try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-					t.Fatal(err)
-				}
-			}
+			port := byBothAddresses(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return byRawSocket(t, ip, p, false) })
 			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true})
 			if err != nil {
 				t.Fatal(err)
@@ -161,20 +148,7 @@ func TestBeyondHappyEyeballsAllRefused(t *testing.T) {
 func TestBeyondHappyEyeballsEventsKept(t *testing.T) {
 	for _, tg := range byDualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			var port int
-			for try := 0; ; try++ {
-				p, err := byRawSocket(t, tg.second, 0, false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err = byRawSocket(t, tg.first, p, false); err == nil {
-					port = p
-					break
-				}
-				if try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-					t.Fatal(err)
-				}
-			}
+			port := byBothAddresses(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return byRawSocket(t, ip, p, false) })
 			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true})
 			if err != nil {
 				t.Fatal(err)
@@ -244,20 +218,7 @@ func byOr(d, def time.Duration) time.Duration {
 func TestBeyondHappyEyeballsTimeout(t *testing.T) {
 	for _, tg := range byDualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			var port int
-			for try := 0; ; try++ {
-				p, err := byHang(t, tg.second, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err = byHang(t, tg.first, p); err == nil {
-					port = p
-					break
-				}
-				if try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-					t.Fatal(err)
-				}
-			}
+			port := byBothAddresses(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return byHang(t, ip, p) })
 			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true,
 				AttemptDelay: 10 * time.Millisecond, Timeout: 60 * time.Millisecond})
 			if err != nil {
@@ -297,20 +258,7 @@ func TestBeyondHappyEyeballsTimeout(t *testing.T) {
 func TestBeyondHappyEyeballsTimeoutNotFailed(t *testing.T) {
 	for _, tg := range byDualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			var port int
-			for try := 0; ; try++ {
-				p, err := byHang(t, tg.second, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err = byHang(t, tg.first, p); err == nil {
-					port = p
-					break
-				}
-				if try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-					t.Fatal(err)
-				}
-			}
+			port := byBothAddresses(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return byHang(t, ip, p) })
 			for i := range 10 {
 				c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true,
 					AttemptDelay: 10 * time.Millisecond, Timeout: 40 * time.Millisecond})

@@ -115,6 +115,26 @@ func byDualPort(t testing.TB, mk func() *Server, second netip.Addr, bind func(po
 	}
 }
 
+// byBothAddresses returns a port on which open succeeds on both
+// addresses: open(second, 0) takes a free port, then open(first, port)
+// the same one, with a new port while first's is taken (EADDRINUSE). What
+// open makes, its own cleanup closes.
+func byBothAddresses(t testing.TB, first, second netip.Addr, open func(ip netip.Addr, port int) (int, error)) int {
+	t.Helper()
+	for try := 0; ; try++ {
+		port, err := open(second, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err = open(first, port); err == nil {
+			return port
+		}
+		if try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatal(err)
+		}
+	}
+}
+
 // byFakeDNS serves hosts (fully qualified, lower-case names: "a.test.")
 // on UDP 127.0.0.1 and returns a resolver that asks only it: A and AAAA
 // answers from hosts, NXDOMAIN for any other name. Cleanup stops it.

@@ -613,6 +613,10 @@ func TestFlowWriteBlocks(t *testing.T) {
 			if !bytes.Equal(flowRecv(t, "peer read", got), append(first, second...)) {
 				t.Error("the peer got different bytes")
 			}
+			// The peer can read the last bytes before the writer goroutine,
+			// back from its write, has queued the Send's drain: wait for it
+			// before Destroy, which would cut it off.
+			r.waitFor("the Send's drain", isKind[DrainEvent])
 			s.Destroy()
 			if n := count[DrainEvent](r.wait()); n != 1 {
 				t.Errorf("%d DrainEvents; want 1 (the Send's; a Write owes none)", n)

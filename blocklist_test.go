@@ -251,7 +251,7 @@ func TestBeyondServerBlockList(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.host == "::1" {
-				byNeedIPv6(t)
+				needIPv6(t)
 			}
 			bl := &BlockList{}
 			if err := tt.block(bl); err != nil {
@@ -268,7 +268,7 @@ func TestBeyondServerBlockList(t *testing.T) {
 				t.Fatal(err)
 			}
 			evs := record(t, c).wait()
-			if !byEndedOrReset(evs) || len(dataOf(evs)) != 0 {
+			if !endedOrReset(evs) || len(dataOf(evs)) != 0 {
 				t.Errorf("events of a blocked client = %q, data %q; want connect, then end or ECONNRESET, no data", names(evs), dataOf(evs))
 			}
 			drop := r.waitFor("drop", isKind[DropEvent]).(DropEvent)
@@ -306,7 +306,7 @@ func TestBeyondServerBlockListLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if evs := record(t, c2).wait(); !byEndedOrReset(evs) {
+	if evs := record(t, c2).wait(); !endedOrReset(evs) {
 		t.Errorf("events of the client after the block = %q; want connect, then end or ECONNRESET", names(evs))
 	}
 	r.waitFor("drop", isKind[DropEvent])
@@ -338,12 +338,12 @@ func TestBeyondConnectBlockList(t *testing.T) {
 	if got, want := names(evs), "error(IP(127.0.0.1) is blocked by net.BlockList) close(true)"; got != want {
 		t.Errorf("events = %q; want %q", got, want)
 	}
-	if err := byErrorOf(t, evs); err != nil {
-		if ne := byCode(t, "the error of a blocked connect", err, "ERR_IP_BLOCKED"); ne != nil && ne.Address != fmt.Sprintf("127.0.0.1:%d", port) {
+	if err := onlyError(t, evs); err != nil {
+		if ne := errorWithCode(t, "the error of a blocked connect", err, "ERR_IP_BLOCKED"); ne != nil && ne.Address != fmt.Sprintf("127.0.0.1:%d", port) {
 			t.Errorf("Address = %q; want 127.0.0.1:%d", ne.Address, port)
 		}
 	}
-	closedPort, err := byRawSocket(t, byLo4, 0, false)
+	closedPort, err := rawSocket(t, lo4, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,10 +373,10 @@ func TestBeyondConnectBlockList(t *testing.T) {
 // several is one failed attempt (ERR_IP_BLOCKED) and the connect goes on
 // to the other address.
 func TestBeyondConnectBlockListRace(t *testing.T) {
-	for _, tg := range byDualTargets(t) {
+	for _, tg := range dualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			srv, port := byDualPort(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
-				func(port int) error { _, err := byRawSocket(t, tg.first, port, false); return err })
+			srv, port := dualPortServer(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
+				func(port int) error { _, err := rawSocket(t, tg.first, port, false); return err })
 			r := recordServer(t, srv)
 			bl := &BlockList{}
 			if err := bl.AddAddress(tg.first.String()); err != nil {
@@ -390,7 +390,7 @@ func TestBeyondConnectBlockListRace(t *testing.T) {
 			rc.waitFor("connect", isKind[ConnectEvent])
 			r.waitConnection(1)
 			want := []string{"attempt " + tg.first.String(), "failed " + tg.first.String() + " ERR_IP_BLOCKED", "attempt " + tg.second.String()}
-			if got := byAttempts(rc.events()); strings.Join(got, ", ") != strings.Join(want, ", ") {
+			if got := attemptNames(rc.events()); strings.Join(got, ", ") != strings.Join(want, ", ") {
 				t.Errorf("attempts = %q; want %q", got, want)
 			}
 		})

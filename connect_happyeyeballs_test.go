@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// byNonAttempts is evs without the connection attempt events.
-func byNonAttempts(evs []Event) []Event {
+// withoutAttempts is evs without the connection attempt events.
+func withoutAttempts(evs []Event) []Event {
 	var out []Event
 	for _, ev := range evs {
 		switch ev.(type) {
@@ -26,8 +26,8 @@ func byNonAttempts(evs []Event) []Event {
 	return out
 }
 
-// byIsPrefix reports whether got is want or its beginning.
-func byIsPrefix(got, want []string) bool {
+// isPrefix reports whether got is want or its beginning.
+func isPrefix(got, want []string) bool {
 	return len(got) <= len(want) && strings.Join(got, "|") == strings.Join(want[:len(got)], "|")
 }
 
@@ -37,11 +37,11 @@ func byIsPrefix(got, want []string) bool {
 // for the first, connectionAttempt for the second, then connect, each
 // with its address and port; without it, only connect.
 func TestBeyondHappyEyeballsFallback(t *testing.T) {
-	for _, tg := range byDualTargets(t) {
+	for _, tg := range dualTargets(t) {
 		for _, report := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s,ReportAttempts=%v", tg.name, report), func(t *testing.T) {
-				srv, port := byDualPort(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
-					func(port int) error { _, err := byRawSocket(t, tg.first, port, false); return err })
+				srv, port := dualPortServer(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
+					func(port int) error { _, err := rawSocket(t, tg.first, port, false); return err })
 				r := recordServer(t, srv)
 				c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: report})
 				if err != nil {
@@ -65,7 +65,7 @@ func TestBeyondHappyEyeballsFallback(t *testing.T) {
 					return
 				}
 				wantAttempts := []string{"attempt " + tg.first.String(), "failed " + tg.first.String() + " ECONNREFUSED", "attempt " + tg.second.String()}
-				if got := byAttempts(evs); strings.Join(got, ", ") != strings.Join(wantAttempts, ", ") {
+				if got := attemptNames(evs); strings.Join(got, ", ") != strings.Join(wantAttempts, ", ") {
 					t.Errorf("attempts = %q; want %q", got, wantAttempts)
 				}
 				for _, ev := range evs {
@@ -84,9 +84,9 @@ func TestBeyondHappyEyeballsFallback(t *testing.T) {
 // host:port, for which errors.Is(err, syscall.ECONNREFUSED) holds, and
 // whose cause joins both attempts' errors, each with its address.
 func TestBeyondHappyEyeballsAllRefused(t *testing.T) {
-	for _, tg := range byDualTargets(t) {
+	for _, tg := range dualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			port := byBothAddresses(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return byRawSocket(t, ip, p, false) })
+			port := portOnBoth(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return rawSocket(t, ip, p, false) })
 			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true})
 			if err != nil {
 				t.Fatal(err)
@@ -95,17 +95,17 @@ func TestBeyondHappyEyeballsAllRefused(t *testing.T) {
 			// Attempt events not yet delivered when the connect fails are
 			// lost (TestBeyondHappyEyeballsEventsKept): those that come
 			// must be the first ones, in order.
-			if got, want := names(byNonAttempts(evs)), "error(connect ECONNREFUSED) close(true)"; got != want {
+			if got, want := names(withoutAttempts(evs)), "error(connect ECONNREFUSED) close(true)"; got != want {
 				t.Errorf("events = %q; want the attempts, then %q", names(evs), want)
 			}
 			wantAttempts := []string{
 				"attempt " + tg.first.String(), "failed " + tg.first.String() + " ECONNREFUSED",
 				"attempt " + tg.second.String(), "failed " + tg.second.String() + " ECONNREFUSED",
 			}
-			if got := byAttempts(evs); !byIsPrefix(got, wantAttempts) {
+			if got := attemptNames(evs); !isPrefix(got, wantAttempts) {
 				t.Errorf("attempts = %q; want %q, or its beginning", got, wantAttempts)
 			}
-			err = byErrorOf(t, evs)
+			err = onlyError(t, evs)
 			if err == nil {
 				return
 			}
@@ -146,9 +146,9 @@ func TestBeyondHappyEyeballsAllRefused(t *testing.T) {
 // socket has closed gets every connectionAttempt and
 // connectionAttemptFailed, then the error and the close.
 func TestBeyondHappyEyeballsEventsKept(t *testing.T) {
-	for _, tg := range byDualTargets(t) {
+	for _, tg := range dualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			port := byBothAddresses(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return byRawSocket(t, ip, p, false) })
+			port := portOnBoth(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return rawSocket(t, ip, p, false) })
 			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true})
 			if err != nil {
 				t.Fatal(err)
@@ -171,11 +171,11 @@ func TestBeyondHappyEyeballsEventsKept(t *testing.T) {
 // and the hanging attempt is abandoned without an event (nor, as the
 // package's leak check tells, a goroutine).
 func TestBeyondHappyEyeballsAttemptDelay(t *testing.T) {
-	for _, tg := range byDualTargets(t) {
+	for _, tg := range dualTargets(t) {
 		for _, delay := range []time.Duration{30 * time.Millisecond, 0} {
 			t.Run(fmt.Sprintf("%s,%v", tg.name, delay), func(t *testing.T) {
-				srv, port := byDualPort(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
-					func(port int) error { _, err := byHang(t, tg.first, port); return err })
+				srv, port := dualPortServer(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
+					func(port int) error { _, err := hangingListener(t, tg.first, port); return err })
 				r := recordServer(t, srv)
 				start := time.Now()
 				c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true, AttemptDelay: delay})
@@ -186,14 +186,14 @@ func TestBeyondHappyEyeballsAttemptDelay(t *testing.T) {
 				rc.waitFor("connect", isKind[ConnectEvent])
 				elapsed := time.Since(start)
 				r.waitConnection(1)
-				if least := byOr(delay, DefaultAttemptDelay); elapsed < least {
+				if least := durationOr(delay, DefaultAttemptDelay); elapsed < least {
 					t.Errorf("connected after %v; want the second attempt no sooner than the %v attempt delay", elapsed, least)
 				}
 				if got, want := names(rc.events()), "connectionAttempt connectionAttempt connect"; got != want {
 					t.Errorf("events = %q; want %q", got, want)
 				}
 				want := []string{"attempt " + tg.first.String(), "attempt " + tg.second.String()}
-				if got := byAttempts(rc.events()); strings.Join(got, ", ") != strings.Join(want, ", ") {
+				if got := attemptNames(rc.events()); strings.Join(got, ", ") != strings.Join(want, ", ") {
 					t.Errorf("attempts = %q; want %q", got, want)
 				}
 				if got := c.RemoteAddress(); got != tg.second.String() {
@@ -204,8 +204,8 @@ func TestBeyondHappyEyeballsAttemptDelay(t *testing.T) {
 	}
 }
 
-// byOr is d, or def when d is 0.
-func byOr(d, def time.Duration) time.Duration {
+// durationOr is d, or def when d is 0.
+func durationOr(d, def time.Duration) time.Duration {
 	if d == 0 {
 		return def
 	}
@@ -216,9 +216,9 @@ func byOr(d, def time.Duration) time.Duration {
 // both addresses hang, and the connect fails with ETIMEDOUT after the
 // Timeout, having tried both.
 func TestBeyondHappyEyeballsTimeout(t *testing.T) {
-	for _, tg := range byDualTargets(t) {
+	for _, tg := range dualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			port := byBothAddresses(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return byHang(t, ip, p) })
+			port := portOnBoth(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return hangingListener(t, ip, p) })
 			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true,
 				AttemptDelay: 10 * time.Millisecond, Timeout: 60 * time.Millisecond})
 			if err != nil {
@@ -229,19 +229,19 @@ func TestBeyondHappyEyeballsTimeout(t *testing.T) {
 			// lost (TestBeyondHappyEyeballsEventsKept), and failures may be
 			// told (TestBeyondHappyEyeballsTimeoutNotFailed): the attempts
 			// that are told must be the first ones, in order.
-			if got, want := names(byNonAttempts(evs)), "error(connect ETIMEDOUT) close(true)"; got != want {
+			if got, want := names(withoutAttempts(evs)), "error(connect ETIMEDOUT) close(true)"; got != want {
 				t.Errorf("events = %q; want the attempts, then %q", names(evs), want)
 			}
 			var started []string
-			for _, a := range byAttempts(evs) {
+			for _, a := range attemptNames(evs) {
 				if strings.HasPrefix(a, "attempt ") {
 					started = append(started, a)
 				}
 			}
-			if want := []string{"attempt " + tg.first.String(), "attempt " + tg.second.String()}; !byIsPrefix(started, want) {
+			if want := []string{"attempt " + tg.first.String(), "attempt " + tg.second.String()}; !isPrefix(started, want) {
 				t.Errorf("attempts started = %q; want %q, or its beginning", started, want)
 			}
-			if err := byErrorOf(t, evs); err != nil {
+			if err := onlyError(t, evs); err != nil {
 				checkSysError(t, "the error of a timed-out race", err, "ETIMEDOUT", "connect", syscall.ETIMEDOUT)
 			}
 		})
@@ -256,9 +256,9 @@ func TestBeyondHappyEyeballsTimeout(t *testing.T) {
 // the close. It tries 10 times, since the race it guards against came
 // most of the time, not always.
 func TestBeyondHappyEyeballsTimeoutNotFailed(t *testing.T) {
-	for _, tg := range byDualTargets(t) {
+	for _, tg := range dualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
-			port := byBothAddresses(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return byHang(t, ip, p) })
+			port := portOnBoth(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return hangingListener(t, ip, p) })
 			for i := range 10 {
 				c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true,
 					AttemptDelay: 10 * time.Millisecond, Timeout: 40 * time.Millisecond})

@@ -25,7 +25,7 @@ import (
 // that unwraps to the cause, and CloseEvent{HadError: true}; a context
 // done already does the same. (Its deadline: TestBeyondConnectContextDeadline.)
 func TestBeyondConnectContextCancel(t *testing.T) {
-	port, err := byHang(t, byLo4, 0)
+	port, err := hangingListener(t, lo4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +89,8 @@ func TestBeyondConnectContextCancel(t *testing.T) {
 			if got, want := names(evs), "error(The operation was aborted) close(true)"; got != want {
 				t.Errorf("events = %q; want %q", got, want)
 			}
-			if err := byErrorOf(t, evs); err != nil {
-				byCode(t, "the error of an aborted connect", err, "ABORT_ERR")
+			if err := onlyError(t, evs); err != nil {
+				errorWithCode(t, "the error of an aborted connect", err, "ABORT_ERR")
 				if !errors.Is(err, tt.want) {
 					t.Errorf("errors.Is(%v, %v) = false; want true", err, tt.want)
 				}
@@ -103,8 +103,8 @@ func TestBeyondConnectContextCancel(t *testing.T) {
 	}
 }
 
-// byNewSocket is NewSocket(SocketOptions{}), destroyed by Cleanup.
-func byNewSocket(t testing.TB) *Socket {
+// newIdleSocket is NewSocket(SocketOptions{}), destroyed by Cleanup.
+func newIdleSocket(t testing.TB) *Socket {
 	t.Helper()
 	s, err := NewSocket(SocketOptions{})
 	if err != nil {
@@ -120,13 +120,13 @@ func byNewSocket(t testing.TB) *Socket {
 // context does (ConnectOptions.Timeout is the way to get ETIMEDOUT). It
 // tries 20 times, since the race it guards against (the dialer reporting the deadline before the context) came about one time in three.
 func TestBeyondConnectContextDeadline(t *testing.T) {
-	port, err := byHang(t, byLo4, 0)
+	port, err := hangingListener(t, lo4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		s := byNewSocket(t)
+		s := newIdleSocket(t)
 		if err := s.ConnectContext(ctx, ConnectOptions{Host: "127.0.0.1", Port: port}); err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestBeyondConnectContextDeadline(t *testing.T) {
 		if got, want := names(evs), "error(The operation was aborted) close(true)"; got != want {
 			t.Fatalf("try %d: events = %q; want %q", i, got, want)
 		}
-		if err := byErrorOf(t, evs); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err := onlyError(t, evs); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("try %d: errors.Is(%v, %v) = false; want true", i, err, context.DeadlineExceeded)
 		}
 	}
@@ -146,7 +146,7 @@ func TestBeyondConnectContextDeadline(t *testing.T) {
 // address, that unwraps to syscall.ETIMEDOUT; and that a Timeout longer
 // than the connect changes nothing.
 func TestBeyondConnectTimeout(t *testing.T) {
-	port, err := byHang(t, byLo4, 0)
+	port, err := hangingListener(t, lo4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,9 +162,9 @@ func TestBeyondConnectTimeout(t *testing.T) {
 	if got, want := names(evs), "error(connect ETIMEDOUT) close(true)"; got != want {
 		t.Errorf("events = %q; want %q", got, want)
 	}
-	if err := byErrorOf(t, evs); err != nil {
+	if err := onlyError(t, evs); err != nil {
 		checkSysError(t, "the error of a timed-out connect", err, "ETIMEDOUT", "connect", syscall.ETIMEDOUT)
-		if ne := byCode(t, "timeout", err, "ETIMEDOUT"); ne != nil && ne.Address != fmt.Sprintf("127.0.0.1:%d", port) {
+		if ne := errorWithCode(t, "timeout", err, "ETIMEDOUT"); ne != nil && ne.Address != fmt.Sprintf("127.0.0.1:%d", port) {
 			t.Errorf("Address = %q; want 127.0.0.1:%d", ne.Address, port)
 		}
 	}
@@ -228,7 +228,7 @@ func TestBeyondConnectContextNil(t *testing.T) {
 	if s, err := ConnectContext(nil, ConnectOptions{Host: "127.0.0.1", Port: 1}); !errors.Is(err, ErrInvalidArgument) || s != nil {
 		t.Errorf("ConnectContext(nil, ...) = %v, %v; want nil, an error wrapping %v", s, err, ErrInvalidArgument)
 	}
-	s := byNewSocket(t)
+	s := newIdleSocket(t)
 	//lint:ignore SA1012 the nil context is the point
 	if err := s.ConnectContext(nil, ConnectOptions{Host: "127.0.0.1", Port: 1}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("Socket.ConnectContext(nil, ...) = %v; want an error wrapping %v", err, ErrInvalidArgument)
@@ -244,7 +244,7 @@ func TestBeyondConnectContextNil(t *testing.T) {
 // with ENOTFOUND from getaddrinfo, for that name.
 func TestBeyondResolver(t *testing.T) {
 	offlineDNS(t)
-	res := byFakeDNS(t, map[string][]netip.Addr{"multi.nodenet.test.": {byLo4}})
+	res := fakeDNS(t, map[string][]netip.Addr{"multi.nodenet.test.": {lo4}})
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	port := listenTCP(t, srv)
@@ -272,7 +272,7 @@ func TestBeyondResolver(t *testing.T) {
 		if got, want := names(evs), "error(getaddrinfo ENOTFOUND) close(true)"; got != want {
 			t.Errorf("events of a connect to %s = %q; want %q", host, got, want)
 		}
-		if err := byErrorOf(t, evs); err != nil {
+		if err := onlyError(t, evs); err != nil {
 			checkSysError(t, "the error of a connect to "+host, err, "ENOTFOUND", "getaddrinfo", 0)
 			var ne *Error
 			if errors.As(err, &ne) && ne.Address != host {
@@ -371,11 +371,11 @@ func TestBeyondConnectingPending(t *testing.T) {
 		ready               ReadyState
 	}
 	get := func(s *Socket) state { return state{(s.ReadyState() == StateOpening), isPending(s), s.ReadyState()} }
-	hang, err := byHang(t, byLo4, 0)
+	hang, err := hangingListener(t, lo4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := byNewSocket(t)
+	s := newIdleSocket(t)
 	if got, want := get(s), (state{false, true, StateClosed}); got != want {
 		t.Errorf("new socket: %+v; want %+v", got, want)
 	}
@@ -411,7 +411,7 @@ func TestBeyondConnectingPending(t *testing.T) {
 	if err := c.ResetAndDestroy(); !errors.Is(err, ErrSocketClosed) {
 		t.Errorf("ResetAndDestroy() after close = %v; want %v", err, ErrSocketClosed)
 	}
-	if err := byNewSocket(t).ResetAndDestroy(); !errors.Is(err, ErrSocketClosed) {
+	if err := newIdleSocket(t).ResetAndDestroy(); !errors.Is(err, ErrSocketClosed) {
 		t.Errorf("ResetAndDestroy() on a new socket = %v; want %v", err, ErrSocketClosed)
 	}
 }
@@ -430,7 +430,7 @@ func TestBeyondConnectOptionsInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, opts := range []ConnectOptions{tt.opts, byWithPath(tt.opts)} {
+			for _, opts := range []ConnectOptions{tt.opts, withPath(tt.opts)} {
 				if opts.Path == "" {
 					opts.Host, opts.Port = "127.0.0.1", 1
 				}
@@ -440,7 +440,7 @@ func TestBeyondConnectOptionsInvalid(t *testing.T) {
 				if s, err := ConnectContext(context.Background(), opts); !errors.Is(err, ErrInvalidArgument) || s != nil {
 					t.Errorf("ConnectContext(%+v) = %v, %v; want nil, an error wrapping %v", opts, s, err, ErrInvalidArgument)
 				}
-				s := byNewSocket(t)
+				s := newIdleSocket(t)
 				if err := s.Connect(opts); !errors.Is(err, ErrInvalidArgument) {
 					t.Errorf("Socket.Connect(%+v) = %v; want an error wrapping %v", opts, err, ErrInvalidArgument)
 				}
@@ -452,7 +452,7 @@ func TestBeyondConnectOptionsInvalid(t *testing.T) {
 	}
 }
 
-func byWithPath(o ConnectOptions) ConnectOptions {
+func withPath(o ConnectOptions) ConnectOptions {
 	o.Path = "/nonexistent/nodenet.sock"
 	return o
 }
@@ -463,13 +463,13 @@ func byWithPath(o ConnectOptions) ConnectOptions {
 // with no race (no attempt events, though ::1 hangs); a name with only
 // an IPv4 address and an IPv6 LocalAddress fails with ENOTFOUND.
 func TestBeyondConnectLocalAddressFamily(t *testing.T) {
-	byNeedIPv6(t)
-	res := byFakeDNS(t, map[string][]netip.Addr{
-		"dual.nodenet.test.": {byLo6, byLo4},
-		"v4.nodenet.test.":   {byLo4},
+	needIPv6(t)
+	res := fakeDNS(t, map[string][]netip.Addr{
+		"dual.nodenet.test.": {lo6, lo4},
+		"v4.nodenet.test.":   {lo4},
 	})
-	srv, port := byDualPort(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, byLo4,
-		func(port int) error { _, err := byHang(t, byLo6, port); return err })
+	srv, port := dualPortServer(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, lo4,
+		func(port int) error { _, err := hangingListener(t, lo6, port); return err })
 	r := recordServer(t, srv)
 	c, err := Connect(ConnectOptions{Host: "dual.nodenet.test", Port: port, Resolver: res, LocalAddress: "127.0.0.1", ReportAttempts: true})
 	if err != nil {
@@ -512,7 +512,7 @@ func TestReadyStateTransitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("of a new socket", pending, StateClosed, "closed")
-	if err := pending.Connect(ConnectOptions{Port: edgeBlackHole(t), Host: "127.0.0.1"}); err != nil {
+	if err := pending.Connect(ConnectOptions{Port: blackHolePort(t), Host: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
 	check("while connecting", pending, StateOpening, "opening")
@@ -749,7 +749,7 @@ func TestBadArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := edgeCall(t, tt.call)
+			err := callGuarded(t, tt.call)
 			ok := false
 			for _, w := range tt.want {
 				var ne *Error
@@ -772,8 +772,8 @@ func TestBadArguments(t *testing.T) {
 	}
 }
 
-// edgeTCPPair returns the two ends of a loopback TCP connection.
-func edgeTCPPair(t *testing.T) (dialed, accepted *net.TCPConn) {
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (dialed, accepted *net.TCPConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -798,7 +798,7 @@ func edgeTCPPair(t *testing.T) (dialed, accepted *net.TCPConn) {
 // original descriptor and connection are closed.
 func TestNewSocketFD(t *testing.T) {
 	t.Parallel()
-	dialed, peer := edgeTCPPair(t)
+	dialed, peer := tcpPair(t)
 	f, err := dialed.File()
 	if err != nil {
 		t.Fatal(err)
@@ -844,7 +844,7 @@ func TestNewSocketFD(t *testing.T) {
 // TestNewSocketFDType checks Type against the descriptor's kind.
 func TestNewSocketFDType(t *testing.T) {
 	t.Parallel()
-	dialed, _ := edgeTCPPair(t)
+	dialed, _ := tcpPair(t)
 	path := sockPath(t)
 	uln, err := net.Listen("unix", path)
 	if err != nil {

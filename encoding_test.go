@@ -547,9 +547,9 @@ func isLatin1(s string) bool {
 	return true
 }
 
-// edgeTexts returns the Text of every DataEvent in evs, and reports each
+// dataTexts returns the Text of every DataEvent in evs, and reports each
 // DataEvent that carries bytes or an empty text.
-func edgeTexts(t *testing.T, evs []Event) []string {
+func dataTexts(t *testing.T, evs []Event) []string {
 	t.Helper()
 	var texts []string
 	for _, ev := range evs {
@@ -607,7 +607,7 @@ func TestSetEncodingOneBytePerRead(t *testing.T) {
 				}
 				peer.Close()
 				evs := r.wait()
-				if diff := cmp.Diff(tt.want, edgeTexts(t, evs)); diff != "" {
+				if diff := cmp.Diff(tt.want, dataTexts(t, evs)); diff != "" {
 					t.Errorf("DataEvent texts (-want +got):\n%s", diff)
 				}
 				if got, want := names(evs), "data end close(false)"; got != want {
@@ -651,7 +651,7 @@ func TestSetEncodingOneBytePerReadTCP(t *testing.T) {
 	}
 	raw.CloseWrite()
 	evs := r.wait()
-	if diff := cmp.Diff([]string{"a", "€", "b", "😀", "c"}, edgeTexts(t, evs)); diff != "" {
+	if diff := cmp.Diff([]string{"a", "€", "b", "😀", "c"}, dataTexts(t, evs)); diff != "" {
 		t.Errorf("DataEvent texts (-want +got):\n%s", diff)
 	}
 	if got, want := names(evs), "connect data end close(false)"; got != want {
@@ -781,7 +781,7 @@ func TestLargeStringUTF8(t *testing.T) {
 	}
 
 	s := accept(t, conns)
-	fired := edgeGuard(t, s)
+	fired := destroyAfterTimeout(t, s)
 	if err := s.SetEncoding("UTF-8"); err != nil {
 		t.Fatalf("SetEncoding(\"UTF-8\") = %v; want nil", err)
 	}

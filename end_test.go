@@ -45,7 +45,7 @@ func TestBeyondResetAndDestroy(t *testing.T) {
 				t.Errorf("events of the socket reset = %q; want no error, close(false)", got)
 			}
 			evs := rp.wait()
-			if err := byErrorOf(t, evs); err != nil {
+			if err := onlyError(t, evs); err != nil {
 				checkSysError(t, "the peer's error after a reset", err, "ECONNRESET", "read", syscall.ECONNRESET)
 			}
 			if !strings.HasSuffix(names(evs), "close(true)") {
@@ -322,15 +322,15 @@ func TestMethodsAfterClose(t *testing.T) {
 		{name: "IsPaused", call: func() error { c.IsPaused(); return nil }},
 		{name: "Ref", call: func() error { c.Ref(); return nil }},
 		{name: "Unref", call: func() error { c.Unref(); return nil }},
-		{name: "BufferSize", call: func() error { return edgeWant(c.BufferSize(), 0) }},
-		{name: "BytesRead", call: func() error { return edgeWant(c.BytesRead(), 0) }},
-		{name: "Address", call: func() error { return edgeWant(c.Address(), Addr{}) }},
-		{name: "RemoteAddress", call: func() error { return edgeWant(c.RemoteAddress(), "") }},
-		{name: "RemotePort", call: func() error { return edgeWant(c.RemotePort(), 0) }},
-		{name: "LocalAddress", call: func() error { return edgeWant(c.LocalAddress(), "") }},
-		{name: "LocalPort", call: func() error { return edgeWant(c.LocalPort(), 0) }},
-		{name: "ReadyState", call: func() error { return edgeWant(c.ReadyState(), StateClosed) }},
-		{name: "Server", call: func() error { return edgeWant(c.Server(), (*Server)(nil)) }},
+		{name: "BufferSize", call: func() error { return wantEqual(c.BufferSize(), 0) }},
+		{name: "BytesRead", call: func() error { return wantEqual(c.BytesRead(), 0) }},
+		{name: "Address", call: func() error { return wantEqual(c.Address(), Addr{}) }},
+		{name: "RemoteAddress", call: func() error { return wantEqual(c.RemoteAddress(), "") }},
+		{name: "RemotePort", call: func() error { return wantEqual(c.RemotePort(), 0) }},
+		{name: "LocalAddress", call: func() error { return wantEqual(c.LocalAddress(), "") }},
+		{name: "LocalPort", call: func() error { return wantEqual(c.LocalPort(), 0) }},
+		{name: "ReadyState", call: func() error { return wantEqual(c.ReadyState(), StateClosed) }},
+		{name: "Server", call: func() error { return wantEqual(c.Server(), (*Server)(nil)) }},
 		{name: "Send", call: func() error { _, err := c.Send([]byte("x"), func(error) {}); return err }, wantErr: true},
 		{name: "SendString", call: func() error { _, err := c.SendString("x", "utf8", nil); return err }, wantErr: true},
 		{name: "Write", call: func() error { _, err := c.Write([]byte("x")); return err }, wantErr: true},
@@ -357,15 +357,15 @@ func TestMethodsAfterClose(t *testing.T) {
 		}},
 	}
 	for _, tt := range calls {
-		err := edgeCall(t, tt.call)
+		err := callGuarded(t, tt.call)
 		if err != nil && strings.HasPrefix(err.Error(), "panic") || (err != nil) != tt.wantErr {
 			t.Errorf("%s on a closed socket = %v; want error: %v", tt.name, err, tt.wantErr)
 		}
 	}
 }
 
-// edgeWant returns an error unless got equals want.
-func edgeWant[T comparable](got, want T) error {
+// wantEqual returns an error unless got equals want.
+func wantEqual[T comparable](got, want T) error {
 	if got != want {
 		return fmt.Errorf("got %v; want %v", got, want)
 	}

@@ -51,12 +51,12 @@ func getsockopt(t testing.TB, tc *net.TCPConn, level, opt int) int {
 }
 
 var (
-	byLo4 = netip.MustParseAddr("127.0.0.1")
-	byLo6 = netip.MustParseAddr("::1")
+	lo4 = netip.MustParseAddr("127.0.0.1")
+	lo6 = netip.MustParseAddr("::1")
 )
 
-// byNeedIPv6 skips the test when the machine cannot listen on ::1.
-func byNeedIPv6(t testing.TB) {
+// needIPv6 skips the test when the machine cannot listen on ::1.
+func needIPv6(t testing.TB) {
 	t.Helper()
 	ln, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
@@ -65,13 +65,13 @@ func byNeedIPv6(t testing.TB) {
 	ln.Close()
 }
 
-// byHang makes ip:port (0: any port) a listener that never accepts and
+// hangingListener makes ip:port (0: any port) a listener that never accepts and
 // whose accept queue is full, so that a connect to it hangs: Linux drops
 // the SYNs. It skips the test if a connect does not hang there (checked
 // with a 100 ms dial).
-func byHang(t testing.TB, ip netip.Addr, port int) (int, error) {
+func hangingListener(t testing.TB, ip netip.Addr, port int) (int, error) {
 	t.Helper()
-	port, err := byRawSocket(t, ip, port, true)
+	port, err := rawSocket(t, ip, port, true)
 	if err != nil {
 		return 0, err
 	}
@@ -91,11 +91,11 @@ func byHang(t testing.TB, ip netip.Addr, port int) (int, error) {
 	return 0, nil
 }
 
-// byDualPort listens a new server (made by mk, no events read yet) on
+// dualPortServer listens a new server (made by mk, no events read yet) on
 // second and a free port P, then calls bind(P) for the other address; it
 // tries again with a new port while bind fails with EADDRINUSE. Cleanup
 // closes the server.
-func byDualPort(t testing.TB, mk func() *Server, second netip.Addr, bind func(port int) error) (*Server, int) {
+func dualPortServer(t testing.TB, mk func() *Server, second netip.Addr, bind func(port int) error) (*Server, int) {
 	t.Helper()
 	for try := 0; ; try++ {
 		srv := mk()
@@ -115,11 +115,11 @@ func byDualPort(t testing.TB, mk func() *Server, second netip.Addr, bind func(po
 	}
 }
 
-// byBothAddresses returns a port on which open succeeds on both
+// portOnBoth returns a port on which open succeeds on both
 // addresses: open(second, 0) takes a free port, then open(first, port)
 // the same one, with a new port while first's is taken (EADDRINUSE). What
 // open makes, its own cleanup closes.
-func byBothAddresses(t testing.TB, first, second netip.Addr, open func(ip netip.Addr, port int) (int, error)) int {
+func portOnBoth(t testing.TB, first, second netip.Addr, open func(ip netip.Addr, port int) (int, error)) int {
 	t.Helper()
 	for try := 0; ; try++ {
 		port, err := open(second, 0)
@@ -135,10 +135,10 @@ func byBothAddresses(t testing.TB, first, second netip.Addr, open func(ip netip.
 	}
 }
 
-// byFakeDNS serves hosts (fully qualified, lower-case names: "a.test.")
+// fakeDNS serves hosts (fully qualified, lower-case names: "a.test.")
 // on UDP 127.0.0.1 and returns a resolver that asks only it: A and AAAA
 // answers from hosts, NXDOMAIN for any other name. Cleanup stops it.
-func byFakeDNS(t testing.TB, hosts map[string][]netip.Addr) *net.Resolver {
+func fakeDNS(t testing.TB, hosts map[string][]netip.Addr) *net.Resolver {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -153,7 +153,7 @@ func byFakeDNS(t testing.TB, hosts map[string][]netip.Addr) *net.Resolver {
 			if err != nil {
 				return
 			}
-			if resp := byDNSAnswer(buf[:n], hosts); resp != nil {
+			if resp := dnsAnswer(buf[:n], hosts); resp != nil {
 				pc.WriteTo(resp, from)
 			}
 		}
@@ -166,10 +166,10 @@ func byFakeDNS(t testing.TB, hosts map[string][]netip.Addr) *net.Resolver {
 	}}
 }
 
-// byDNSAnswer builds the response to the DNS query q: the header with q's
+// dnsAnswer builds the response to the DNS query q: the header with q's
 // ID, QR, RD and RA set, q's question echoed, and one answer per address
 // of the asked type (A: 1, AAAA: 28).
-func byDNSAnswer(q []byte, hosts map[string][]netip.Addr) []byte {
+func dnsAnswer(q []byte, hosts map[string][]netip.Addr) []byte {
 	if len(q) < 12 {
 		return nil
 	}
@@ -215,8 +215,8 @@ func byDNSAnswer(q []byte, hosts map[string][]netip.Addr) []byte {
 	return resp
 }
 
-// byErrorOf returns the error of the only ErrorEvent in evs, or nil.
-func byErrorOf(t testing.TB, evs []Event) error {
+// onlyError returns the error of the only ErrorEvent in evs, or nil.
+func onlyError(t testing.TB, evs []Event) error {
 	t.Helper()
 	var errs []error
 	for _, ev := range evs {
@@ -231,8 +231,8 @@ func byErrorOf(t testing.TB, evs []Event) error {
 	return errs[0]
 }
 
-// byCode checks that err is an *Error with Code code and returns it.
-func byCode(t testing.TB, what string, err error, code string) *Error {
+// errorWithCode checks that err is an *Error with Code code and returns it.
+func errorWithCode(t testing.TB, what string, err error, code string) *Error {
 	t.Helper()
 	var ne *Error
 	if !errors.As(err, &ne) {
@@ -245,33 +245,33 @@ func byCode(t testing.TB, what string, err error, code string) *Error {
 	return ne
 }
 
-// byEndedOrReset reports whether the events are those of a client whose
+// endedOrReset reports whether the events are those of a client whose
 // server closed the connection at once: its end, or a reset.
-func byEndedOrReset(evs []Event) bool {
+func endedOrReset(evs []Event) bool {
 	got := names(evs)
 	return got == "connect end close(false)" || got == "connect error(read ECONNRESET) close(true)"
 }
 
-// byDualTarget gives the name of a host that resolves to both ::1 and
+// dualTarget gives the name of a host that resolves to both ::1 and
 // 127.0.0.1, the resolver to use (nil: the default one) and its two
 // addresses in the order the resolver gives them.
-type byDualTarget struct {
+type dualTarget struct {
 	name          string
 	host          string
 	resolver      *net.Resolver
 	first, second netip.Addr
 }
 
-// byDualTargets are "localhost" through /etc/hosts (offline DNS), when it
+// dualTargets are "localhost" through /etc/hosts (offline DNS), when it
 // maps to both loopback addresses, and a made-up name of the fake DNS.
-func byDualTargets(t *testing.T) []byDualTarget {
+func dualTargets(t *testing.T) []dualTarget {
 	t.Helper()
-	byNeedIPv6(t)
-	var out []byDualTarget
-	for _, tg := range []byDualTarget{
+	needIPv6(t)
+	var out []dualTarget
+	for _, tg := range []dualTarget{
 		{name: "localhost", host: "localhost"},
-		{name: "fake DNS", host: "dual.nodenet.test", resolver: byFakeDNS(t, map[string][]netip.Addr{
-			"dual.nodenet.test.": {byLo6, byLo4},
+		{name: "fake DNS", host: "dual.nodenet.test", resolver: fakeDNS(t, map[string][]netip.Addr{
+			"dual.nodenet.test.": {lo6, lo4},
 		})},
 	} {
 		r := tg.resolver
@@ -290,9 +290,9 @@ func byDualTargets(t *testing.T) []byDualTarget {
 	return out
 }
 
-// byAttempts is the connection attempt events of evs, in order, as
+// attemptNames is the connection attempt events of evs, in order, as
 // "attempt ::1" and "failed 127.0.0.1 ECONNREFUSED".
-func byAttempts(evs []Event) []string {
+func attemptNames(evs []Event) []string {
 	var out []string
 	for _, ev := range evs {
 		switch e := ev.(type) {
@@ -426,9 +426,9 @@ func checkSysError(t testing.TB, call string, err error, code, syscallName strin
 	}
 }
 
-// edgeTCPConn returns the open TCP connection under s, to size its kernel
+// openTCPConn returns the open TCP connection under s, to size its kernel
 // buffers.
-func edgeTCPConn(t *testing.T, s *Socket) *net.TCPConn {
+func openTCPConn(t *testing.T, s *Socket) *net.TCPConn {
 	t.Helper()
 	waitUntil(t, "the socket open", func() bool { return s.ReadyState() == StateOpen })
 	s.mu.Lock()
@@ -440,11 +440,11 @@ func edgeTCPConn(t *testing.T, s *Socket) *net.TCPConn {
 	return c
 }
 
-// edgeBlackHole returns the port of a loopback listener that never
+// blackHolePort returns the port of a loopback listener that never
 // accepts and whose queue is full, so that the kernel drops every SYN
 // sent to it and a connect stays in progress until it is abandoned.
 // (Listen with backlog 0 leaves room for one connection, taken here.)
-func edgeBlackHole(t *testing.T) int {
+func blackHolePort(t *testing.T) int {
 	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {

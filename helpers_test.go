@@ -296,7 +296,7 @@ func createServer(t testing.TB, opts ServerOptions, onConnection func(*Socket)) 
 	return srv
 }
 
-func icPayload(t testing.TB, n int) []byte {
+func randomPayload(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -305,9 +305,9 @@ func icPayload(t testing.TB, n int) []byte {
 	return b
 }
 
-// icWaitDone waits until s's connection has closed and reports whether it
+// waitClosed waits until s's connection has closed and reports whether it
 // was destroyed (by Destroy or an error) rather than closed gracefully.
-func icWaitDone(t testing.TB, s *Socket, what string) (destroyed bool) {
+func waitClosed(t testing.TB, s *Socket, what string) (destroyed bool) {
 	t.Helper()
 	s.mu.Lock()
 	done := s.c.stopChan()
@@ -336,7 +336,7 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	}
 }
 
-func icIsTimeout(err error) bool {
+func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) && errors.As(err, &ne) && ne.Timeout()
 }
@@ -440,8 +440,8 @@ func refusedConnect(t testing.TB, port int) {
 	}
 }
 
-// edgeWithout returns evs without the events of kind T.
-func edgeWithout[T Event](evs []Event) []Event {
+// eventsWithout returns evs without the events of kind T.
+func eventsWithout[T Event](evs []Event) []Event {
 	var out []Event
 	for _, ev := range evs {
 		if !isKind[T](ev) {
@@ -451,10 +451,10 @@ func edgeWithout[T Event](evs []Event) []Event {
 	return out
 }
 
-// edgeGuard destroys s if the test still runs after testTimeout, so that a
+// destroyAfterTimeout destroys s if the test still runs after testTimeout, so that a
 // loop over its events ends instead of hanging; it reports whether it
 // fired.
-func edgeGuard(t *testing.T, s *Socket) *atomic.Bool {
+func destroyAfterTimeout(t *testing.T, s *Socket) *atomic.Bool {
 	fired := new(atomic.Bool)
 	tm := time.AfterFunc(testTimeout, func() {
 		fired.Store(true)
@@ -464,9 +464,9 @@ func edgeGuard(t *testing.T, s *Socket) *atomic.Bool {
 	return fired
 }
 
-// edgeCall runs f on its own goroutine and returns its error; a panic
+// callGuarded runs f on its own goroutine and returns its error; a panic
 // comes back as an error, and a call that does not return fails the test.
-func edgeCall(t *testing.T, f func() error) error {
+func callGuarded(t *testing.T, f func() error) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {

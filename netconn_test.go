@@ -63,7 +63,7 @@ func TestNetConnShutdownAndIdleTimeout(t *testing.T) {
 		}
 	})
 	t.Run("Read sees the idle timeout", func(t *testing.T) {
-		nc, s, peer := icNetConn(t, ConnectOptions{})
+		nc, s, peer := netConnPair(t, ConnectOptions{})
 		s.SetTimeout(10 * time.Millisecond)
 		_, err := nc.Read(make([]byte, 8))
 		var ne net.Error
@@ -269,8 +269,8 @@ func TestWrapConnBadArguments(t *testing.T) {
 	}
 }
 
-// icNetConn gives the NetConn view of a client socket and its raw peer.
-func icNetConn(t *testing.T, opts ConnectOptions) (net.Conn, *Socket, *net.TCPConn) {
+// netConnPair gives the NetConn view of a client socket and its raw peer.
+func netConnPair(t *testing.T, opts ConnectOptions) (net.Conn, *Socket, *net.TCPConn) {
 	t.Helper()
 	s, peer := rawPair(t, opts)
 	nc := s.NetConn()
@@ -286,7 +286,7 @@ func TestNetConnBufio(t *testing.T) {
 	t.Parallel()
 	for _, halfOpen := range []bool{false, true} {
 		t.Run(fmt.Sprintf("AllowHalfOpen=%v", halfOpen), func(t *testing.T) {
-			nc, _, peer := icNetConn(t, ConnectOptions{AllowHalfOpen: halfOpen})
+			nc, _, peer := netConnPair(t, ConnectOptions{AllowHalfOpen: halfOpen})
 			if _, err := peer.Write([]byte("line one\nline two\n")); err != nil {
 				t.Fatal(err)
 			}
@@ -329,7 +329,7 @@ func TestNetConnBufio(t *testing.T) {
 // io.Copy(nc, nc) is an echo; a MiB comes back whole.
 func TestNetConnIOCopyEcho(t *testing.T) {
 	t.Parallel()
-	nc, _, peer := icNetConn(t, ConnectOptions{})
+	nc, _, peer := netConnPair(t, ConnectOptions{})
 	echoed := make(chan error, 1)
 	go func() {
 		_, err := io.Copy(nc, nc)
@@ -338,7 +338,7 @@ func TestNetConnIOCopyEcho(t *testing.T) {
 		}
 		echoed <- err
 	}()
-	payload := icPayload(t, 1<<20+5)
+	payload := randomPayload(t, 1<<20+5)
 	sent := make(chan error, 1)
 	go func() {
 		_, err := peer.Write(payload)
@@ -363,7 +363,7 @@ func TestNetConnIOCopyEcho(t *testing.T) {
 // in p comes at the next Read.
 func TestNetConnEncoding(t *testing.T) {
 	t.Parallel()
-	nc, s, peer := icNetConn(t, ConnectOptions{})
+	nc, s, peer := netConnPair(t, ConnectOptions{})
 	if err := s.SetEncoding("hex"); err != nil {
 		t.Fatal(err)
 	}
@@ -388,11 +388,11 @@ func TestNetConnEncoding(t *testing.T) {
 // a Read already blocked is released by a deadline set from another
 // goroutine, losing nothing.
 func TestNetConnReadDeadline(t *testing.T) {
-	nc, s, peer := icNetConn(t, ConnectOptions{})
+	nc, s, peer := netConnPair(t, ConnectOptions{})
 	buf := make([]byte, 16)
 
 	nc.SetReadDeadline(time.Now().Add(-time.Second))
-	if n, err := nc.Read(buf); n != 0 || !icIsTimeout(err) {
+	if n, err := nc.Read(buf); n != 0 || !isTimeout(err) {
 		t.Fatalf("Read past its deadline = %d, %v; want a timeout", n, err)
 	}
 	nc.SetReadDeadline(time.Time{})
@@ -413,7 +413,7 @@ func TestNetConnReadDeadline(t *testing.T) {
 		return s.c.out.subscribed()
 	})
 	nc.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	if err := recv(t, res, "the blocked Read"); !icIsTimeout(err) {
+	if err := recv(t, res, "the blocked Read"); !isTimeout(err) {
 		t.Fatalf("blocked Read after a new deadline = %v; want a timeout", err)
 	}
 	nc.SetReadDeadline(time.Time{})
@@ -429,9 +429,9 @@ func TestNetConnReadDeadline(t *testing.T) {
 // written reaches the peer.
 func TestNetConnWriteDeadline(t *testing.T) {
 	t.Parallel()
-	nc, s, peer := icNetConn(t, ConnectOptions{})
+	nc, s, peer := netConnPair(t, ConnectOptions{})
 	nc.SetWriteDeadline(time.Now().Add(-time.Second))
-	if n, err := nc.Write([]byte("x")); n != 0 || !icIsTimeout(err) {
+	if n, err := nc.Write([]byte("x")); n != 0 || !isTimeout(err) {
 		t.Fatalf("Write past its deadline = %d, %v; want 0 and a timeout", n, err)
 	}
 	nc.SetWriteDeadline(time.Now().Add(time.Hour))
@@ -451,7 +451,7 @@ func TestNetConnWriteDeadline(t *testing.T) {
 	// Write queues up to the mark, then blocks: wait for it to block.
 	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
 	nc.SetWriteDeadline(time.Now())
-	if err := recv(t, res, "the blocked Write"); !icIsTimeout(err) {
+	if err := recv(t, res, "the blocked Write"); !isTimeout(err) {
 		t.Fatalf("blocked Write after a new deadline = %v; want a timeout", err)
 	}
 	// The peer reads now, so the queue drains and a Write goes in again.
@@ -481,7 +481,7 @@ func TestNetConnWriteDeadline(t *testing.T) {
 // destroyed.
 func TestNetConnClose(t *testing.T) {
 	t.Parallel()
-	nc, s, peer := icNetConn(t, ConnectOptions{})
+	nc, s, peer := netConnPair(t, ConnectOptions{})
 	readRes := make(chan error, 1)
 	go func() {
 		_, err := nc.Read(make([]byte, 8))
@@ -525,7 +525,7 @@ func TestNetConnClose(t *testing.T) {
 	if err != nil || n != written.Load() {
 		t.Errorf("peer read %d bytes, %v; want the %d written, then EOF", n, err, written.Load())
 	}
-	if !icWaitDone(t, s, "the socket") {
+	if !waitClosed(t, s, "the socket") {
 		t.Error("Close closed the socket gracefully; want it destroyed")
 	}
 }
@@ -534,7 +534,7 @@ func TestNetConnClose(t *testing.T) {
 // the end.
 func TestNetConnCloseIdle(t *testing.T) {
 	t.Parallel()
-	nc, s, peer := icNetConn(t, ConnectOptions{})
+	nc, s, peer := netConnPair(t, ConnectOptions{})
 	if _, err := nc.Write([]byte("bye")); err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +544,7 @@ func TestNetConnCloseIdle(t *testing.T) {
 		t.Fatalf("peer got %q, %v; want %q", got, err, "bye")
 	}
 	nc.Close()
-	if !icWaitDone(t, s, "the socket") {
+	if !waitClosed(t, s, "the socket") {
 		t.Error("want the socket destroyed")
 	}
 	if got := readAll(t, peer); len(got) != 0 {
@@ -555,7 +555,7 @@ func TestNetConnCloseIdle(t *testing.T) {
 // The peer's reset is Read's error, every time.
 func TestNetConnPeerReset(t *testing.T) {
 	t.Parallel()
-	nc, _, peer := icNetConn(t, ConnectOptions{})
+	nc, _, peer := netConnPair(t, ConnectOptions{})
 	peer.SetLinger(0)
 	peer.Close()
 	for i := range 2 {
@@ -569,7 +569,7 @@ func TestNetConnPeerReset(t *testing.T) {
 // address, not nil.
 func TestNetConnAddrs(t *testing.T) {
 	t.Parallel()
-	nc, _, peer := icNetConn(t, ConnectOptions{})
+	nc, _, peer := netConnPair(t, ConnectOptions{})
 	// A Read makes sure the connection is up (Connect returns at once).
 	peer.Write([]byte("x"))
 	if _, err := nc.Read(make([]byte, 1)); err != nil {
@@ -604,15 +604,15 @@ func TestNetConnAddrs(t *testing.T) {
 	}
 }
 
-// icOneConn is a net.Listener that yields one conn, then waits for Close.
-type icOneConn struct {
+// oneConnListener is a net.Listener that yields one conn, then waits for Close.
+type oneConnListener struct {
 	ch   chan net.Conn
 	done chan struct{}
 	once sync.Once
 	addr net.Addr
 }
 
-func (l *icOneConn) Accept() (net.Conn, error) {
+func (l *oneConnListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.ch:
 		return c, nil
@@ -621,9 +621,9 @@ func (l *icOneConn) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *icOneConn) Close() error { l.once.Do(func() { close(l.done) }); return nil }
+func (l *oneConnListener) Close() error { l.once.Do(func() { close(l.done) }); return nil }
 
-func (l *icOneConn) Addr() net.Addr { return l.addr }
+func (l *oneConnListener) Addr() net.Addr { return l.addr }
 
 // net/http serves a request on a nodenet socket through its view: bufio,
 // the server's background read released by a past deadline, a response
@@ -634,7 +634,7 @@ func TestNetConnHTTP(t *testing.T) {
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: testTimeout}
-	body := icPayload(t, 256<<10)
+	body := randomPayload(t, 256<<10)
 	type result struct {
 		status int
 		got    []byte
@@ -655,7 +655,7 @@ func TestNetConnHTTP(t *testing.T) {
 
 	s := accept(t, conns)
 	nc := s.NetConn()
-	ln := &icOneConn{ch: make(chan net.Conn, 1), done: make(chan struct{}), addr: nc.LocalAddr()}
+	ln := &oneConnListener{ch: make(chan net.Conn, 1), done: make(chan struct{}), addr: nc.LocalAddr()}
 	ln.ch <- nc
 	closed := make(chan struct{})
 	hs := &http.Server{
@@ -695,5 +695,5 @@ func TestNetConnHTTP(t *testing.T) {
 	}
 	// The client's end ended the socket's side too (no AllowHalfOpen),
 	// so it may have closed gracefully before net/http closed the view.
-	icWaitDone(t, s, "the socket")
+	waitClosed(t, s, "the socket")
 }

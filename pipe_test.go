@@ -107,9 +107,9 @@ func TestFlowPipeHonoursMarks(t *testing.T) {
 	}
 }
 
-// icBackend is a plain Go TCP server on 127.0.0.1 whose accepted conns
+// plainBackend is a plain Go TCP server on 127.0.0.1 whose accepted conns
 // come out of the channel; Cleanup closes it and them.
-func icBackend(t *testing.T) (int, <-chan *net.TCPConn) {
+func plainBackend(t *testing.T) (int, <-chan *net.TCPConn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -144,11 +144,11 @@ func icBackend(t *testing.T) (int, <-chan *net.TCPConn) {
 	return ln.Addr().(*net.TCPAddr).Port, conns
 }
 
-// icProxy is a nodenet server that proxies each connection to the backend
+// proxyServer is a nodenet server that proxies each connection to the backend
 // port: it connects an upstream socket and calls Proxy(front, up). The
 // pairs come out of the channel. smallBuffers shrinks the front socket's
 // kernel receive buffer, so that backpressure reaches the client soon.
-func icProxy(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan [2]*Socket) {
+func proxyServer(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan [2]*Socket) {
 	t.Helper()
 	pairs := make(chan [2]*Socket, 4)
 	var mu sync.Mutex
@@ -195,8 +195,8 @@ func icProxy(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan [2]*
 // MiB in flight. Then the backend answers with 4 MiB and closes; both
 // proxy sockets close gracefully.
 func TestProxyLargeTransferBounded(t *testing.T) {
-	bport, backends := icBackend(t)
-	port, pairs := icProxy(t, bport, true)
+	bport, backends := plainBackend(t)
+	port, pairs := proxyServer(t, bport, true)
 	client := dialRaw(t, port)
 	client.SetWriteBuffer(64 << 10)
 	pair := recv(t, pairs, "the proxied pair")
@@ -239,7 +239,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 	}()
 	defer func() { close(stop); <-stopped }()
 
-	upload := icPayload(t, 16<<20)
+	upload := randomPayload(t, 16<<20)
 	sent := make(chan error, 1)
 	go func() {
 		_, err := client.Write(upload)
@@ -262,7 +262,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	download := icPayload(t, 4<<20)
+	download := randomPayload(t, 4<<20)
 	answered := make(chan error, 1)
 	go func() {
 		_, err := be.Write(download)
@@ -275,7 +275,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 	if err := recv(t, answered, "the backend's answer"); err != nil {
 		t.Fatal(err)
 	}
-	if icWaitDone(t, front, "the front socket") || icWaitDone(t, up, "the upstream socket") {
+	if waitClosed(t, front, "the front socket") || waitClosed(t, up, "the upstream socket") {
 		t.Error("a proxy socket was destroyed; want both closed gracefully")
 	}
 	t.Logf("upstream queue peak %d bytes, front socket held peak %d bytes, bound %d, %d bytes moved",
@@ -289,8 +289,8 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 // backend as EOF; the backend still answers, the client reads it, then
 // everything closes.
 func TestProxyHalfClose(t *testing.T) {
-	bport, backends := icBackend(t)
-	port, pairs := icProxy(t, bport, false)
+	bport, backends := plainBackend(t)
+	port, pairs := proxyServer(t, bport, false)
 	client := dialRaw(t, port)
 	pair := recv(t, pairs, "the proxied pair")
 	front, up := pair[0], pair[1]
@@ -318,7 +318,7 @@ func TestProxyHalfClose(t *testing.T) {
 	if got := string(readAll(t, client)); got != "reply after your end" {
 		t.Errorf("client got %q; want the reply", got)
 	}
-	if icWaitDone(t, front, "the front socket") || icWaitDone(t, up, "the upstream socket") {
+	if waitClosed(t, front, "the front socket") || waitClosed(t, up, "the upstream socket") {
 		t.Error("a proxy socket was destroyed; want both closed gracefully")
 	}
 }
@@ -340,8 +340,8 @@ func TestProxyDestroyPropagates(t *testing.T) {
 		{"backend resets", func(_, _ *Socket, _, be *net.TCPConn) { be.SetLinger(0); be.Close() }, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bport, backends := icBackend(t)
-			port, pairs := icProxy(t, bport, false)
+			bport, backends := plainBackend(t)
+			port, pairs := proxyServer(t, bport, false)
 			client := dialRaw(t, port)
 			pair := recv(t, pairs, "the proxied pair")
 			front, up := pair[0], pair[1]
@@ -354,10 +354,10 @@ func TestProxyDestroyPropagates(t *testing.T) {
 			}
 
 			tc.act(front, up, client, be)
-			if !icWaitDone(t, front, "the front socket") {
+			if !waitClosed(t, front, "the front socket") {
 				t.Error("front closed gracefully; want destroyed")
 			}
-			if !icWaitDone(t, up, "the upstream socket") {
+			if !waitClosed(t, up, "the upstream socket") {
 				t.Error("upstream closed gracefully; want destroyed")
 			}
 			for _, p := range []struct {
@@ -369,7 +369,7 @@ func TestProxyDestroyPropagates(t *testing.T) {
 					continue
 				}
 				p.c.SetReadDeadline(time.Now().Add(testTimeout))
-				if _, err := io.Copy(io.Discard, p.c); icIsTimeout(err) {
+				if _, err := io.Copy(io.Discard, p.c); isTimeout(err) {
 					t.Errorf("the %s never saw the end", p.name)
 				}
 			}
@@ -385,14 +385,14 @@ func TestProxyUpstreamRefused(t *testing.T) {
 	}
 	deadPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	port, pairs := icProxy(t, deadPort, false)
+	port, pairs := proxyServer(t, deadPort, false)
 	client := dialRaw(t, port)
 	pair := recv(t, pairs, "the proxied pair")
-	if !icWaitDone(t, pair[1], "the upstream socket") || !icWaitDone(t, pair[0], "the front socket") {
+	if !waitClosed(t, pair[1], "the upstream socket") || !waitClosed(t, pair[0], "the front socket") {
 		t.Error("want both sockets destroyed")
 	}
 	client.SetReadDeadline(time.Now().Add(testTimeout))
-	if _, err := io.Copy(io.Discard, client); icIsTimeout(err) {
+	if _, err := io.Copy(io.Discard, client); isTimeout(err) {
 		t.Error("the client never saw the end")
 	}
 }
@@ -456,8 +456,8 @@ func TestPipeBackpressure(t *testing.T) {
 	// Small kernel buffers, so they hold little next to the payload.
 	const kbuf = 64 << 10
 	srcPeer.SetWriteBuffer(kbuf)
-	edgeTCPConn(t, src).SetReadBuffer(kbuf)
-	edgeTCPConn(t, dst).SetWriteBuffer(kbuf)
+	openTCPConn(t, src).SetReadBuffer(kbuf)
+	openTCPConn(t, dst).SetWriteBuffer(kbuf)
 	dstPeer.SetReadBuffer(kbuf)
 	if err := src.Pipe(dst); err != nil {
 		t.Fatal(err)
@@ -514,7 +514,7 @@ func TestPipeBackpressure(t *testing.T) {
 		t.Errorf("source's peer write: %v", err)
 	}
 	dstPeer.Close()
-	if got, want := names(edgeWithout[DrainEvent](dr.wait())), "connect end close(false)"; got != want {
+	if got, want := names(eventsWithout[DrainEvent](dr.wait())), "connect end close(false)"; got != want {
 		t.Errorf("destination events = %q; want %q", got, want)
 	}
 }

@@ -277,7 +277,7 @@ func TestBinaryEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Destroy)
-	fired := edgeGuard(t, c)
+	fired := destroyAfterTimeout(t, c)
 	if err := c.SetEncoding("binary"); err != nil {
 		t.Fatal(err)
 	}

@@ -19,17 +19,17 @@ import (
 	"go.uber.org/goleak"
 )
 
-// byCustomCtx is a context whose Done channel is its own: the standard
+// customCtx is a context whose Done channel is its own: the standard
 // library cannot hook into it, so context.AfterFunc on it runs a goroutine
 // that waits until the context is done or the AfterFunc is stopped.
-type byCustomCtx struct {
+type customCtx struct {
 	context.Context
 	done chan struct{}
 }
 
-func (c byCustomCtx) Done() <-chan struct{} { return c.done }
+func (c customCtx) Done() <-chan struct{} { return c.done }
 
-func (c byCustomCtx) Err() error {
+func (c customCtx) Err() error {
 	select {
 	case <-c.done:
 		return context.Canceled
@@ -87,9 +87,9 @@ func TestBeyondListenContextCancel(t *testing.T) {
 				t.Fatal(err)
 			}
 			evs3 := record(t, c3).wait()
-			if e := byErrorOf(t, evs3); e != nil {
+			if e := onlyError(t, evs3); e != nil {
 				var ne *Error
-				if !errors.As(e, &ne) || !byContains(tt.refused, ne.Code) {
+				if !errors.As(e, &ne) || !containsString(tt.refused, ne.Code) {
 					t.Errorf("a connect after the context was cancelled: %v; want an *Error with Code in %v", e, tt.refused)
 				}
 			}
@@ -108,7 +108,7 @@ func TestBeyondListenContextCancel(t *testing.T) {
 	}
 }
 
-func byContains(list []string, s string) bool {
+func containsString(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
 			return true
@@ -178,7 +178,7 @@ func TestBeyondListenContextInvalid(t *testing.T) {
 // end of the context leaves the server, listening again, alone.
 func TestBeyondListenContextCloseFirst(t *testing.T) {
 	before := goleak.IgnoreCurrent()
-	ctx := byCustomCtx{Context: context.Background(), done: make(chan struct{})}
+	ctx := customCtx{Context: context.Background(), done: make(chan struct{})}
 	srv := createServer(t, ServerOptions{}, nil)
 	if err := srv.ListenContext(ctx, ListenOptions{Host: "127.0.0.1"}); err != nil {
 		t.Fatalf("ListenContext = %v; want nil", err)
@@ -195,15 +195,15 @@ func TestBeyondListenContextCloseFirst(t *testing.T) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	close(ctx.done)
-	byDial(t, srv.Address().Port)
+	dialAndClose(t, srv.Address().Port)
 	if got := srv.Address(); got.Port == 0 {
 		t.Errorf("the server stopped listening when the context of an earlier ListenContext ended")
 	}
 }
 
-// byDial dials 127.0.0.1:port and closes the connection: it fails
+// dialAndClose dials 127.0.0.1:port and closes the connection: it fails
 // the test if the connect is refused.
-func byDial(t testing.TB, port int) {
+func dialAndClose(t testing.TB, port int) {
 	t.Helper()
 	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
@@ -277,12 +277,12 @@ func TestBeyondReusePort(t *testing.T) {
 // and ::1 reaches it; and that without IPv6Only it is dual stack:
 // 127.0.0.1 reaches it.
 func TestBeyondIPv6Only(t *testing.T) {
-	byNeedIPv6(t)
+	needIPv6(t)
 	t.Run("IPv6Only=true", func(t *testing.T) {
 		var srv *Server
 		var port int
 		for try := 0; srv == nil; try++ {
-			p, err := byRawSocket(t, byLo4, 0, false)
+			p, err := rawSocket(t, lo4, 0, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -312,8 +312,8 @@ func TestBeyondIPv6Only(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := byErrorOf(t, record(t, c4).wait()); err != nil {
-			byCode(t, "connect to 127.0.0.1 beside an IPv6Only server", err, "ECONNREFUSED")
+		if err := onlyError(t, record(t, c4).wait()); err != nil {
+			errorWithCode(t, "connect to 127.0.0.1 beside an IPv6Only server", err, "ECONNREFUSED")
 		}
 		if got := count[ConnectionEvent](r.events()); got != 1 {
 			t.Errorf("%d ConnectionEvents; want 1 (the ::1 client only)", got)
@@ -327,7 +327,7 @@ func TestBeyondIPv6Only(t *testing.T) {
 		}
 		t.Cleanup(func() { srv.Close() })
 		port := srv.Address().Port
-		if _, err := byRawSocket(t, byLo4, port, false); err == nil {
+		if _, err := rawSocket(t, lo4, port, false); err == nil {
 			t.Errorf("binding 127.0.0.1:%d beside a dual-stack [::]:%d = nil; want EADDRINUSE", port, port)
 		}
 		for i, host := range []string{"::1", "127.0.0.1"} {

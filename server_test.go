@@ -22,9 +22,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// byWaitServer is a server with WaitOverLimit and a limit of 1 whose
+// waitOverLimitServer is a server with WaitOverLimit and a limit of 1 whose
 // handler writes "hi"; its first client is connected and served.
-func byWaitServer(t *testing.T) (*Server, int, *serverRecorder, *Socket, *recorder, *Socket) {
+func waitOverLimitServer(t *testing.T) (*Server, int, *serverRecorder, *Socket, *recorder, *Socket) {
 	t.Helper()
 	srv := createServer(t, ServerOptions{WaitOverLimit: true}, func(s *Socket) { s.SendString("hi", "", nil) })
 	r := recordServer(t, srv)
@@ -39,10 +39,10 @@ func byWaitServer(t *testing.T) (*Server, int, *serverRecorder, *Socket, *record
 	return srv, port, r, c1, r1, r.waitConnection(1)
 }
 
-// byWaitingClient connects a client that the kernel accepts (its connect
+// waitingClient connects a client that the kernel accepts (its connect
 // completes) while the server, at its limit, does not; a round trip on
 // the first connection gives the server time to do wrong.
-func byWaitingClient(t *testing.T, srv *Server, port int, r *serverRecorder, c1, s1 *Socket) (*Socket, *recorder) {
+func waitingClient(t *testing.T, srv *Server, port int, r *serverRecorder, c1, s1 *Socket) (*Socket, *recorder) {
 	t.Helper()
 	c2, err := ConnectTCP(port, "127.0.0.1")
 	if err != nil {
@@ -70,8 +70,8 @@ func byWaitingClient(t *testing.T, srv *Server, port int, r *serverRecorder, c1,
 // first connection closes; then it is accepted and served.
 func TestBeyondWaitOverLimit(t *testing.T) {
 	t.Parallel()
-	srv, port, r, c1, r1, s1 := byWaitServer(t)
-	c2, r2 := byWaitingClient(t, srv, port, r, c1, s1)
+	srv, port, r, c1, r1, s1 := waitOverLimitServer(t)
+	c2, r2 := waitingClient(t, srv, port, r, c1, s1)
 	c1.Destroy()
 	r1.wait()
 	if got := string(r2.waitData(2)); got != "hi" {
@@ -93,8 +93,8 @@ func TestBeyondWaitOverLimit(t *testing.T) {
 // waiting client in at once, and that 0 (no limit) does too.
 func TestBeyondWaitOverLimitRaise(t *testing.T) {
 	t.Parallel()
-	srv, port, r, c1, _, s1 := byWaitServer(t)
-	_, r2 := byWaitingClient(t, srv, port, r, c1, s1)
+	srv, port, r, c1, _, s1 := waitOverLimitServer(t)
+	_, r2 := waitingClient(t, srv, port, r, c1, s1)
 	if err := srv.SetMaxConnections(2); err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +129,8 @@ func TestBeyondWaitOverLimitRaise(t *testing.T) {
 // leak check); the waiting client's connection then goes away.
 func TestBeyondWaitOverLimitClose(t *testing.T) {
 	t.Parallel()
-	srv, port, r, c1, _, s1 := byWaitServer(t)
-	_, r2 := byWaitingClient(t, srv, port, r, c1, s1)
+	srv, port, r, c1, _, s1 := waitOverLimitServer(t)
+	_, r2 := waitingClient(t, srv, port, r, c1, s1)
 	closed := make(chan error, 1)
 	go func() { closed <- srv.Close() }()
 	select {
@@ -460,7 +460,7 @@ func TestBeyondConnStateDestroyOnOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if evs := record(t, c).wait(); !byEndedOrReset(evs) {
+	if evs := record(t, c).wait(); !endedOrReset(evs) {
 		t.Errorf("events of a client whose socket the hook destroyed = %q; want connect, then end or ECONNRESET", names(evs))
 	}
 	if got := srv.Connections(); got != 0 {

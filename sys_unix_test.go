@@ -185,11 +185,11 @@ func getsockoptInt(fd uintptr, level, opt int) (int, error) {
 	return syscall.GetsockoptInt(int(fd), level, opt)
 }
 
-// byRawSocket makes a TCP socket bound to ip:port (0: any port) that
+// rawSocket makes a TCP socket bound to ip:port (0: any port) that
 // listens with a backlog of 0 when listen is set; bound but not listening,
 // it refuses connections while keeping the port. Cleanup closes it; on
 // error nothing is left open. For the Happy Eyeballs and listen tests.
-func byRawSocket(t testing.TB, ip netip.Addr, port int, listen bool) (int, error) {
+func rawSocket(t testing.TB, ip netip.Addr, port int, listen bool) (int, error) {
 	t.Helper()
 	fam := syscall.AF_INET
 	var sa syscall.Sockaddr

@@ -52,10 +52,10 @@ func getsockoptInt(fd uintptr, level, opt int) (int, error) {
 	return syscall.GetsockoptInt(syscall.Handle(fd), level, opt)
 }
 
-// byRawSocket skips: its callers want a listener of backlog 0 whose full
+// rawSocket skips: its callers want a listener of backlog 0 whose full
 // queue drops SYNs, and a bound socket that refuses, as unix gives them.
-func byRawSocket(t testing.TB, _ netip.Addr, _ int, _ bool) (int, error) {
-	t.Skip("needs a raw unix socket (byRawSocket)")
+func rawSocket(t testing.TB, _ netip.Addr, _ int, _ bool) (int, error) {
+	t.Skip("needs a raw unix socket (rawSocket)")
 	return 0, nil
 }
 

@@ -50,9 +50,9 @@ func TestSilentPeerTimeout(t *testing.T) {
 	}
 }
 
-// edgeAt sleeps on the bubble's fake clock until d after start, then lets
+// sleepUntil sleeps on the bubble's fake clock until d after start, then lets
 // every goroutine of the bubble settle.
-func edgeAt(start time.Time, d time.Duration) {
+func sleepUntil(start time.Time, d time.Duration) {
 	time.Sleep(d - time.Since(start))
 	synctest.Wait()
 }
@@ -74,7 +74,7 @@ func TestIdleTimeoutFakeClock(t *testing.T) {
 		}
 		check := func(at time.Duration, want int) {
 			t.Helper()
-			edgeAt(start, at)
+			sleepUntil(start, at)
 			if got := count[TimeoutEvent](r.events()); got != want {
 				t.Errorf("TimeoutEvents at %v = %d; want %d", at, got, want)
 			}
@@ -84,7 +84,7 @@ func TestIdleTimeoutFakeClock(t *testing.T) {
 		}
 		send := func(at time.Duration, p string) {
 			t.Helper()
-			edgeAt(start, at)
+			sleepUntil(start, at)
 			if _, err := s.SendString(p, "", nil); err != nil {
 				t.Fatalf("SendString at %v = %v; want nil", at, err)
 			}
@@ -96,7 +96,7 @@ func TestIdleTimeoutFakeClock(t *testing.T) {
 		check(249*ms, 1) // idle: no second timeout
 
 		// The peer's data re-arms it.
-		edgeAt(start, 250*ms)
+		sleepUntil(start, 250*ms)
 		if _, err := peer.Write([]byte("x")); err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestIdleTimeoutFakeClock(t *testing.T) {
 
 		// A negative timeout is an error and leaves the timeout in force.
 		send(650*ms, "z")
-		edgeAt(start, 700*ms)
+		sleepUntil(start, 700*ms)
 		if err := s.SetTimeout(-1); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("SetTimeout(-1) = %v; want an error wrapping ErrInvalidArgument", err)
 		}
@@ -120,7 +120,7 @@ func TestIdleTimeoutFakeClock(t *testing.T) {
 
 		// 0 disables it, even when armed.
 		send(900*ms, "w")
-		edgeAt(start, 950*ms)
+		sleepUntil(start, 950*ms)
 		if err := s.SetTimeout(0); err != nil {
 			t.Errorf("SetTimeout(0) = %v; want nil", err)
 		}
@@ -130,9 +130,9 @@ func TestIdleTimeoutFakeClock(t *testing.T) {
 		if err := s.SetTimeout(100 * ms); err != nil {
 			t.Fatal(err)
 		}
-		edgeAt(start, 2050*ms)
+		sleepUntil(start, 2050*ms)
 		s.Destroy()
-		edgeAt(start, 3000*ms)
+		sleepUntil(start, 3000*ms)
 		evs := r.wait()
 		if got, want := names(evs), "timeout data timeout timeout timeout close(false)"; got != want {
 			t.Errorf("events = %q; want %q", got, want)
@@ -215,7 +215,7 @@ func TestTimeoutWhileConnecting(t *testing.T) {
 	if err := c.SetTimeout(20 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Connect(ConnectOptions{Port: edgeBlackHole(t), Host: "127.0.0.1"}); err != nil {
+	if err := c.Connect(ConnectOptions{Port: blackHolePort(t), Host: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
 	r := record(t, c)

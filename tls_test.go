@@ -27,10 +27,10 @@ import (
 	"time"
 )
 
-// icTLSConfigs makes a self-signed ECDSA certificate valid for 127.0.0.1
+// tlsConfigs makes a self-signed ECDSA certificate valid for 127.0.0.1
 // and ::1, and returns a server config that presents it and a client
 // config that trusts it alone.
-func icTLSConfigs(t testing.TB) (server, client *tls.Config) {
+func tlsConfigs(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -62,11 +62,11 @@ func icTLSConfigs(t testing.TB) (server, client *tls.Config) {
 	return server, client
 }
 
-// icTLSServer serves TLS on 127.0.0.1 with Go's tls.Listen: each accepted
+// stdTLSServer serves TLS on 127.0.0.1 with Go's tls.Listen: each accepted
 // conn completes its handshake, is wrapped with WrapConn, and handle runs
 // with the socket in a goroutine of its own. Cleanup stops accepting,
 // destroys the sockets and waits for every goroutine.
-func icTLSServer(t *testing.T, cfg *tls.Config, opts SocketOptions, handle func(*Socket)) string {
+func stdTLSServer(t *testing.T, cfg *tls.Config, opts SocketOptions, handle func(*Socket)) string {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
@@ -148,7 +148,7 @@ func lifeEvents(evs []Event) []Event {
 // close cleanly.
 func TestWrapConnTLSEcho(t *testing.T) {
 	t.Parallel()
-	srvCfg, cliCfg := icTLSConfigs(t)
+	srvCfg, cliCfg := tlsConfigs(t)
 	for _, tc := range []struct {
 		name string
 		size int
@@ -158,7 +158,7 @@ func TestWrapConnTLSEcho(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srvEvents := make(chan []Event, 1)
-			addr := icTLSServer(t, srvCfg, SocketOptions{}, func(s *Socket) {
+			addr := stdTLSServer(t, srvCfg, SocketOptions{}, func(s *Socket) {
 				s.Pipe(s)
 				var evs []Event
 				for ev := range s.Events() {
@@ -176,7 +176,7 @@ func TestWrapConnTLSEcho(t *testing.T) {
 				t.Fatalf("WrapConn(*tls.Conn) = %v", err)
 			}
 			rec := record(t, c)
-			payload := icPayload(t, tc.size)
+			payload := randomPayload(t, tc.size)
 			wrote := make(chan error, 1)
 			go func() {
 				_, err := c.Write(payload)
@@ -217,8 +217,8 @@ func TestWrapConnTLSEcho(t *testing.T) {
 // one (End, then events).
 func TestWrapConnTLSHalfClose(t *testing.T) {
 	t.Parallel()
-	srvCfg, cliCfg := icTLSConfigs(t)
-	payload := icPayload(t, 1<<20+3)
+	srvCfg, cliCfg := tlsConfigs(t)
+	payload := randomPayload(t, 1<<20+3)
 	reply := fmt.Sprintf("%d %x\n", len(payload), sha256.Sum256(payload))
 	for _, tc := range []struct {
 		name   string
@@ -259,7 +259,7 @@ func TestWrapConnTLSHalfClose(t *testing.T) {
 				life  string
 			}
 			results := make(chan result, 1)
-			addr := icTLSServer(t, srvCfg, SocketOptions{AllowHalfOpen: true}, func(s *Socket) {
+			addr := stdTLSServer(t, srvCfg, SocketOptions{AllowHalfOpen: true}, func(s *Socket) {
 				h := sha256.New()
 				n := 0
 				var r result
@@ -303,7 +303,7 @@ func TestWrapConnTLSHalfClose(t *testing.T) {
 // documentation warns.
 func TestWrapConnTLSEndBeforeHandshake(t *testing.T) {
 	t.Parallel()
-	_, cliCfg := icTLSConfigs(t)
+	_, cliCfg := tlsConfigs(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

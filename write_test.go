@@ -94,7 +94,7 @@ func ssQueue(t *testing.T, ssPath string, local, remote, field int) int64 {
 // context's, Code ABORT_ERR), and a write dropped by Destroy gets
 // ErrDestroyed, both before the CloseEvent.
 func TestCoreCallbackOfWriteQueuedWhileConnecting(t *testing.T) {
-	port, err := byHang(t, netip.MustParseAddr("127.0.0.1"), 0)
+	port, err := hangingListener(t, netip.MustParseAddr("127.0.0.1"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,14 +399,14 @@ func TestWriteCallbacksInOrder(t *testing.T) {
 		t.Errorf("peer got %d bytes, differing from the %d written", len(got), want.Len())
 	}
 	raw.Close()
-	if got, want := names(edgeWithout[DrainEvent](r.wait())), "connect end close(false)"; got != want {
+	if got, want := names(eventsWithout[DrainEvent](r.wait())), "connect end close(false)"; got != want {
 		t.Errorf("events = %q; want %q", got, want)
 	}
 }
 
-// edgeChunk is chunk i of writer g: "g:iiiiii:" then the letter of g up to
+// writerChunk is chunk i of writer g: "g:iiiiii:" then the letter of g up to
 // size-1 bytes, then a newline.
-func edgeChunk(g, i, size int) []byte {
+func writerChunk(g, i, size int) []byte {
 	p := bytes.Repeat([]byte{byte('a' + g)}, size)
 	copy(p, fmt.Sprintf("%d:%06d:", g, i))
 	p[size-1] = '\n'
@@ -420,7 +420,7 @@ func TestConcurrentWriters(t *testing.T) {
 	const writers, chunks, size = 8, 1000, 1024
 	s, raw := rawPair(t, ConnectOptions{})
 	r := record(t, s)
-	edgeGuard(t, s) // Write returns once the socket is destroyed
+	destroyAfterTimeout(t, s) // Write returns once the socket is destroyed
 	type result struct {
 		b   []byte
 		err error
@@ -437,7 +437,7 @@ func TestConcurrentWriters(t *testing.T) {
 	for g := range writers {
 		wg.Go(func() {
 			for i := range chunks {
-				if _, err := s.Write(edgeChunk(g, i, size)); err != nil {
+				if _, err := s.Write(writerChunk(g, i, size)); err != nil {
 					errs <- fmt.Errorf("writer %d, chunk %d: %w", g, i, err)
 					return
 				}
@@ -468,7 +468,7 @@ func TestConcurrentWriters(t *testing.T) {
 		if g < 0 || g >= writers || rec[1] != ':' {
 			t.Fatalf("chunk at offset %d is torn: %q...", off, rec[:16])
 		}
-		if _, err := fmt.Sscanf(string(rec[2:8]), "%06d", &i); err != nil || !bytes.Equal(rec, edgeChunk(g, i, size)) {
+		if _, err := fmt.Sscanf(string(rec[2:8]), "%06d", &i); err != nil || !bytes.Equal(rec, writerChunk(g, i, size)) {
 			t.Fatalf("chunk at offset %d is torn: %q...", off, rec[:16])
 		}
 		if i != next[g] {
@@ -526,7 +526,7 @@ func TestBufferSizeAgainstStalledPeer(t *testing.T) {
 	r := record(t, s)
 	r.waitFor("connect", isKind[ConnectEvent])
 	raw.SetReadBuffer(64 << 10)
-	edgeTCPConn(t, s).SetWriteBuffer(64 << 10)
+	openTCPConn(t, s).SetWriteBuffer(64 << 10)
 
 	payload := make([]byte, chunk*chunks)
 	rand.New(rand.NewSource(13)).Read(payload)
@@ -600,7 +600,7 @@ func TestBufferSizeAgainstStalledPeer(t *testing.T) {
 	if n := count[DrainEvent](evs); n < 1 || n > chunks {
 		t.Errorf("%d DrainEvents; want between 1 and %d (one per false Send at most)", n, chunks)
 	}
-	if got, want := names(edgeWithout[DrainEvent](edgeWithout[TimeoutEvent](evs))), "connect end close(false)"; got != want {
+	if got, want := names(eventsWithout[DrainEvent](eventsWithout[TimeoutEvent](evs))), "connect end close(false)"; got != want {
 		t.Errorf("events = %q; want %q", got, want)
 	}
 	// More than one TimeoutEvent may come before SetTimeout(0): a write

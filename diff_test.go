@@ -346,6 +346,129 @@ func (tr *tracer) serve(srv *Server, who string, onConn func(*Socket), on func(E
 	}()
 }
 
+// serverSocket says what a scenario's server (see listen) does with the
+// socket it accepts: setUp runs first, before the trace starts (as Node's
+// connection handler runs before any read), then the socket is traced as
+// "server socket" with on (quiet: without its data and drain records, as
+// traceQuiet), then start runs, with the trace under way.
+type serverSocket struct {
+	setUp func(s *Socket)
+	on    func(s *Socket, ev Event)
+	quiet bool
+	start func(s *Socket)
+}
+
+// listen starts the server of a scenario of one connection: opts, on
+// 127.0.0.1, its own events recorded under who (none when who is ""), the
+// socket it accepts handled as ss says. It returns the port, and closeSrv,
+// which closes the server once both ends of the connection have closed
+// (whenAll): the server socket's close counts one, the client's the other
+// (see traceClient).
+func (tr *tracer) listen(opts ServerOptions, who string, ss serverSocket) (port int, closeSrv func()) {
+	srv := createServer(tr.t, opts, nil)
+	closeSrv = whenAll(2, func() { srv.Close() })
+	tr.serve(srv, who, func(s *Socket) {
+		if ss.setUp != nil {
+			ss.setUp(s)
+		}
+		on := func(ev Event) {
+			if ss.on != nil {
+				ss.on(s, ev)
+			}
+			if isKind[CloseEvent](ev) {
+				closeSrv()
+			}
+		}
+		if ss.quiet {
+			tr.traceQuiet(s, "server socket", on)
+		} else {
+			tr.trace(s, "server socket", on)
+		}
+		if ss.start != nil {
+			ss.start(s)
+		}
+	}, nil)
+	return mustListen(tr.t, srv), closeSrv
+}
+
+// client connects with opts (to 127.0.0.1 unless they say otherwise) and
+// traces the socket with traceClient.
+func (tr *tracer) client(opts ConnectOptions, closeSrv func(), on func(c *Socket, ev Event), skip ...string) *Socket {
+	c := mustConnect(tr.t, opts)
+	tr.traceClient(c, closeSrv, on, skip...)
+	return c
+}
+
+// traceClient traces c as "client" with on (when not nil), less the
+// records of the events named in skip, and calls closeSrv once c has
+// closed. A scenario whose client acts before its trace starts connects
+// with mustConnect and then calls this; others use client.
+func (tr *tracer) traceClient(c *Socket, closeSrv func(), on func(c *Socket, ev Event), skip ...string) {
+	tr.traceSkip(c, "client", func(ev Event) {
+		if on != nil {
+			on(c, ev)
+		}
+		if isKind[CloseEvent](ev) {
+			closeSrv()
+		}
+	}, skip...)
+}
+
+// firstThenSecond connects a client traced as "first" with on1 (when not
+// nil) and, at its first data, a second client traced as "second" with
+// on2, which gets both sockets: the scripts' c1.once('data', () => { c2 =
+// trace(net.connect(port, '127.0.0.1'), 'second'); ... }).
+func (tr *tracer) firstThenSecond(port int, on1 func(ev Event), on2 func(c1, c2 *Socket, ev Event)) {
+	c1 := mustConnect(tr.t, ConnectOptions{Port: port})
+	firstData := first[DataEvent]()
+	tr.trace(c1, "first", func(ev Event) {
+		if firstData(ev) {
+			c2 := mustConnect(tr.t, ConnectOptions{Port: port})
+			tr.trace(c2, "second", func(ev Event) { on2(c1, c2, ev) })
+		}
+		if on1 != nil {
+			on1(ev)
+		}
+	})
+}
+
+// first returns a function that is true for the first event of kind T it
+// is given and false for any other, as a handler of Node's once(...) runs
+// once.
+func first[T Event]() func(Event) bool {
+	seen := false
+	return func(ev Event) bool {
+		if seen || !isKind[T](ev) {
+			return false
+		}
+		seen = true
+		return true
+	}
+}
+
+// atEndAfter returns a server socket's on that, at the peer's end, waits
+// until gate is closed and then runs f (which ends the socket). A scenario
+// closes gate once its client has made a step that the server's FIN and
+// the close must not overtake: Go runs both ends at once, where Node runs
+// one handler at a time.
+func atEndAfter(gate <-chan struct{}, f func(s *Socket)) func(*Socket, Event) {
+	return func(s *Socket, ev Event) {
+		if isKind[EndEvent](ev) {
+			waitGate(gate)
+			f(s)
+		}
+	}
+}
+
+// recBytesRead is a server socket's on that records, at its close, how
+// many bytes it read: the scripts' s.on('close', () => rec('server
+// socket', 'bytesRead', s.bytesRead)).
+func (tr *tracer) recBytesRead(s *Socket, ev Event) {
+	if isKind[CloseEvent](ev) {
+		tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
+	}
+}
+
 // errVal gives an error as the Node prelude does: code and syscall, or the
 // message of an error without a code.
 func errVal(err error) string {

@@ -100,7 +100,7 @@ s.listen(0, '127.0.0.1', () => {
 const c = trace(net.connect(require('path').join(process.cwd(), 'missing.sock')), 'client');
 c.on('close', finish);`,
 		run: func(t *testing.T, tr *tracer) {
-			c, err := ConnectUnix(sockPath(t))
+			c, err := Connect(ConnectOptions{Path: sockPath(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +124,7 @@ srv.listen(0, '127.0.0.1', () => {
 			tr.serve(srv, "", func(c *Socket) {
 				tr.trace(c, "server socket", func(ev Event) {
 					if _, ok := ev.(EndEvent); ok {
-						tr.rec("server socket", "readyState", c.ReadyState().String())
+						tr.rec("server socket", "readyState", c.ReadyState())
 						c.SendString("reply", "", nil)
 						c.EndString("bye", "")
 					}

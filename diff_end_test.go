@@ -39,7 +39,7 @@ srv.listen(0, '127.0.0.1', () => {
 			tr.trace(c, "client", func(ev Event) {
 				switch ev.(type) {
 				case EndEvent:
-					tr.rec("client", "readyState", c.ReadyState().String())
+					tr.rec("client", "readyState", c.ReadyState())
 					ok, err := c.SendString("reply", "", nil)
 					if err != nil {
 						t.Errorf("write after the peer's end with AllowHalfOpen: %v", err)
@@ -74,7 +74,7 @@ srv.listen(0, '127.0.0.1', () => {
 			tr.serve(srv, "", func(s *Socket) {
 				tr.trace(s, "server socket", func(ev Event) {
 					if _, ok := ev.(EndEvent); ok {
-						tr.rec("server socket", "readyState", s.ReadyState().String())
+						tr.rec("server socket", "readyState", s.ReadyState())
 						waitGate(gate)
 						s.EndString("late reply", "")
 					}
@@ -86,10 +86,10 @@ srv.listen(0, '127.0.0.1', () => {
 				switch ev.(type) {
 				case ConnectEvent:
 					c.EndString("req", "")
-					tr.rec("client", "readyState", c.ReadyState().String())
+					tr.rec("client", "readyState", c.ReadyState())
 					close(gate)
 				case EndEvent:
-					tr.rec("client", "readyState at end", c.ReadyState().String())
+					tr.rec("client", "readyState at end", c.ReadyState())
 				case CloseEvent:
 					srv.Close()
 				}

@@ -6,8 +6,8 @@
 // # Servers and sockets
 //
 // CreateServer makes a Server; Listen, ListenUnix or ListenHandle start
-// it. Connect (or ConnectTCP, ConnectUnix) makes a client Socket and
-// connects it in the background. Node's manual's echo server is:
+// it. Connect makes a client Socket and connects it in the background.
+// Node's manual's echo server is:
 //
 //	srv, err := nodenet.CreateServer(nodenet.ServerOptions{}, func(c *nodenet.Socket) {
 //		c.SendString("hello\r\n", "", nil)

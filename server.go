@@ -121,7 +121,7 @@ func (srv *Server) Events() <-chan Event {
 }
 
 // Listen is Node's server.listen(port, host, backlog): it binds host:port
-// and listens with backlog (0 means DefaultBacklog, 511; it reaches
+// and listens with backlog (0 means 511; it reaches
 // listen(2), except on Windows: see ListenOptions.Backlog). Port 0 picks
 // a free port; host "" means every IPv4 address ("0.0.0.0"), as Node
 // v0.10 does; ask for "::" to get IPv6. On success a ListeningEvent
@@ -199,7 +199,7 @@ func fileListener(f *os.File) (net.Listener, error) {
 	if err != nil {
 		return nil, sysError("listen", f.Name(), err)
 	}
-	if err := setBacklog(ln, DefaultBacklog); err != nil {
+	if err := setBacklog(ln, defaultBacklog); err != nil {
 		ln.Close()
 		return nil, sysError("listen", f.Name(), err)
 	}

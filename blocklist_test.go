@@ -263,7 +263,7 @@ func TestBeyondServerBlockList(t *testing.T) {
 				t.Fatal(err)
 			}
 			port := srv.Address().Port
-			c, err := ConnectTCP(port, tt.host)
+			c, err := Connect(ConnectOptions{Port: port, Host: tt.host})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,7 +302,7 @@ func TestBeyondServerBlockListLive(t *testing.T) {
 	if err := bl.AddAddress("127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := ConnectTCP(port, "127.0.0.1")
+	c2, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,16 +36,6 @@ func ConnectContext(ctx context.Context, opts ConnectOptions) (*Socket, error) {
 	return s, nil
 }
 
-// ConnectTCP is Connect to host:port ("" means localhost).
-func ConnectTCP(port int, host string) (*Socket, error) {
-	return Connect(ConnectOptions{Port: port, Host: host})
-}
-
-// ConnectUnix is Connect to the Unix socket at path.
-func ConnectUnix(path string) (*Socket, error) {
-	return Connect(ConnectOptions{Path: path})
-}
-
 // Connect is Node's socket.connect: it connects a socket made by
 // NewSocket, or reconnects one whose CloseEvent has been queued, with the
 // behaviour of the package's Connect. A reconnected socket starts a new

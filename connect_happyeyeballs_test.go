@@ -155,7 +155,7 @@ func TestBeyondHappyEyeballsEventsKept(t *testing.T) {
 			}
 			t.Cleanup(c.Destroy)
 			ch := c.Events()
-			waitUntil(t, "the connect to fail", func() bool { return !(c.ReadyState() == StateOpening) })
+			waitUntil(t, "the connect to fail", func() bool { return !(c.ReadyState() == "opening") })
 			evs := untilClosed(t, "the events", ch)
 			if got, want := names(evs), "connectionAttempt connectionAttemptFailed connectionAttempt connectionAttemptFailed error(connect ECONNREFUSED) close(true)"; got != want {
 				t.Errorf("events read after the close = %q; want %q", got, want)
@@ -186,7 +186,7 @@ func TestBeyondHappyEyeballsAttemptDelay(t *testing.T) {
 				rc.waitFor("connect", isKind[ConnectEvent])
 				elapsed := time.Since(start)
 				r.waitConnection(1)
-				if least := durationOr(delay, DefaultAttemptDelay); elapsed < least {
+				if least := durationOr(delay, defaultAttemptDelay); elapsed < least {
 					t.Errorf("connected after %v; want the second attempt no sooner than the %v attempt delay", elapsed, least)
 				}
 				if got, want := names(rc.events()), "connectionAttempt connectionAttempt connect"; got != want {

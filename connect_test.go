@@ -45,7 +45,7 @@ func TestBeyondConnectContextCancel(t *testing.T) {
 					t.Fatal(err)
 				}
 				r := record(t, s)
-				if !(s.ReadyState() == StateOpening) {
+				if !(s.ReadyState() == "opening") {
 					t.Errorf("Connecting() while the connect hangs = false; want true")
 				}
 				cancel()
@@ -95,9 +95,9 @@ func TestBeyondConnectContextCancel(t *testing.T) {
 					t.Errorf("errors.Is(%v, %v) = false; want true", err, tt.want)
 				}
 			}
-			if (s.ReadyState() == StateOpening) || !isPending(s) || s.ReadyState() != StateClosed {
+			if (s.ReadyState() == "opening") || !isPending(s) || s.ReadyState() != "closed" {
 				t.Errorf("after the abort: Connecting() = %v, Pending() = %v, ReadyState() = %v; want false, true, closed",
-					(s.ReadyState() == StateOpening), isPending(s), s.ReadyState())
+					(s.ReadyState() == "opening"), isPending(s), s.ReadyState())
 			}
 		})
 	}
@@ -233,7 +233,7 @@ func TestBeyondConnectContextNil(t *testing.T) {
 	if err := s.ConnectContext(nil, ConnectOptions{Host: "127.0.0.1", Port: 1}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("Socket.ConnectContext(nil, ...) = %v; want an error wrapping %v", err, ErrInvalidArgument)
 	}
-	if s.ReadyState() == StateOpening {
+	if s.ReadyState() == "opening" {
 		t.Errorf("Connecting() after a refused ConnectContext = true; want false")
 	}
 }
@@ -368,22 +368,22 @@ func TestBeyondSocketOptions(t *testing.T) {
 func TestBeyondConnectingPending(t *testing.T) {
 	type state struct {
 		connecting, pending bool
-		ready               ReadyState
+		ready               string
 	}
-	get := func(s *Socket) state { return state{(s.ReadyState() == StateOpening), isPending(s), s.ReadyState()} }
+	get := func(s *Socket) state { return state{(s.ReadyState() == "opening"), isPending(s), s.ReadyState()} }
 	hang, err := hangingListener(t, lo4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := newIdleSocket(t)
-	if got, want := get(s), (state{false, true, StateClosed}); got != want {
+	if got, want := get(s), (state{false, true, "closed"}); got != want {
 		t.Errorf("new socket: %+v; want %+v", got, want)
 	}
 	if err := s.Connect(ConnectOptions{Host: "127.0.0.1", Port: hang}); err != nil {
 		t.Fatal(err)
 	}
 	r := record(t, s)
-	if got, want := get(s), (state{true, true, StateOpening}); got != want {
+	if got, want := get(s), (state{true, true, "opening"}); got != want {
 		t.Errorf("connecting: %+v; want %+v", got, want)
 	}
 	if err := s.ResetAndDestroy(); err != nil {
@@ -392,7 +392,7 @@ func TestBeyondConnectingPending(t *testing.T) {
 	if got, want := names(r.wait()), "close(false)"; got != want {
 		t.Errorf("events of a socket reset while connecting = %q; want %q", got, want)
 	}
-	if got, want := get(s), (state{false, true, StateClosed}); got != want {
+	if got, want := get(s), (state{false, true, "closed"}); got != want {
 		t.Errorf("destroyed while connecting: %+v; want %+v", got, want)
 	}
 
@@ -400,12 +400,12 @@ func TestBeyondConnectingPending(t *testing.T) {
 	rsrv := recordServer(t, srv)
 	port := listenTCP(t, srv)
 	c, rc := connectClient(t, port)
-	if got, want := get(c), (state{false, false, StateOpen}); got != want {
+	if got, want := get(c), (state{false, false, "open"}); got != want {
 		t.Errorf("connected: %+v; want %+v", got, want)
 	}
 	rsrv.waitConnection(1).End()
 	rc.wait()
-	if got, want := get(c), (state{false, true, StateClosed}); got != want {
+	if got, want := get(c), (state{false, true, "closed"}); got != want {
 		t.Errorf("closed: %+v; want %+v", got, want)
 	}
 	if err := c.ResetAndDestroy(); !errors.Is(err, ErrSocketClosed) {
@@ -444,8 +444,8 @@ func TestBeyondConnectOptionsInvalid(t *testing.T) {
 				if err := s.Connect(opts); !errors.Is(err, ErrInvalidArgument) {
 					t.Errorf("Socket.Connect(%+v) = %v; want an error wrapping %v", opts, err, ErrInvalidArgument)
 				}
-				if (s.ReadyState() == StateOpening) || s.ReadyState() != StateClosed {
-					t.Errorf("after a refused Connect: Connecting() = %v, ReadyState() = %v; want false, closed", (s.ReadyState() == StateOpening), s.ReadyState())
+				if (s.ReadyState() == "opening") || s.ReadyState() != "closed" {
+					t.Errorf("after a refused Connect: Connecting() = %v, ReadyState() = %v; want false, closed", (s.ReadyState() == "opening"), s.ReadyState())
 				}
 			}
 		})
@@ -500,10 +500,10 @@ func TestBeyondConnectLocalAddressFamily(t *testing.T) {
 // synchronously are made where nothing can move the state meanwhile: the
 // connect goes to a black hole, and the peer holds its FIN (half-open).
 func TestReadyStateTransitions(t *testing.T) {
-	check := func(when string, s *Socket, want ReadyState, wantName string) {
+	check := func(when string, s *Socket, want string) {
 		t.Helper()
-		if got := s.ReadyState(); got != want || got.String() != wantName {
-			t.Errorf("ReadyState %s = %v; want %s", when, got, wantName)
+		if got := s.ReadyState(); got != want {
+			t.Errorf("ReadyState %s = %q; want %q", when, got, want)
 		}
 	}
 
@@ -511,17 +511,17 @@ func TestReadyStateTransitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("of a new socket", pending, StateClosed, "closed")
+	check("of a new socket", pending, "closed")
 	if err := pending.Connect(ConnectOptions{Port: blackHolePort(t), Host: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
-	check("while connecting", pending, StateOpening, "opening")
+	check("while connecting", pending, "opening")
 	pr := record(t, pending)
 	pending.Destroy()
 	if got, want := names(pr.wait()), "close(false)"; got != want {
 		t.Errorf("events of a socket destroyed while connecting = %q; want %q", got, want)
 	}
-	check("after Destroy while connecting", pending, StateClosed, "closed")
+	check("after Destroy while connecting", pending, "closed")
 
 	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
 	c, err := NewSocket(SocketOptions{})
@@ -533,20 +533,20 @@ func TestReadyStateTransitions(t *testing.T) {
 	}
 	r := record(t, c)
 	r.waitFor("connect", isKind[ConnectEvent])
-	check("after ConnectEvent", c, StateOpen, "open")
+	check("after ConnectEvent", c, "open")
 	s := accept(t, conns)
-	check("of the accepted socket", s, StateOpen, "open")
+	check("of the accepted socket", s, "open")
 	if err := c.End(); err != nil {
 		t.Fatal(err)
 	}
-	check("after End", c, StateReadOnly, "readOnly")
+	check("after End", c, "readOnly")
 	if err := s.End(); err != nil { // the server's FIN: c closes
 		t.Fatal(err)
 	}
 	if got, want := names(r.wait()), "connect end close(false)"; got != want {
 		t.Errorf("events = %q; want %q", got, want)
 	}
-	check("after close", c, StateClosed, "closed")
+	check("after close", c, "closed")
 }
 
 // TestUnconnectedSocket is scenario 30 (a, b) and test-net-end-without-
@@ -581,7 +581,7 @@ func TestUnconnectedSocket(t *testing.T) {
 			if s.BufferSize() != 0 || s.BytesRead() != 0 || s.BytesWritten() != 0 {
 				t.Errorf("BufferSize %d, BytesRead %d, BytesWritten %d; want 0, 0, 0", s.BufferSize(), s.BytesRead(), s.BytesWritten())
 			}
-			if got := s.ReadyState(); got != StateClosed {
+			if got := s.ReadyState(); got != "closed" {
 				t.Errorf("ReadyState() = %v; want closed", got)
 			}
 			if got := s.Server(); got != nil {
@@ -648,7 +648,7 @@ func TestBadArguments(t *testing.T) {
 	defer udpFile.Close()
 
 	connected, _ := rawPair(t, ConnectOptions{})
-	waitUntil(t, "the socket open", func() bool { return connected.ReadyState() == StateOpen })
+	waitUntil(t, "the socket open", func() bool { return connected.ReadyState() == "open" })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -673,7 +673,7 @@ func TestBadArguments(t *testing.T) {
 			}
 			defer s.Destroy()
 			err = s.Connect(o)
-			if got := s.ReadyState(); err != nil && got != StateClosed {
+			if got := s.ReadyState(); err != nil && got != "closed" {
 				return fmt.Errorf("ReadyState after a refused Connect = %v; want closed", got)
 			}
 			return err
@@ -704,20 +704,6 @@ func TestBadArguments(t *testing.T) {
 		{name: "Connect LocalAddress not an IP", call: connect(ConnectOptions{Port: lnPort, Host: "127.0.0.1", LocalAddress: "localhost"}), want: []error{ErrInvalidArgument}},
 		{name: "Connect LocalAddress 1.2.3", call: connect(ConnectOptions{Port: lnPort, Host: "127.0.0.1", LocalAddress: "1.2.3"}), want: []error{ErrInvalidArgument}},
 		{name: "Connect negative HighWaterMark", call: connect(ConnectOptions{Port: lnPort, Host: "127.0.0.1", Flow: Flow{HighWaterMark: -1}}), want: []error{ErrInvalidArgument}},
-		{name: "ConnectTCP -1", call: func() error {
-			s, err := ConnectTCP(-1, "127.0.0.1")
-			if s != nil {
-				s.Destroy()
-			}
-			return err
-		}, want: []error{ErrInvalidArgument}},
-		{name: "ConnectUnix empty path", call: func() error {
-			s, err := ConnectUnix("")
-			if s != nil {
-				s.Destroy()
-			}
-			return err
-		}, want: []error{ErrInvalidArgument}},
 		{name: "Socket.Connect Port -1", call: socketConnect(ConnectOptions{Port: -1, Host: "127.0.0.1"}), want: []error{ErrInvalidArgument}},
 		{name: "Socket.Connect Port 70000", call: socketConnect(ConnectOptions{Port: 70000}), want: []error{ErrInvalidArgument}},
 		{name: "Socket.Connect negative HighWaterMark", call: socketConnect(ConnectOptions{Port: lnPort, Flow: Flow{HighWaterMark: -5}}), want: []error{ErrInvalidArgument}},
@@ -767,7 +753,7 @@ func TestBadArguments(t *testing.T) {
 	if got := connected.BytesWritten(); got != 0 {
 		t.Errorf("BytesWritten after refused writes = %d; want 0", got)
 	}
-	if got := connected.ReadyState(); got != StateOpen {
+	if got := connected.ReadyState(); got != "open" {
 		t.Errorf("ReadyState after refused calls = %v; want open", got)
 	}
 }
@@ -810,7 +796,7 @@ func TestNewSocketFD(t *testing.T) {
 		t.Fatalf("NewSocket(FD of a TCP socket, tcp) = %v; want nil", err)
 	}
 	r := record(t, s)
-	if got := s.ReadyState(); got != StateOpen {
+	if got := s.ReadyState(); got != "open" {
 		t.Errorf("ReadyState = %v; want open", got)
 	}
 	if got, want := s.RemotePort(), peer.LocalAddr().(*net.TCPAddr).Port; got != want {
@@ -893,7 +879,7 @@ func TestNewSocketFDType(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || s.ReadyState() != StateOpen {
+			if err != nil || s.ReadyState() != "open" {
 				t.Errorf("NewSocket(Type %q) = %v; want an open socket", tt.give, err)
 			}
 		})
@@ -930,7 +916,7 @@ func TestConnectRefused(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -961,7 +947,7 @@ func TestConnectRefused(t *testing.T) {
 
 func TestConnectUnixMissing(t *testing.T) {
 	t.Parallel()
-	c, err := ConnectUnix(sockPath(t))
+	c, err := Connect(ConnectOptions{Path: sockPath(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1010,7 +996,7 @@ func TestUnixSocket(t *testing.T) {
 	if got := srv.Address(); got != (Addr{Address: path}) {
 		t.Errorf("Address() = %+v; want the path", got)
 	}
-	c, err := ConnectUnix(path)
+	c, err := Connect(ConnectOptions{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1043,7 +1029,7 @@ func TestAddressesIPv4AndIPv6(t *testing.T) {
 				t.Errorf("server Address() = %+v", a)
 			}
 			evs := srv.Events()
-			c, err := ConnectTCP(a.Port, host)
+			c, err := Connect(ConnectOptions{Port: a.Port, Host: host})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// DefaultAttemptDelay is how long a connect waits on one address before it
+// defaultAttemptDelay is how long a connect waits on one address before it
 // also tries the next, when the host resolves to several (Happy Eyeballs,
 // RFC 8305): Node's autoSelectFamilyAttemptTimeout, 250 ms.
-const DefaultAttemptDelay = 250 * time.Millisecond
+const defaultAttemptDelay = 250 * time.Millisecond
 
 // errAborted is the cause of a connect ended by its context's cancellation.
 func abortError(cause error) error {
@@ -191,7 +191,7 @@ func (c *conn) race(ctx context.Context, opts ConnectOptions, addrs []netip.Addr
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan dialResult, len(addrs))
-	delay := cmp.Or(opts.AttemptDelay, DefaultAttemptDelay)
+	delay := cmp.Or(opts.AttemptDelay, defaultAttemptDelay)
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
 

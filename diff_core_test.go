@@ -90,7 +90,7 @@ s.listen(0, '127.0.0.1', () => {
 const c = trace(net.connect(require('path').join(process.cwd(), 'missing.sock')), 'client');
 c.on('close', finish);`,
 		run: func(t *testing.T, tr *tracer) {
-			c, err := ConnectUnix(sockPath(t))
+			c, err := Connect(ConnectOptions{Path: sockPath(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +112,7 @@ srv.listen(0, '127.0.0.1', () => {
 		run: func(t *testing.T, tr *tracer) {
 			port, closeSrv := tr.listen(ServerOptions{AllowHalfOpen: true}, "", serverSocket{on: func(c *Socket, ev Event) {
 				if isKind[EndEvent](ev) {
-					tr.rec("server socket", "readyState", c.ReadyState().String())
+					tr.rec("server socket", "readyState", c.ReadyState())
 					c.SendString("reply", "", nil)
 					c.EndString("bye", "")
 				}

@@ -32,7 +32,7 @@ srv.listen(0, '127.0.0.1', () => {
 			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{start: func(s *Socket) { s.EndString("hello", "") }})
 			tr.client(ConnectOptions{Port: port, AllowHalfOpen: true}, closeSrv, func(c *Socket, ev Event) {
 				if isKind[EndEvent](ev) {
-					tr.rec("client", "readyState", c.ReadyState().String())
+					tr.rec("client", "readyState", c.ReadyState())
 					ok, err := c.SendString("reply", "", nil)
 					if err != nil {
 						t.Errorf("write after the peer's end with AllowHalfOpen: %v", err)
@@ -60,17 +60,17 @@ srv.listen(0, '127.0.0.1', () => {
 			// The server replies once the client has recorded its readyState.
 			gate := make(chan struct{})
 			port, closeSrv := tr.listen(ServerOptions{AllowHalfOpen: true}, "", serverSocket{on: atEndAfter(gate, func(s *Socket) {
-				tr.rec("server socket", "readyState", s.ReadyState().String())
+				tr.rec("server socket", "readyState", s.ReadyState())
 				s.EndString("late reply", "")
 			})})
 			tr.client(ConnectOptions{Port: port, AllowHalfOpen: true}, closeSrv, func(c *Socket, ev Event) {
 				switch ev.(type) {
 				case ConnectEvent:
 					c.EndString("req", "")
-					tr.rec("client", "readyState", c.ReadyState().String())
+					tr.rec("client", "readyState", c.ReadyState())
 					close(gate)
 				case EndEvent:
-					tr.rec("client", "readyState at end", c.ReadyState().String())
+					tr.rec("client", "readyState at end", c.ReadyState())
 				}
 			})
 		},

@@ -88,7 +88,7 @@ srv.listen(0, '127.0.0.1', () => {
 				s.EndString("bye", "")
 			}, func(ev Event) {
 				if _, ok := ev.(CloseEvent); ok {
-					tr.rec("order", "server close", ss.Load().ReadyState().String())
+					tr.rec("order", "server close", ss.Load().ReadyState())
 				}
 			})
 			port := mustListen(t, srv)

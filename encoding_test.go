@@ -768,7 +768,7 @@ func TestLargeStringUTF8(t *testing.T) {
 	const n = 40 * 1024
 	data := strings.Repeat("あ", n)
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -887,7 +887,7 @@ func TestSendStringRejectedQueuesNothing(t *testing.T) {
 		if got := s.BytesWritten(); got != 3 {
 			t.Errorf("BytesWritten after rejected writes = %d; want 3", got)
 		}
-		if got := s.ReadyState(); got != StateOpen {
+		if got := s.ReadyState(); got != "open" {
 			t.Errorf("ReadyState after a rejected EndString = %v; want open", got)
 		}
 

@@ -30,7 +30,7 @@ func ExampleServer_Shutdown() {
 		fmt.Println(err)
 		return
 	}
-	client, _ := nodenet.ConnectTCP(srv.Address().Port, "127.0.0.1")
+	client, _ := nodenet.Connect(nodenet.ConnectOptions{Port: srv.Address().Port, Host: "127.0.0.1"})
 	client.SetEncoding("utf8")
 	client.SendString("hi\n", "", nil)
 	events := client.Events()

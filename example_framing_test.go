@@ -32,7 +32,7 @@ func printFrames(f nodenet.Framing, stream []byte) {
 		return
 	}
 	defer srv.Close()
-	client, err := nodenet.ConnectTCP(srv.Address().Port, "127.0.0.1")
+	client, err := nodenet.Connect(nodenet.ConnectOptions{Port: srv.Address().Port, Host: "127.0.0.1"})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -27,7 +27,7 @@ func Example_echoServer() {
 	}
 	defer srv.Close()
 
-	client, err := nodenet.ConnectTCP(srv.Address().Port, "127.0.0.1")
+	client, err := nodenet.Connect(nodenet.ConnectOptions{Port: srv.Address().Port, Host: "127.0.0.1"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -75,7 +75,7 @@ func Example_unixSocket() {
 	defer srv.Close()
 	fmt.Println("listening on the path:", srv.Address().Address == path)
 
-	client, _ := nodenet.ConnectUnix(path)
+	client, _ := nodenet.Connect(nodenet.ConnectOptions{Path: path})
 	client.EndString("over a unix socket", "")
 	for ev := range client.Events() {
 		if d, ok := ev.(nodenet.DataEvent); ok {
@@ -155,8 +155,9 @@ func ExampleSocket_Send() {
 	defer srv.Close()
 
 	c, _ := nodenet.Connect(nodenet.ConnectOptions{Port: srv.Address().Port, Host: "127.0.0.1"})
+	const hwm = 16 << 10 // the default Flow.HighWaterMark
 	small, _ := c.Send(make([]byte, 1000), nil)
-	big, _ := c.Send(make([]byte, nodenet.DefaultHighWaterMark), nil)
+	big, _ := c.Send(make([]byte, hwm), nil)
 	fmt.Println("small:", small, "big:", big)
 	received := 0
 	for ev := range c.Events() {
@@ -165,7 +166,7 @@ func ExampleSocket_Send() {
 			fmt.Println("drained")
 		case nodenet.DataEvent:
 			received += len(ev.Data)
-			if received == 1000+nodenet.DefaultHighWaterMark {
+			if received == 1000+hwm {
 				c.End()
 			}
 		}

@@ -22,7 +22,7 @@ import (
 // consume and the frame (nil: none yet, or bytes to skip).
 //
 // MaxFrame bounds the bytes one frame spans in the stream, delimiter or
-// length prefix included; 0 means DefaultMaxFrame. A longer frame, or one
+// length prefix included; 0 means 64 KiB. A longer frame, or one
 // that could only complete past the bound, is ErrFrameTooLong as soon as
 // it is seen, so the socket holds at most MaxFrame bytes of an unfinished
 // frame; a peer that ends in the middle of a frame is ErrFrameTruncated
@@ -47,9 +47,9 @@ type Framing struct {
 	err error // a constructor's bad argument, reported where the Framing is given
 }
 
-// DefaultMaxFrame is the MaxFrame of a Framing that sets none: 64 KiB, as
+// defaultMaxFrame is the MaxFrame of a Framing that sets none: 64 KiB, as
 // bufio.MaxScanTokenSize.
-const DefaultMaxFrame = 64 << 10
+const defaultMaxFrame = 64 << 10
 
 var (
 	// ErrFrameTooLong is the ErrorEvent of a framed socket whose peer
@@ -63,7 +63,7 @@ var (
 // Lines frames text lines, as bufio.ScanLines: a frame ends at "\n",
 // which is not part of it, nor is a "\r" before it; the bytes after the
 // last "\n" make a last line at the peer's end. maxFrame is the
-// Framing's MaxFrame (0: DefaultMaxFrame).
+// Framing's MaxFrame (0: defaultMaxFrame).
 func Lines(maxFrame int) Framing {
 	return Framing{Split: bufio.ScanLines, MaxFrame: maxFrame}
 }
@@ -91,7 +91,7 @@ func Delimited(delim []byte, maxFrame int) Framing {
 // LengthPrefixed frames messages that each start with their length: an
 // unsigned big-endian integer of size bytes (1, 2, 4 or 8), followed by
 // that many bytes, which are the frame. A length that takes the frame,
-// prefix included, past maxFrame (0: DefaultMaxFrame) is ErrFrameTooLong
+// prefix included, past maxFrame (0: defaultMaxFrame) is ErrFrameTooLong
 // as soon as the prefix is read. Another size gives a Framing that is
 // refused where it is given.
 func LengthPrefixed(size, maxFrame int) Framing {
@@ -128,7 +128,7 @@ func LengthPrefixed(size, maxFrame int) Framing {
 // cmpOrMax is MaxFrame with its default filled in.
 func cmpOrMax(maxFrame int) int {
 	if maxFrame == 0 {
-		return DefaultMaxFrame
+		return defaultMaxFrame
 	}
 	return maxFrame
 }
@@ -181,7 +181,7 @@ func (c *conn) frameLocked(p []byte, atEOF bool) bool {
 		data = fr.partial
 	}
 	for len(data) > 0 || atEOF {
-		adv, tok, err := fr.split(data, atEOF)
+		adv, tok, err := fr.splitRecovered(data, atEOF)
 		switch {
 		case err != nil:
 		case adv < 0 || adv > len(data):

@@ -5,14 +5,14 @@ import (
 	"os"
 )
 
-// MaxHandleMessage is the longest message, in bytes, that SendHandle sends
+// maxHandleMessage is the longest message, in bytes, that SendHandle sends
 // with a handle: 64 KiB. The message is for a few words of protocol (what
 // the handle is, what to do with it); send bulk data on the connection.
-const MaxHandleMessage = 64 << 10
+const maxHandleMessage = 64 << 10
 
 // SendHandle is Node's child.send(msg, handle): it sends h's socket
 // descriptor over uc, as SCM_RIGHTS ancillary data, with msg (at most
-// MaxHandleMessage bytes; it may be empty), to a process that takes it
+// 64 KiB; it may be empty), to a process that takes it
 // with ReceiveHandle. uc must be a stream Unix socket ("unix": one end of
 // a socketpair, or a connection to net.ListenUnix("unix", ...)), as Node's
 // IPC channel is. h is one of:
@@ -71,7 +71,7 @@ func SendHandle(uc *net.UnixConn, h any, msg []byte) error {
 // ReceiveHandle returns io.EOF when uc's peer has closed before a message
 // began, and io.ErrUnexpectedEOF within one. A message that carries no
 // descriptor, or more than one (past the room for one, the control data
-// is cut short: MSG_CTRUNC), or whose length is over MaxHandleMessage is
+// is cut short: MSG_CTRUNC), or whose length is over 64 KiB is
 // an error, and every descriptor that came with it is closed (those cut
 // off never reach this process). After an error the stream is at an
 // unknown place in the peer's messages: close uc. A nil uc, or one that

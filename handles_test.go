@@ -344,7 +344,7 @@ func TestSendHandleRefusesBufferedData(t *testing.T) {
 		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "not yet handed to the kernel") {
 			t.Errorf("SendHandle: %v; want a refusal naming the queued bytes", err)
 		}
-		if got := s.ReadyState(); got != StateOpen {
+		if got := s.ReadyState(); got != "open" {
 			t.Errorf("the refused socket is %v; want open", got)
 		}
 		s.Destroy()
@@ -394,7 +394,7 @@ func TestSendHandleBadArguments(t *testing.T) {
 		{"nil *net.TCPListener", a, (*net.TCPListener)(nil), nil, ErrInvalidArgument},
 		{"string", a, "127.0.0.1:80", nil, ErrInvalidArgument},
 		{"int", a, 3, nil, ErrInvalidArgument},
-		{"message too long", a, ln, make([]byte, MaxHandleMessage+1), ErrInvalidArgument},
+		{"message too long", a, ln, make([]byte, maxHandleMessage+1), ErrInvalidArgument},
 		{"server never listened", a, idle, nil, ErrNotRunning},
 		{"server closed", a, closed, nil, ErrNotRunning},
 		{"exclusive server", a, exclusive, nil, ErrInvalidArgument},
@@ -486,11 +486,11 @@ func TestReceiveHandleBadMessages(t *testing.T) {
 		{"three descriptors", sendFDs(3), contains("MSG_CTRUNC")},
 		{"length over the bound", func(t *testing.T, a *net.UnixConn) {
 			fds := descriptors(t, 1)
-			if _, _, err := a.WriteMsgUnix(frame(MaxHandleMessage+1, ""), syscall.UnixRights(fds...), nil); err != nil {
+			if _, _, err := a.WriteMsgUnix(frame(maxHandleMessage+1, ""), syscall.UnixRights(fds...), nil); err != nil {
 				t.Fatal(err)
 			}
 			syscall.Close(fds[0])
-		}, contains("over MaxHandleMessage")},
+		}, contains("over maxHandleMessage")},
 		{"cut short", func(t *testing.T, a *net.UnixConn) {
 			fds := descriptors(t, 1)
 			if _, _, err := a.WriteMsgUnix(frame(10, "abc"), syscall.UnixRights(fds...), nil); err != nil {
@@ -539,7 +539,7 @@ func TestSendHandleConnErrors(t *testing.T) {
 	if err := SendHandle(a, s, nil); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("SendHandle on a closed conn: %v; want net.ErrClosed", err)
 	}
-	if got := s.ReadyState(); got != StateOpen {
+	if got := s.ReadyState(); got != "open" {
 		t.Errorf("after the failed send the socket is %v; want open", got)
 	}
 	peer.Write([]byte("still here"))
@@ -552,7 +552,7 @@ func TestSendHandleConnErrors(t *testing.T) {
 	}
 }
 
-// A message of MaxHandleMessage bytes, which a stream takes in parts,
+// A message of maxHandleMessage bytes, which a stream takes in parts,
 // arrives whole, and the next message after it.
 func TestSendHandleLongMessage(t *testing.T) {
 	t.Parallel()
@@ -562,7 +562,7 @@ func TestSendHandleLongMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	long := make([]byte, MaxHandleMessage)
+	long := make([]byte, maxHandleMessage)
 	for i := range long {
 		long[i] = byte(i * 7)
 	}

@@ -30,8 +30,8 @@ func sendHandle(uc *net.UnixConn, h any, msg []byte) error {
 	if err := checkStreamConn(uc, "SendHandle"); err != nil {
 		return err
 	}
-	if len(msg) > MaxHandleMessage {
-		return argError("SendHandle: message of %d bytes is over MaxHandleMessage (%d)", len(msg), MaxHandleMessage)
+	if len(msg) > maxHandleMessage {
+		return argError("SendHandle: message of %d bytes is over maxHandleMessage (%d)", len(msg), maxHandleMessage)
 	}
 	// A closed uc is found before a Socket is taken for nothing; a peer
 	// gone away is found only by the send.
@@ -100,8 +100,8 @@ func receiveHandle(uc *net.UnixConn) (f *os.File, msg []byte, err error) {
 		return fail(err)
 	}
 	size := binary.BigEndian.Uint32(hdr[:])
-	if size > MaxHandleMessage {
-		return fail(fmt.Errorf("nodenet: ReceiveHandle: message length %d is over MaxHandleMessage (%d): not a SendHandle message", size, MaxHandleMessage))
+	if size > maxHandleMessage {
+		return fail(fmt.Errorf("nodenet: ReceiveHandle: message length %d is over maxHandleMessage (%d): not a SendHandle message", size, maxHandleMessage))
 	}
 	msg = make([]byte, size)
 	if err := readRest(uc, msg); err != nil {

@@ -314,7 +314,7 @@ func attemptNames(evs []Event) []string {
 // because Connect has not been called, is still connecting, or has closed.
 func isPending(s *Socket) bool {
 	rs := s.ReadyState()
-	return rs == StateOpening || rs == StateClosed
+	return rs == "opening" || rs == "closed"
 }
 
 // ssLine runs ss with args, which must select exactly one socket, and
@@ -430,7 +430,7 @@ func checkSysError(t testing.TB, call string, err error, code, syscallName strin
 // buffers.
 func openTCPConn(t *testing.T, s *Socket) *net.TCPConn {
 	t.Helper()
-	waitUntil(t, "the socket open", func() bool { return s.ReadyState() == StateOpen })
+	waitUntil(t, "the socket open", func() bool { return s.ReadyState() == "open" })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.c.nc.(*net.TCPConn)

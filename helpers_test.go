@@ -51,7 +51,7 @@ func pattern(off, n int) []byte {
 const testTimeout = 20 * time.Second
 
 // defaultFlow is the marks of a socket made with no options.
-var defaultFlow = flow{hwm: DefaultHighWaterMark, rhwm: DefaultHighWaterMark}
+var defaultFlow = flow{hwm: defaultHighWaterMark, rhwm: defaultHighWaterMark}
 
 // newServer makes a server listening on 127.0.0.1 whose accepted sockets
 // come out of the returned channel (nothing else reads the server's
@@ -417,9 +417,9 @@ func count[T Event](evs []Event) int {
 // for its ConnectEvent.
 func connectClient(t testing.TB, port int) (*Socket, *recorder) {
 	t.Helper()
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
-		t.Fatalf("ConnectTCP(%d, 127.0.0.1) = %v; want nil", port, err)
+		t.Fatalf("Connect(Port %d, Host 127.0.0.1) = %v; want nil", port, err)
 	}
 	r := record(t, c)
 	r.waitFor("connect", isKind[ConnectEvent])
@@ -430,9 +430,9 @@ func connectClient(t testing.TB, port int) (*Socket, *recorder) {
 // refused: ECONNREFUSED on the client's events.
 func refusedConnect(t testing.TB, port int) {
 	t.Helper()
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
-		t.Fatalf("ConnectTCP(%d, 127.0.0.1) = %v; want nil", port, err)
+		t.Fatalf("Connect(Port %d, Host 127.0.0.1) = %v; want nil", port, err)
 	}
 	evs := record(t, c).wait()
 	if got, want := names(evs), "error(connect ECONNREFUSED) close(true)"; got != want {

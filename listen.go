@@ -17,7 +17,7 @@ type ListenOptions struct {
 	// Host is the address to bind; "" means every IPv4 address, as in
 	// Listen. "::" binds IPv6 and, unless IPv6Only, IPv4 as well.
 	Host string
-	// Backlog is listen(2)'s queue length; 0 means DefaultBacklog. Windows
+	// Backlog is listen(2)'s queue length; 0 means Node's 511. Windows
 	// keeps the standard library's (SOMAXCONN) instead.
 	Backlog int
 	// Path, when set, is a Unix socket path; the TCP fields are then unused.
@@ -86,9 +86,9 @@ func unixOpener(path string, backlog int) func() (net.Listener, error) {
 }
 
 // opener returns the function that binds address and listens with
-// backlog (0: DefaultBacklog), given to listen(2) again after Go's own.
+// backlog (0: defaultBacklog), given to listen(2) again after Go's own.
 func opener(lc net.ListenConfig, network, address string, backlog int) func() (net.Listener, error) {
-	backlog = cmp.Or(backlog, DefaultBacklog)
+	backlog = cmp.Or(backlog, defaultBacklog)
 	return func() (net.Listener, error) {
 		ln, err := lc.Listen(context.Background(), network, address)
 		if err != nil {

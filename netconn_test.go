@@ -204,7 +204,7 @@ func TestWrapConnPipe(t *testing.T) {
 	if _, err := a.Send([]byte("x"), nil); !errors.Is(err, ErrWriteAfterEnd) {
 		t.Errorf("Send after End = %v; want ErrWriteAfterEnd", err)
 	}
-	if st := a.ReadyState(); st != StateReadOnly {
+	if st := a.ReadyState(); st != "readOnly" {
 		t.Errorf("ReadyState after End = %v; want readOnly", st)
 	}
 	if _, err := b.Write([]byte(" after end")); err != nil {

@@ -31,7 +31,7 @@ func TestNode_pummel_net_connect_econnrefused(t *testing.T) {
 	for round := 1; round <= rounds; round++ {
 		codes := make(chan string, attempts)
 		for i := 0; i < attempts; i++ {
-			c, err := ConnectTCP(port, "")
+			c, err := Connect(ConnectOptions{Port: port, Host: ""})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func TestNode_internet_net_connect_timeout(t *testing.T) {
 			}
 			r := record(t, s)
 			r.waitFor("timeout", isKind[TimeoutEvent])
-			if got := s.ReadyState(); got != StateOpening {
+			if got := s.ReadyState(); got != "opening" {
 				t.Errorf("ReadyState() at the timeout = %v; want opening", got)
 			}
 			s.Destroy()
@@ -115,11 +115,11 @@ func TestNode_net_connect_buffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	cr := record(t, c)
-	if got := c.ReadyState(); got != StateOpening {
+	if got := c.ReadyState(); got != "opening" {
 		t.Fatalf("ReadyState() after Connect = %v; want opening", got)
 	}
 	a := "L'État, c'est "
-	cbState := make(chan ReadyState, 1)
+	cbState := make(chan string, 1)
 	ok, err := c.SendString(a, "", func(err error) {
 		if err == nil {
 			cbState <- c.ReadyState()
@@ -137,7 +137,7 @@ func TestNode_net_connect_buffer(t *testing.T) {
 	if err := c.EndString("moi", ""); err != nil {
 		t.Errorf("EndString(moi) while connecting = %v; want nil", err)
 	}
-	if got := c.ReadyState(); got != StateOpening {
+	if got := c.ReadyState(); got != "opening" {
 		t.Errorf("ReadyState() after End while connecting = %v; want opening", got)
 	}
 	st.release(t)
@@ -148,7 +148,7 @@ func TestNode_net_connect_buffer(t *testing.T) {
 	}
 	select {
 	case rs := <-cbState:
-		if rs == StateOpening {
+		if rs == "opening" {
 			t.Error("the write callback ran while the socket was still connecting")
 		}
 	case <-time.After(testTimeout):
@@ -165,7 +165,7 @@ func TestNode_net_connect_buffer(t *testing.T) {
 // test-net-connect-handle-econnrefused: a connect to a closed port gives an
 // error with code ECONNREFUSED and no 'connect'.
 func TestNode_net_connect_handle_econnrefused(t *testing.T) {
-	c, err := ConnectTCP(nodeRefusedPort(t), "")
+	c, err := Connect(ConnectOptions{Port: nodeRefusedPort(t), Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,14 +219,14 @@ func TestNode_net_connect_options(t *testing.T) {
 	s := accept(t, conns)
 	sr := record(t, s)
 	s.End()
-	var endState ReadyState
+	var endState string
 	cevs := nodeLoop(t, c, func(ev Event) {
 		if isKind[EndEvent](ev) {
 			endState = c.ReadyState()
 			c.End()
 		}
 	})
-	if endState != StateWriteOnly {
+	if endState != "writeOnly" {
 		t.Errorf("client ReadyState() at its end = %v; want writeOnly (still writable)", endState)
 	}
 	if got, want := names(cevs), "connect end close(false)"; got != want {
@@ -237,9 +237,9 @@ func TestNode_net_connect_options(t *testing.T) {
 	}
 }
 
-// test-net-create-connection: the four call forms (port), (port, host),
-// and the same through ConnectOptions, all connect. (Node's callback
-// forms are the ConnectEvent.)
+// test-net-create-connection: the call forms (port) and (port, host), by
+// the package's Connect and by a new Socket's Connect, all connect.
+// (Node's callback forms are the ConnectEvent.)
 func TestNode_net_create_connection(t *testing.T) {
 	t.Parallel()
 	var served atomic.Int32
@@ -256,11 +256,13 @@ func TestNode_net_create_connection(t *testing.T) {
 		give string
 		dial func() (*Socket, error)
 	}{
-		{"ConnectTCP(port, \"\")", func() (*Socket, error) { return ConnectTCP(port, "") }},
-		{"ConnectTCP(port, localhost)", func() (*Socket, error) { return ConnectTCP(port, "localhost") }},
 		{"Connect({Port})", func() (*Socket, error) { return Connect(ConnectOptions{Port: port}) }},
 		{"Connect({Port, Host: localhost})", func() (*Socket, error) {
 			return Connect(ConnectOptions{Port: port, Host: "localhost"})
+		}},
+		{"NewSocket().Connect({Port})", func() (*Socket, error) { return socketConnect(ConnectOptions{Port: port}) }},
+		{"NewSocket().Connect({Port, Host: localhost})", func() (*Socket, error) {
+			return socketConnect(ConnectOptions{Port: port, Host: "localhost"})
 		}},
 	}
 	for _, d := range dials {
@@ -281,9 +283,9 @@ func TestNode_net_create_connection(t *testing.T) {
 // connect.
 func TestNode_net_dns_error(t *testing.T) {
 	offlineDNS(t)
-	c, err := ConnectTCP(42, strings.Repeat("*", 256))
+	c, err := Connect(ConnectOptions{Port: 42, Host: strings.Repeat("*", 256)})
 	if err != nil {
-		t.Fatalf("ConnectTCP(42, 256 stars) = %v; want nil (the failure is an event)", err)
+		t.Fatalf("Connect(Port 42, Host 256 stars) = %v; want nil (the failure is an event)", err)
 	}
 	evs := record(t, c).wait()
 	if count[ConnectEvent](evs) != 0 {
@@ -324,7 +326,7 @@ func TestNode_net_end_without_connect(t *testing.T) {
 // with the timeout disabled is still open with nothing emitted.
 func TestNode_net_keepalive(t *testing.T) {
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +349,7 @@ func TestNode_net_keepalive(t *testing.T) {
 	if got := getsockopt(t, tcpConnOf(t, s), syscall.IPPROTO_TCP, tcpKeepIdle); got != 1 {
 		t.Errorf("TCP_KEEPIDLE after SetKeepAlive(true, 1s) = %d; want 1", got)
 	}
-	if s.ReadyState() != StateOpen || c.ReadyState() != StateOpen {
+	if s.ReadyState() != "open" || c.ReadyState() != "open" {
 		t.Errorf("ReadyState() server %v, client %v; want open, open", s.ReadyState(), c.ReadyState())
 	}
 	s.End()
@@ -362,7 +364,7 @@ func TestNode_net_keepalive(t *testing.T) {
 		s.SetKeepAlive(true, time.Second)
 		time.Sleep(1200 * time.Millisecond)
 		synctest.Wait()
-		if got := s.ReadyState(); got != StateOpen {
+		if got := s.ReadyState(); got != "open" {
 			t.Errorf("ReadyState() after 1.2 s idle = %v; want open", got)
 		}
 		if evs := r.events(); len(evs) != 0 {
@@ -376,7 +378,7 @@ func TestNode_net_keepalive(t *testing.T) {
 func TestNode_net_local_address_port(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +418,7 @@ func TestNode_net_pause_resume_connecting(t *testing.T) {
 	socks := make([]*Socket, len(clients))
 	recs := make([]*recorder, len(clients))
 	for i, cl := range clients {
-		c, err := ConnectTCP(port, "localhost")
+		c, err := Connect(ConnectOptions{Port: port, Host: "localhost"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -476,17 +478,17 @@ func TestNode_net_pipe_connect_errors(t *testing.T) {
 	}
 	check := func(path string, codes ...string) {
 		t.Helper()
-		c, err := ConnectUnix(path)
+		c, err := Connect(ConnectOptions{Path: path})
 		if err != nil {
-			t.Fatalf("ConnectUnix(%q) = %v; want nil", path, err)
+			t.Fatalf("Connect(Path %q) = %v; want nil", path, err)
 		}
 		evs := record(t, c).wait()
-		ne := nodeSysErr(t, fmt.Sprintf("the ErrorEvent of ConnectUnix(%q)", path), nodeFirstError(evs))
+		ne := nodeSysErr(t, fmt.Sprintf("the ErrorEvent of Connect(Path %q)", path), nodeFirstError(evs))
 		if !slices.Contains(codes, ne.Code) || ne.Syscall != "connect" {
-			t.Errorf("ConnectUnix(%q) error = {Code %q, Syscall %q}; want Code in %v, Syscall connect", path, ne.Code, ne.Syscall, codes)
+			t.Errorf("Connect(Path %q) error = {Code %q, Syscall %q}; want Code in %v, Syscall connect", path, ne.Code, ne.Syscall, codes)
 		}
 		if got := names(evs); !strings.HasSuffix(got, "close(true)") || count[ConnectEvent](evs) != 0 {
-			t.Errorf("ConnectUnix(%q) events = %q; want an error and close(true), no connect", path, got)
+			t.Errorf("Connect(Path %q) events = %q; want an error and close(true), no connect", path, got)
 		}
 	}
 	check(empty, "ENOTSOCK", "ECONNREFUSED")
@@ -526,7 +528,7 @@ func TestNode_net_reconnect(t *testing.T) {
 			}
 		}
 	})
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +595,7 @@ func TestNode_net_remote_address_port(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	port = srv.Address().Port
 	for _, host := range []string{"localhost", ""} {
-		c, err := ConnectTCP(port, host)
+		c, err := Connect(ConnectOptions{Port: port, Host: host})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -620,17 +622,17 @@ func TestNode_net_socket_readystate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sock.ReadyState(); got != StateClosed {
+	if got := sock.ReadyState(); got != "closed" {
 		t.Errorf("ReadyState() of a new socket = %v; want closed", got)
 	}
 	if err := sock.Connect(ConnectOptions{Port: st.port, Host: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := sock.ReadyState(); got != StateOpening {
+	if got := sock.ReadyState(); got != "opening" {
 		t.Errorf("ReadyState() after Connect = %v; want opening", got)
 	}
 	st.release(t)
-	var atConnect, afterEnd, atClose ReadyState
+	var atConnect, afterEnd, atClose string
 	nodeLoop(t, sock, func(ev Event) {
 		switch ev.(type) {
 		case ConnectEvent:
@@ -641,7 +643,16 @@ func TestNode_net_socket_readystate(t *testing.T) {
 			atClose = sock.ReadyState()
 		}
 	})
-	if atConnect != StateOpen || afterEnd != StateReadOnly || atClose != StateClosed {
+	if atConnect != "open" || afterEnd != "readOnly" || atClose != "closed" {
 		t.Errorf("ReadyState() at connect, after End, at close = %v, %v, %v; want open, readOnly, closed", atConnect, afterEnd, atClose)
 	}
+}
+
+// socketConnect is Node's new net.Socket().connect(opts).
+func socketConnect(opts ConnectOptions) (*Socket, error) {
+	s, err := NewSocket(SocketOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Connect(opts)
 }

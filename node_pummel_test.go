@@ -73,7 +73,7 @@ func TestNode_pummel_net_throttle(t *testing.T) {
 	const partN = n / 3
 	body := strings.Repeat("C", n)
 	_, port, conns := newServer(t, ServerOptions{})
-	client, err := ConnectTCP(port, "")
+	client, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestNode_pummel_net_write_callbacks(t *testing.T) {
 		}
 		got <- total
 	})
-	client, err := ConnectTCP(port, "")
+	client, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,9 +227,9 @@ func TestNode_pummel_net_many_clients(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			client, err := ConnectTCP(port, "")
+			client, err := Connect(ConnectOptions{Port: port, Host: ""})
 			if err != nil {
-				errs.add("client %d: ConnectTCP = %v", i, err)
+				errs.add("client %d: Connect = %v", i, err)
 				return
 			}
 			client.SetEncoding("utf8")
@@ -317,7 +317,9 @@ func nodePingTCP(host string) nodePingTransport {
 			}
 			return nil
 		},
-		dial:   func(srv *Server) (*Socket, error) { return ConnectTCP(srv.Address().Port, host) },
+		dial: func(srv *Server) (*Socket, error) {
+			return Connect(ConnectOptions{Port: srv.Address().Port, Host: host})
+		},
 		remote: remote,
 	}
 }
@@ -330,7 +332,7 @@ func nodePingUnix() nodePingTransport {
 			path = sockPath(t)
 			return srv.ListenUnix(path)
 		},
-		dial: func(*Server) (*Socket, error) { return ConnectUnix(path) },
+		dial: func(*Server) (*Socket, error) { return Connect(ConnectOptions{Path: path}) },
 	}
 }
 
@@ -372,7 +374,7 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 				if bs := s.BufferSize(); bs < 0 || bs > 4 {
 					errs.add("server BufferSize() at data = %d; want 0..4", bs)
 				}
-				if rs := s.ReadyState(); rs != StateOpen {
+				if rs := s.ReadyState(); rs != "open" {
 					errs.add("server ReadyState() at data = %v; want open", rs)
 				}
 				if pings++; pings > n+1 {
@@ -396,13 +398,13 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 					continue
 				}
 				time.AfterFunc(delay, func() {
-					if rs := s.ReadyState(); rs != StateOpen {
+					if rs := s.ReadyState(); rs != "open" {
 						errs.add("server ReadyState() before a delayed PONG = %v; want open", rs)
 					}
 					pong()
 				})
 			case EndEvent:
-				if rs := s.ReadyState(); rs != StateWriteOnly {
+				if rs := s.ReadyState(); rs != "writeOnly" {
 					errs.add("server ReadyState() at end = %v; want writeOnly", rs)
 				}
 				s.End()
@@ -410,7 +412,7 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 				if ev.HadError {
 					errs.add("server socket close(true); want close(false)")
 				}
-				if rs := s.ReadyState(); rs != StateClosed {
+				if rs := s.ReadyState(); rs != "closed" {
 					errs.add("server ReadyState() at close = %v; want closed", rs)
 				}
 			default:
@@ -438,7 +440,7 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 	evs := nodeLoop(t, c, func(ev Event) {
 		switch ev := ev.(type) {
 		case ConnectEvent:
-			if rs := c.ReadyState(); rs != StateOpen {
+			if rs := c.ReadyState(); rs != "open" {
 				t.Errorf("client ReadyState() at connect = %v; want open", rs)
 			}
 			c.SendString("PING", "", nil)
@@ -452,12 +454,12 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 			p, ended := pongs, sentFinal
 			mu.Unlock()
 			if ended {
-				if rs != StateReadOnly {
+				if rs != "readOnly" {
 					t.Errorf("client ReadyState() after its final PING = %v; want readOnly", rs)
 				}
 				return
 			}
-			if rs != StateOpen {
+			if rs != "open" {
 				t.Errorf("client ReadyState() at PONG %d = %v; want open", p, rs)
 			}
 			if delay == 0 { // test-net-pingpong: the final PING goes with the end
@@ -471,7 +473,7 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 				return
 			}
 			time.AfterFunc(delay, func() { // pingpong-delay: after n+1 PONGs, end
-				if rs := c.ReadyState(); rs != StateOpen {
+				if rs := c.ReadyState(); rs != "open" {
 					errs.add("client ReadyState() before a delayed write = %v; want open", rs)
 				}
 				if p <= n {

@@ -106,7 +106,7 @@ func TestNode_net_bind_twice(t *testing.T) {
 func TestNode_net_during_close(t *testing.T) {
 	t.Parallel()
 	srv, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.End() })
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestNode_net_server_close(t *testing.T) {
 	w := nodeWatch(t, srv)
 	port := listenTCP(t, srv)
 	for i := 0; i < 2; i++ {
-		c, err := ConnectTCP(port, "")
+		c, err := Connect(ConnectOptions{Port: port, Host: ""})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +370,7 @@ func TestNode_net_server_max_connections(t *testing.T) {
 	}
 	closed := make(chan result, n)
 	for i := 0; i < n; i++ {
-		c, err := ConnectTCP(port, "")
+		c, err := Connect(ConnectOptions{Port: port, Host: ""})
 		if err != nil {
 			t.Fatal(err)
 		}

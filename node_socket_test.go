@@ -77,14 +77,14 @@ func TestNode_net_GH_5504(t *testing.T) {
 // Pause and Resume do not fail.
 func TestNode_net_after_close(t *testing.T) {
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.End() })
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := names(record(t, c).wait()), "connect end close(false)"; got != want {
 		t.Errorf("client events = %q; want %q", got, want)
 	}
-	if got := c.ReadyState(); got != StateClosed {
+	if got := c.ReadyState(); got != "closed" {
 		t.Errorf("ReadyState() after close = %v; want closed", got)
 	}
 	if err := c.SetNoDelay(true); err != nil {
@@ -176,7 +176,7 @@ func TestNode_net_binary(t *testing.T) {
 // by BufferSize one by one; once everything is flushed it is 0.
 func TestNode_net_buffersize(t *testing.T) {
 	st := nodeStalled(t, ServerOptions{})
-	c, err := ConnectTCP(st.port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: st.port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestNode_net_buffersize(t *testing.T) {
 			t.Errorf("BufferSize() after %d one-byte writes while connecting = %d; want %d", i, got, i)
 		}
 	}
-	if got := c.ReadyState(); got != StateOpening {
+	if got := c.ReadyState(); got != "opening" {
 		t.Fatalf("ReadyState() = %v; want opening (the connect was to stay in progress)", got)
 	}
 	c.End()
@@ -272,7 +272,7 @@ func TestNode_net_large_string(t *testing.T) {
 	t.Parallel()
 	const n = 40 * 1024
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestNode_net_large_string(t *testing.T) {
 // test-net-socket-destroy-twice: Destroy inside the error handler of a
 // refused connect: one error, one close.
 func TestNode_net_socket_destroy_twice(t *testing.T) {
-	c, err := ConnectTCP(nodeRefusedPort(t), "")
+	c, err := Connect(ConnectOptions{Port: nodeRefusedPort(t), Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestNode_net_stream(t *testing.T) {
 func TestNode_net_write_after_close(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestNode_net_write_after_close(t *testing.T) {
 func TestNode_net_write_connect_write(t *testing.T) {
 	t.Parallel()
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.Pipe(s) })
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestNode_net_write_connect_write(t *testing.T) {
 func TestNode_net_write_slow(t *testing.T) {
 	const size, n = 200_000, 10
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +493,7 @@ func TestNode_socket_write_after_fin(t *testing.T) {
 			}
 		}
 	})
-	sock, err := ConnectTCP(port, "")
+	sock, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +551,7 @@ func TestNode_socket_write_after_fin_error(t *testing.T) {
 		results <- r
 	}))
 	port := listenTCP(t, srv)
-	sock, err := ConnectTCP(port, "")
+	sock, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}

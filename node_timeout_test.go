@@ -114,7 +114,7 @@ func TestNode_pummel_net_timeout2(t *testing.T) {
 				s.Destroy()
 				break
 			}
-			if s.ReadyState() == StateOpen {
+			if s.ReadyState() == "open" {
 				s.SendString(fmt.Sprintf("%d\n", time.Now().UnixMilli()), "", nil)
 			}
 		}
@@ -211,7 +211,7 @@ func TestNode_net_settimeout(t *testing.T) {
 // and the upper one is loose, for a loaded machine.
 func TestNode_net_socket_timeout(t *testing.T) {
 	_, port := nodeServer(t, ServerOptions{}, nil)
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestNode_net_socket_timeout(t *testing.T) {
 	if elapsed := time.Since(start); elapsed < 100*time.Millisecond || elapsed > 2*time.Second {
 		t.Errorf("TimeoutEvent after %v; want 100ms..2s", elapsed)
 	}
-	if got := c.ReadyState(); got != StateOpen {
+	if got := c.ReadyState(); got != "open" {
 		t.Errorf("ReadyState() after the timeout = %v; want open", got)
 	}
 	c.Destroy()

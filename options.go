@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// DefaultHighWaterMark is the write queue size, in bytes, at which Send
+// defaultHighWaterMark is the write queue size, in bytes, at which Send
 // starts to return false and Write starts to block, and the amount of
 // unread data a socket buffers before it stops reading: Node's 16 KiB.
-const DefaultHighWaterMark = 16 * 1024
+const defaultHighWaterMark = 16 * 1024
 
-// DefaultBacklog is the listen(2) backlog Listen uses when given 0: Node's 511.
-const DefaultBacklog = 511
+// defaultBacklog is the listen(2) backlog Listen uses when given 0: Node's 511.
+const defaultBacklog = 511
 
 // Flow is a socket's flow control: the marks of its write queue and of
 // its reading ahead, the bound of its write queue, and its framing. It is
@@ -26,7 +26,7 @@ type Flow struct {
 	// HighWaterMark is the write queue size, in bytes, at which Send
 	// returns false and Write blocks, and, unless ReadHighWaterMark is
 	// set, how much unread data the socket reads ahead; 0 means
-	// DefaultHighWaterMark.
+	// 16 KiB.
 	HighWaterMark int
 	// LowWaterMark is the write queue size at or under which a socket
 	// whose queue reached HighWaterMark is writable again (Writable, a
@@ -98,7 +98,7 @@ type ServerOptions struct {
 	// the server's Shutdown, which waits for those goroutines.
 	TLSConfig *tls.Config
 	// HandshakeTimeout bounds a TLS client's handshake, from the accept to
-	// its end; 0 means DefaultHandshakeTimeout (10 seconds). A negative
+	// its end; 0 means 10 seconds (net/http's figure). A negative
 	// value makes CreateServer fail. Unused without TLSConfig.
 	HandshakeTimeout time.Duration
 }
@@ -172,7 +172,7 @@ type ConnectOptions struct {
 	Resolver *net.Resolver
 	// AttemptDelay is the Happy Eyeballs delay (RFC 8305) when Host
 	// resolves to several addresses: how long one attempt runs before the
-	// next address is tried beside it. 0 means DefaultAttemptDelay.
+	// next address is tried beside it. 0 means 250 ms (RFC 8305).
 	AttemptDelay time.Duration
 	// ReportAttempts makes the socket emit ConnectionAttemptEvent and
 	// ConnectionAttemptFailedEvent for each address tried when Host
@@ -263,7 +263,7 @@ func newFlow(high, low, readHigh, maxBuffer int, framing Framing) (flow, error) 
 	if err != nil {
 		return flow{}, err
 	}
-	hwm := cmp.Or(high, DefaultHighWaterMark)
+	hwm := cmp.Or(high, defaultHighWaterMark)
 	f := flow{hwm: hwm, lwm: low, rhwm: cmp.Or(readHigh, hwm), maxBuffer: maxBuffer, frame: fr}
 	return f, f.check()
 }
@@ -317,7 +317,7 @@ func highWaterMark(n int) (int, error) {
 	case n < 0:
 		return 0, argError("HighWaterMark should be >= 0, got %d", n)
 	case n == 0:
-		return DefaultHighWaterMark, nil
+		return defaultHighWaterMark, nil
 	}
 	return n, nil
 }

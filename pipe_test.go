@@ -204,7 +204,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 	be := recv(t, backends, "the backend's conn")
 	be.SetReadBuffer(64 << 10)
 
-	const bound = DefaultHighWaterMark + readBufSize
+	const bound = defaultHighWaterMark + readBufSize
 	var maxQueue, maxHeld atomic.Int64
 	full, stop, stopped := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
@@ -231,7 +231,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 			// The front socket holds the mark only while its pipe waits
 			// for the upstream queue to drain: backpressure has reached
 			// it, and through it the client.
-			if !isFull && q > 0 && h >= DefaultHighWaterMark {
+			if !isFull && q > 0 && h >= defaultHighWaterMark {
 				isFull = true
 				close(full)
 			}
@@ -486,12 +486,12 @@ func TestPipeBackpressure(t *testing.T) {
 		return !src.c.flowingLocked() && src.c.q.held >= src.hwm
 	})
 	held := src.BytesRead() - dst.BytesWritten()
-	if max := int64(DefaultHighWaterMark + readBufSize); held > max {
+	if max := int64(defaultHighWaterMark + readBufSize); held > max {
 		t.Errorf("source holds %d bytes; want <= %d (its mark plus one read)", held, max)
 	}
 	// src's mark and one read, dst's queue (mark plus one joined chunk),
 	// and dst's kernel buffers, with room to spare.
-	limit := int64(2*(DefaultHighWaterMark+readBufSize) + DefaultHighWaterMark + 1<<20)
+	limit := int64(2*(defaultHighWaterMark+readBufSize) + defaultHighWaterMark + 1<<20)
 	if got := src.BytesRead(); got > limit {
 		t.Errorf("source BytesRead at the stall = %d; want <= %d", got, limit)
 	}
@@ -528,7 +528,7 @@ func TestEchoServerGreetsThenPipes(t *testing.T) {
 	})
 	port := listenTCP(t, srv)
 
-	c, err := ConnectTCP(port, "")
+	c, err := Connect(ConnectOptions{Port: port, Host: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +555,7 @@ func TestPipeAndEventsBothSeeData(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	src, srcPeer := rawPair(t, ConnectOptions{})
-	dst, err := ConnectTCP(port, "127.0.0.1")
+	dst, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

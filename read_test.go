@@ -40,7 +40,7 @@ func TestCorePausedAfterFINOtherEventsPass(t *testing.T) {
 
 	// A Send of the mark returns false: a DrainEvent is owed, and comes
 	// once the kernel has the bytes.
-	if ok, err := s.Send(make([]byte, DefaultHighWaterMark), nil); ok || err != nil {
+	if ok, err := s.Send(make([]byte, defaultHighWaterMark), nil); ok || err != nil {
 		t.Fatalf("Send of the high-water mark = %v, %v; want false, nil", ok, err)
 	}
 	r.waitFor("the DrainEvent, while paused", isKind[DrainEvent])
@@ -66,8 +66,8 @@ func TestCorePausedAfterFINOtherEventsPass(t *testing.T) {
 	if got, want := names(r.wait()), "connect drain error(write after end) timeout data end close(false)"; got != want {
 		t.Errorf("events %q; want %q", got, want)
 	}
-	if got := <-peerRead; len(got) != DefaultHighWaterMark {
-		t.Errorf("peer read %d bytes; want %d", len(got), DefaultHighWaterMark)
+	if got := <-peerRead; len(got) != defaultHighWaterMark {
+		t.Errorf("peer read %d bytes; want %d", len(got), defaultHighWaterMark)
 	}
 }
 
@@ -272,7 +272,7 @@ func TestBinaryEcho(t *testing.T) {
 	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +461,7 @@ func TestPauseStopsReading(t *testing.T) {
 	// While paused the socket reads at most the mark plus one read; the
 	// rest stays in the kernel buffers and the peer's Write blocks.
 	raw.SetWriteDeadline(time.Now().Add(testTimeout))
-	waitUntil(t, "the mark read", func() bool { return s.BytesRead() >= DefaultHighWaterMark })
+	waitUntil(t, "the mark read", func() bool { return s.BytesRead() >= defaultHighWaterMark })
 	if got := dataOf(r.events()); len(got) != 0 {
 		t.Fatalf("%d bytes delivered while paused", len(got))
 	}
@@ -470,7 +470,7 @@ func TestPauseStopsReading(t *testing.T) {
 		t.Fatalf("the peer wrote 8 MiB to a paused socket (err %v)", err)
 	default:
 	}
-	if got, max := s.BytesRead(), int64(DefaultHighWaterMark+readBufSize); got > max {
+	if got, max := s.BytesRead(), int64(defaultHighWaterMark+readBufSize); got > max {
 		t.Errorf("BytesRead while paused = %d; want <= %d", got, max)
 	}
 	s.Resume()
@@ -486,7 +486,7 @@ func TestPauseStopsReading(t *testing.T) {
 func TestPausedDataAndFINCloseLast(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +509,7 @@ func TestBigTransferChecksum(t *testing.T) {
 	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

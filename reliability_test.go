@@ -219,7 +219,7 @@ func TestCloseDuringConnectStorm(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := ConnectTCP(port, "127.0.0.1")
+			c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 			if err != nil {
 				t.Error(err)
 				return

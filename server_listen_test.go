@@ -52,13 +52,13 @@ func TestBeyondListenContextCancel(t *testing.T) {
 		{
 			name:    "tcp",
 			opts:    func(*testing.T) ListenOptions { return ListenOptions{Host: "127.0.0.1"} },
-			connect: func(a Addr) (*Socket, error) { return ConnectTCP(a.Port, "127.0.0.1") },
+			connect: func(a Addr) (*Socket, error) { return Connect(ConnectOptions{Port: a.Port, Host: "127.0.0.1"}) },
 			refused: []string{"ECONNREFUSED"},
 		},
 		{
 			name:    "unix",
 			opts:    func(t *testing.T) ListenOptions { return ListenOptions{Path: sockPath(t)} },
-			connect: func(a Addr) (*Socket, error) { return ConnectUnix(a.Address) },
+			connect: func(a Addr) (*Socket, error) { return Connect(ConnectOptions{Path: a.Address}) },
 			refused: []string{"ENOENT", "ECONNREFUSED"},
 		},
 	}
@@ -300,7 +300,7 @@ func TestBeyondIPv6Only(t *testing.T) {
 		if got := srv.Address(); got.Address != "::" || got.Family != "IPv6" || got.Port != port {
 			t.Errorf("Address() = %+v; want :: IPv6 port %d", got, port)
 		}
-		c6, err := ConnectTCP(port, "::1")
+		c6, err := Connect(ConnectOptions{Port: port, Host: "::1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,7 +308,7 @@ func TestBeyondIPv6Only(t *testing.T) {
 		if got := r.waitConnection(1).RemoteAddress(); got != "::1" {
 			t.Errorf("remote address of the ::1 client = %q; want ::1", got)
 		}
-		c4, err := ConnectTCP(port, "127.0.0.1")
+		c4, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +331,7 @@ func TestBeyondIPv6Only(t *testing.T) {
 			t.Errorf("binding 127.0.0.1:%d beside a dual-stack [::]:%d = nil; want EADDRINUSE", port, port)
 		}
 		for i, host := range []string{"::1", "127.0.0.1"} {
-			c, err := ConnectTCP(port, host)
+			c, err := Connect(ConnectOptions{Port: port, Host: host})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -475,7 +475,7 @@ func TestListenBacklog(t *testing.T) {
 		want int
 	}{
 		{give: 7, want: 7},
-		{give: 0, want: min(DefaultBacklog, somaxconn)},
+		{give: 0, want: min(defaultBacklog, somaxconn)},
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.give), func(t *testing.T) {
@@ -778,7 +778,7 @@ func TestListenUnix(t *testing.T) {
 	checkSysError(t, fmt.Sprintf("second ListenUnix(%q)", path), err, "EADDRINUSE", "listen", syscall.EADDRINUSE)
 
 	// The failed listen left the first server's socket file alone.
-	c, err := ConnectUnix(path)
+	c, err := Connect(ConnectOptions{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}

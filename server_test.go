@@ -44,7 +44,7 @@ func waitOverLimitServer(t *testing.T) (*Server, int, *serverRecorder, *Socket, 
 // the first connection gives the server time to do wrong.
 func waitingClient(t *testing.T, srv *Server, port int, r *serverRecorder, c1, s1 *Socket) (*Socket, *recorder) {
 	t.Helper()
-	c2, err := ConnectTCP(port, "127.0.0.1")
+	c2, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestBeyondWaitOverLimitRaise(t *testing.T) {
 	}
 	r.waitConnection(2)
 
-	c3, err := ConnectTCP(port, "127.0.0.1")
+	c3, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestBeyondSocketStats(t *testing.T) {
 	for _, side := range []*Socket{c, s} {
 		st := side.Stats()
 		if side.BytesRead() != 0 || side.BytesWritten() != 0 || !st.LastRead.IsZero() || !st.LastWrite.IsZero() ||
-			st.Unread != 0 || side.BufferSize() != 0 || side.IsPaused() || side.ReadyState() != StateOpen {
+			st.Unread != 0 || side.BufferSize() != 0 || side.IsPaused() || side.ReadyState() != "open" {
 			t.Errorf("Stats() before any I/O = %+v; want zeros, open", st)
 		}
 	}
@@ -260,13 +260,13 @@ func TestBeyondSocketStats(t *testing.T) {
 		t.Errorf("Stats() of the client after its read = %+v; want 5 read, LastRead set", ct)
 	}
 	c.End()
-	if got := c.ReadyState(); got != StateReadOnly && got != StateClosed {
+	if got := c.ReadyState(); got != "readOnly" && got != "closed" {
 		t.Errorf("ReadyState after End = %v; want readOnly (or closed, if the peer's end came already)", got)
 	}
 	rc.wait()
 	rs.wait()
 	for _, side := range []*Socket{c, s} {
-		if side.ReadyState() != StateClosed || side.BytesRead() != 5 || side.BytesWritten() != 5 {
+		if side.ReadyState() != "closed" || side.BytesRead() != 5 || side.BytesWritten() != 5 {
 			t.Errorf("after the close: ReadyState %v, BytesRead %d, BytesWritten %d; want closed, the counters kept",
 				side.ReadyState(), side.BytesRead(), side.BytesWritten())
 		}
@@ -296,7 +296,7 @@ func TestBeyondServerStats(t *testing.T) {
 	rc1.wait()
 	waitUntil(t, "2 active connections", func() bool { return srv.Connections() == 2 })
 	srv.SetMaxConnections(2)
-	c4, err := ConnectTCP(port, "127.0.0.1")
+	c4, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,8 +318,8 @@ func TestBeyondServerStats(t *testing.T) {
 }
 
 // TestBeyondConnState proves the ConnState hook over 20 connections,
-// closed by either side: StateOpen comes before the ConnectionEvent's
-// consumer sees the socket, StateClosed once the socket is closed, each
+// closed by either side: open comes before the ConnectionEvent's
+// consumer sees the socket, closed once the socket is closed, each
 // exactly once per connection, and never for a dropped connection.
 func TestBeyondConnState(t *testing.T) {
 	t.Parallel()
@@ -341,8 +341,8 @@ func TestBeyondConnState(t *testing.T) {
 		if opened[s] == 0 {
 			problems = append(problems, "closed before open")
 		}
-		if rs := s.ReadyState(); rs != StateClosed {
-			problems = append(problems, fmt.Sprintf("closed told while ReadyState() = %v", rs))
+		if rs := s.ReadyState(); rs != "closed" {
+			problems = append(problems, fmt.Sprintf("closed told while ReadyState() = %q", rs))
 		}
 	}
 	srv := createServer(t, ServerOptions{ConnState: hook}, nil)
@@ -356,7 +356,7 @@ func TestBeyondConnState(t *testing.T) {
 			if ce, ok := ev.(ConnectionEvent); ok {
 				mu.Lock()
 				if opened[ce.Socket] != 1 {
-					problems = append(problems, fmt.Sprintf("ConnectionEvent seen after %d StateOpen", opened[ce.Socket]))
+					problems = append(problems, fmt.Sprintf("ConnectionEvent seen after %d opens", opened[ce.Socket]))
 				}
 				mu.Unlock()
 				conns <- ce.Socket
@@ -391,13 +391,13 @@ func TestBeyondConnState(t *testing.T) {
 	srv.SetMaxConnections(1)
 	connectClient(t, port)
 	keep := accept(t, conns)
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	record(t, c).wait() // dropped
 	keep.Destroy()
-	waitUntil(t, "StateClosed for every connection", func() bool {
+	waitUntil(t, "the hook told of every close", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(closed) == n+1
@@ -418,13 +418,13 @@ func TestBeyondConnState(t *testing.T) {
 }
 
 // TestBeyondConnStateOpenSocket proves that the socket ConnState gets
-// with StateOpen is usable as the hook's documentation promises ("may
+// with open true is usable as the hook's documentation promises ("may
 // call the socket's methods"): it is open, with its addresses, as
 // http.Server's StateNew connection is.
 func TestBeyondConnStateOpenSocket(t *testing.T) {
 	t.Parallel()
 	type seen struct {
-		ready   ReadyState
+		ready   string
 		pending bool
 		remote  string
 	}
@@ -438,13 +438,13 @@ func TestBeyondConnStateOpenSocket(t *testing.T) {
 	port := listenTCP(t, srv)
 	connectClient(t, port)
 	r.waitConnection(1)
-	if g, want := <-got, (seen{StateOpen, false, "127.0.0.1"}); g != want {
+	if g, want := <-got, (seen{"open", false, "127.0.0.1"}); g != want {
 		t.Errorf("the socket in ConnState(s, true): %+v; want %+v", g, want)
 	}
 }
 
 // TestBeyondConnStateDestroyOnOpen proves that a ConnState hook may
-// refuse a connection by destroying the socket on StateOpen: the
+// refuse a connection by destroying the socket when it is told open: the
 // connection is closed (the client sees its end, or a reset), the server
 // counts no open connection, and nothing is left running.
 func TestBeyondConnStateDestroyOnOpen(t *testing.T) {
@@ -456,7 +456,7 @@ func TestBeyondConnStateDestroyOnOpen(t *testing.T) {
 	}}, nil)
 	recordServer(t, srv)
 	port := listenTCP(t, srv)
-	c, err := ConnectTCP(port, "127.0.0.1")
+	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,7 +586,7 @@ func TestServerCloseWithOpenConnection(t *testing.T) {
 	if got := srv.Connections(); got != 1 {
 		t.Errorf("Connections() after Close, connection open = %d; want 1", got)
 	}
-	if got := s.ReadyState(); got != StateOpen {
+	if got := s.ReadyState(); got != "open" {
 		t.Errorf("ReadyState() of the open connection after Close = %v; want open", got)
 	}
 
@@ -692,7 +692,7 @@ func TestServerMaxConnections(t *testing.T) {
 	}
 	r.waitConnection(1)
 
-	c2, err := ConnectTCP(port, "127.0.0.1")
+	c2, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -912,7 +912,7 @@ func TestServerConnectionEvents(t *testing.T) {
 		if s.Server() != srv {
 			t.Errorf("ConnectionEvent %d: Socket.Server() = %p; want the server %p", i+1, s.Server(), srv)
 		}
-		if got := s.ReadyState(); got != StateOpen {
+		if got := s.ReadyState(); got != "open" {
 			t.Errorf("ConnectionEvent %d: Socket.ReadyState() = %v; want open", i+1, got)
 		}
 		if !handled[s] {
@@ -1010,7 +1010,7 @@ func TestHandlerPanicIsRecovered(t *testing.T) {
 		t.Errorf("the server's ErrorEvent = %v; want the handler's panic, wrapping its error", ev.Err)
 	}
 	// The log comes before the destroy that the client saw.
-	if out := logged.String(); !strings.Contains(out, "nodenet: panic serving 127.0.0.1:") ||
+	if out := logged.String(); !strings.Contains(out, "nodenet: panic in the connection handler for 127.0.0.1:") ||
 		!strings.Contains(out, "boom") || !strings.Contains(out, "TestHandlerPanicIsRecovered") {
 		t.Errorf("log = %q; want the panic and its stack", out)
 	}

@@ -73,7 +73,7 @@ func TestBeyondShutdownBusyNotEnded(t *testing.T) {
 			}
 			idlePeer.Close()
 			waitUntil(t, "the idle connection to close", func() bool { return srv.Connections() == 1 })
-			if got := busy.ReadyState(); got != StateOpen {
+			if got := busy.ReadyState(); got != "open" {
 				t.Errorf("ReadyState() of the busy connection during Shutdown = %v; want open (not ended)", got)
 			}
 			rs := record(t, busy)

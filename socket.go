@@ -19,7 +19,7 @@ import (
 // socket that cannot be used: its methods that return an error return one
 // wrapping ErrInvalidArgument, Events gives a closed channel, Context a
 // cancelled context and NetConn nil, the other getters report a closed
-// socket (ReadyState StateClosed, zero counts), and the
+// socket (ReadyState() "closed", zero counts), and the
 // other methods do nothing.
 type Socket struct {
 	mu sync.Mutex

@@ -215,73 +215,41 @@ func (s *Socket) Server() *Server {
 	return s.server
 }
 
-// ReadyState is Node's socket.readyState.
-type ReadyState int
-
-// The ready states, as Node names them in String.
-const (
-	// StateClosed: neither readable nor writable (new, ended both ways,
-	// or closed).
-	StateClosed ReadyState = iota + 1
-	// StateOpening: Connect is in progress.
-	StateOpening
-	// StateOpen: readable and writable.
-	StateOpen
-	// StateReadOnly: End was called; the peer may still send.
-	StateReadOnly
-	// StateWriteOnly: the peer ended; this side may still write
-	// (AllowHalfOpen).
-	StateWriteOnly
-)
-
-// String returns Node's name: "closed", "opening", "open", "readOnly" or
-// "writeOnly".
-func (r ReadyState) String() string {
-	switch r {
-	case StateOpening:
-		return "opening"
-	case StateOpen:
-		return "open"
-	case StateReadOnly:
-		return "readOnly"
-	case StateWriteOnly:
-		return "writeOnly"
-	}
-	return "closed"
-}
-
-// ReadyState reports the socket's state as Node's readyState. Later
-// Node's socket.connecting is ReadyState() == StateOpening, and its
-// socket.pending is StateOpening or StateClosed (not connected). Safe for
-// concurrent use.
-func (s *Socket) ReadyState() ReadyState {
+// ReadyState reports the socket's state as Node's socket.readyState
+// string: "opening" while Connect is in progress, "open" when readable
+// and writable, "readOnly" after End (the peer may still send),
+// "writeOnly" after the peer's end (AllowHalfOpen: this side may still
+// write), and "closed" otherwise (new, ended both ways, or closed). Later
+// Node's socket.connecting is ReadyState() == "opening", and its
+// socket.pending is "opening" or "closed". Safe for concurrent use.
+func (s *Socket) ReadyState() string {
 	if !s.lock() {
-		return StateClosed
+		return "closed"
 	}
 	defer s.mu.Unlock()
 	return s.c.readyStateLocked()
 }
 
-func (c *conn) readyStateLocked() ReadyState {
+func (c *conn) readyStateLocked() string {
 	c.settleLocked(kindEnd)
 	switch c.phase {
 	case phaseConnecting:
-		return StateOpening
+		return "opening"
 	case phaseOpen:
 	default:
-		return StateClosed
+		return "closed"
 	}
 	readable := c.readSide != readEnded // as Node: readable until 'end' is emitted
 	writable := c.writeSide == writeOpen
 	switch {
 	case readable && writable:
-		return StateOpen
+		return "open"
 	case readable:
-		return StateReadOnly
+		return "readOnly"
 	case writable:
-		return StateWriteOnly
+		return "writeOnly"
 	}
-	return StateClosed
+	return "closed"
 }
 
 // ResetAndDestroy is later Node's socket.resetAndDestroy(): it closes a

@@ -78,7 +78,7 @@ func TestIdleTimeoutFakeClock(t *testing.T) {
 			if got := count[TimeoutEvent](r.events()); got != want {
 				t.Errorf("TimeoutEvents at %v = %d; want %d", at, got, want)
 			}
-			if got := s.ReadyState(); got != StateOpen {
+			if got := s.ReadyState(); got != "open" {
 				t.Errorf("ReadyState at %v = %v; want open", at, got)
 			}
 		}
@@ -220,7 +220,7 @@ func TestTimeoutWhileConnecting(t *testing.T) {
 	}
 	r := record(t, c)
 	r.waitFor("timeout", isKind[TimeoutEvent])
-	if got := c.ReadyState(); got != StateOpening {
+	if got := c.ReadyState(); got != "opening" {
 		t.Errorf("ReadyState at the TimeoutEvent = %v; want opening", got)
 	}
 	c.Destroy()
@@ -315,7 +315,7 @@ func TestIdleEachWatchFires(t *testing.T) {
 					t.Errorf("a %s event, with only %s set: %s", o.name, w.name, names(evs))
 				}
 			}
-			if got := s.ReadyState(); got != StateOpen {
+			if got := s.ReadyState(); got != "open" {
 				t.Errorf("ReadyState after the event = %v; want open", got)
 			}
 		})

@@ -14,13 +14,13 @@ import (
 	"time"
 )
 
-// DefaultHandshakeTimeout is how long a TLS server (ServerOptions.TLSConfig)
+// defaultHandshakeTimeout is how long a TLS server (ServerOptions.TLSConfig)
 // gives a client to complete its handshake when
 // ServerOptions.HandshakeTimeout is 0. A client that has not finished by
 // then is closed, and the server tells it with a DropEvent whose Reason is
 // "tlsHandshake". It is the TLSHandshakeTimeout of net/http's
 // DefaultTransport; Node's tls.Server waits 120 seconds.
-const DefaultHandshakeTimeout = 10 * time.Second
+const defaultHandshakeTimeout = 10 * time.Second
 
 // The server's side. A TLS server admits a connection as any other (the
 // accept loop checks the BlockList and the limit), then hands it to a
@@ -40,7 +40,7 @@ func (srv *Server) startHandshakeLocked(raw net.Conn) {
 	}
 	srv.handshakes[raw] = struct{}{}
 	srv.hsRunning++
-	timeout := cmp.Or(srv.opts.HandshakeTimeout, DefaultHandshakeTimeout)
+	timeout := cmp.Or(srv.opts.HandshakeTimeout, defaultHandshakeTimeout)
 	go srv.handshake(raw, srv.opts.TLSConfig, timeout)
 }
 
@@ -54,7 +54,7 @@ func (srv *Server) handshake(raw net.Conn, cfg *tls.Config, timeout time.Duratio
 	tc := tls.Server(raw, cfg)
 	err := raw.SetDeadline(time.Now().Add(timeout))
 	if err == nil {
-		err = tc.Handshake()
+		err = handshakeRecovered(context.Background(), tc)
 	}
 	if err == nil {
 		err = raw.SetDeadline(time.Time{})
@@ -100,7 +100,7 @@ func handshakeClient(ctx context.Context, conn net.Conn, opts ConnectOptions) (n
 		cfg.ServerName = cmp.Or(opts.Host, "localhost")
 	}
 	tc := tls.Client(conn, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := handshakeRecovered(ctx, tc); err != nil {
 		conn.Close()
 		return nil, tlsError(err, remoteString(conn))
 	}

@@ -26,13 +26,13 @@ func TestFlowOptionValidation(t *testing.T) {
 		ok             bool
 	}{
 		{"negative LowWaterMark", 0, -1, 0, false},
-		{"LowWaterMark at the default HighWaterMark", 0, DefaultHighWaterMark, 0, false},
+		{"LowWaterMark at the default HighWaterMark", 0, defaultHighWaterMark, 0, false},
 		{"LowWaterMark over the default HighWaterMark", 0, 64 << 10, 0, false},
 		{"LowWaterMark at HighWaterMark", 4096, 4096, 0, false},
 		{"LowWaterMark over HighWaterMark", 4096, 8192, 0, false},
 		{"negative ReadHighWaterMark", 0, 0, -1, false},
 		{"negative ReadHighWaterMark with valid marks", 64 << 10, 32 << 10, -4096, false},
-		{"LowWaterMark just under the default", 0, DefaultHighWaterMark - 1, 0, true},
+		{"LowWaterMark just under the default", 0, defaultHighWaterMark - 1, 0, true},
 		{"LowWaterMark just under HighWaterMark", 4096, 4095, 0, true},
 		{"ReadHighWaterMark over HighWaterMark", 4096, 0, 1 << 20, true},
 		{"all three", 64 << 10, 32 << 10, 4096, true},
@@ -191,8 +191,8 @@ func TestFlowWritableLifecycle(t *testing.T) {
 			if !s.Writable() {
 				t.Error("Writable on a fresh connected socket = false; want true")
 			}
-			if got := s.BytesBeforeUnwritable(); got != DefaultHighWaterMark {
-				t.Errorf("BytesBeforeUnwritable on a fresh socket = %d; want %d", got, DefaultHighWaterMark)
+			if got := s.BytesBeforeUnwritable(); got != defaultHighWaterMark {
+				t.Errorf("BytesBeforeUnwritable on a fresh socket = %d; want %d", got, defaultHighWaterMark)
 			}
 
 			payload := flowStall(t, s, peer)
@@ -218,8 +218,8 @@ func TestFlowWritableLifecycle(t *testing.T) {
 			if !s.Writable() {
 				t.Error("Writable after the drain = false; want true")
 			}
-			if got := s.BytesBeforeUnwritable(); got != DefaultHighWaterMark {
-				t.Errorf("BytesBeforeUnwritable after the drain = %d; want %d", got, DefaultHighWaterMark)
+			if got := s.BytesBeforeUnwritable(); got != defaultHighWaterMark {
+				t.Errorf("BytesBeforeUnwritable after the drain = %d; want %d", got, defaultHighWaterMark)
 			}
 			if !bytes.Equal(flowRecv(t, "peer read", got), payload) {
 				t.Error("the peer got different bytes")
@@ -314,7 +314,7 @@ func TestFlowWritableFalse(t *testing.T) {
 			}
 			want := 0
 			if tt.want {
-				want = DefaultHighWaterMark
+				want = defaultHighWaterMark
 			}
 			if got := s.BytesBeforeUnwritable(); got != want {
 				t.Errorf("BytesBeforeUnwritable = %d; want %d", got, want)

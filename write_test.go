@@ -622,11 +622,11 @@ func TestHighWaterMarkAndDrain(t *testing.T) {
 	r.waitFor("connect", isKind[ConnectEvent])
 	go io.Copy(io.Discard, raw)
 
-	if ok, _ := s.Send(make([]byte, DefaultHighWaterMark-1), nil); !ok {
+	if ok, _ := s.Send(make([]byte, defaultHighWaterMark-1), nil); !ok {
 		t.Error("Send(16383 bytes) = false; want true")
 	}
 	cb := make(chan error, 1)
-	if ok, _ := s.Send(make([]byte, DefaultHighWaterMark), func(err error) { cb <- err }); ok {
+	if ok, _ := s.Send(make([]byte, defaultHighWaterMark), func(err error) { cb <- err }); ok {
 		t.Error("Send(16384 more bytes) = true; want false")
 	}
 	// Whatever this one returns (true if the kernel has taken the rest
@@ -657,7 +657,7 @@ func TestWritesWhileConnecting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.ReadyState(); got != StateOpening {
+	if got := c.ReadyState(); got != "opening" {
 		t.Errorf("ReadyState while connecting = %v; want opening", got)
 	}
 	for i := 1; i <= 9; i++ {

@@ -167,7 +167,7 @@ func zeroTypes(t *testing.T) []zeroType {
 			"NetConn":               {onZero: []any{resultCheck(notNil)}},
 			"Pause":                 {},
 			"Pipe":                  {args: []any{new(Socket)}, onZero: []any{ErrSocketClosed}},
-			"ReadyState":            {onZero: []any{StateClosed}, onNil: []any{StateClosed}},
+			"ReadyState":            {onZero: []any{"closed"}, onNil: []any{"closed"}},
 			"Ref":                   {},
 			"RemoteAddress":         {onZero: []any{""}},
 			"RemotePort":            {onZero: []any{0}},
@@ -243,9 +243,6 @@ func zeroTypes(t *testing.T) []zeroType {
 	}, {
 		typ:  reflect.TypeFor[Addr](),
 		rows: map[string]zeroRow{"String": {onZero: []any{""}}},
-	}, {
-		typ:  reflect.TypeFor[ReadyState](),
-		rows: map[string]zeroRow{"String": {onZero: []any{"closed"}}},
 	}, {
 		typ:  reflect.TypeFor[DataEvent](),
 		rows: map[string]zeroRow{"String": {onZero: []any{`data("")`}}},

@@ -106,9 +106,9 @@ func runServer(port int, host, unix string, events, quiet, greet bool) {
 
 func connect(port int, host, unix string) (*nodenet.Socket, error) {
 	if unix != "" {
-		return nodenet.ConnectUnix(unix)
+		return nodenet.Connect(nodenet.ConnectOptions{Path: unix})
 	}
-	return nodenet.ConnectTCP(port, host)
+	return nodenet.Connect(nodenet.ConnectOptions{Port: port, Host: host})
 }
 
 // runClient is the telnet-like client: lines from in go to the server,
@@ -171,7 +171,7 @@ func runDemo(w io.Writer) {
 		log.Fatal(err)
 	}
 
-	c, err := nodenet.ConnectTCP(srv.Address().Port, "127.0.0.1")
+	c, err := nodenet.Connect(nodenet.ConnectOptions{Port: srv.Address().Port, Host: "127.0.0.1"})
 	if err != nil {
 		log.Fatal(err)
 	}

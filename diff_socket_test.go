@@ -160,28 +160,12 @@ srv.listen(0, '127.0.0.1', () => {
 });`,
 		run: func(t *testing.T, tr *tracer) {
 			var ss atomic.Pointer[Socket]
-			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{
-				setUp: func(s *Socket) {
-					ss.Store(s)
-					s.Pause()
-				},
-				on:    tr.recBytesRead,
-				quiet: true,
-				start: func(s *Socket) { s.SendString("go", "", nil) },
-			})
+			port, closeSrv := tr.listen(ServerOptions{}, "", tr.pausedPeer(&ss, func(s *Socket) { s.SendString("go", "", nil) }))
 			firstData, ended := first[DataEvent](), false
 			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
 				switch {
 				case firstData(ev):
-					chunk := bytes.Repeat([]byte{'z'}, 1<<20)
-					var r []string
-					for range 8 {
-						ok, _ := c.Send(chunk, nil)
-						r = append(r, strconv.FormatBool(ok))
-					}
-					tr.rec("client", "writes", strings.Join(r, " "))
-					tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
-					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
+					tr.send8MiB(c, 'z')
 					ss.Load().Resume()
 				case isKind[DrainEvent](ev):
 					// All the Sends were made before any drain is handled:

@@ -10,6 +10,7 @@
 package nodenet
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net"
@@ -397,10 +398,8 @@ func (tr *tracer) listen(opts ServerOptions, who string, ss serverSocket) (port 
 
 // client connects with opts (to 127.0.0.1 unless they say otherwise) and
 // traces the socket with traceClient.
-func (tr *tracer) client(opts ConnectOptions, closeSrv func(), on func(c *Socket, ev Event), skip ...string) *Socket {
-	c := mustConnect(tr.t, opts)
-	tr.traceClient(c, closeSrv, on, skip...)
-	return c
+func (tr *tracer) client(opts ConnectOptions, closeSrv func(), on func(c *Socket, ev Event), skip ...string) {
+	tr.traceClient(mustConnect(tr.t, opts), closeSrv, on, skip...)
 }
 
 // traceClient traces c as "client" with on (when not nil), less the
@@ -462,6 +461,39 @@ func atEndAfter(gate <-chan struct{}, f func(s *Socket)) func(*Socket, Event) {
 			f(s)
 		}
 	}
+}
+
+// pausedPeer is the serverSocket of a peer that reads nothing until the
+// scenario resumes it: the socket, stored in ss, is paused before its trace
+// starts; the trace is quiet and records bytesRead at the close; start
+// runs after. It is the scripts' ss = s; traceQuiet(s, 'server socket');
+// s.pause(); s.on('close', () => rec('server socket', 'bytesRead',
+// s.bytesRead)), then what start does.
+func (tr *tracer) pausedPeer(ss *atomic.Pointer[Socket], start func(s *Socket)) serverSocket {
+	return serverSocket{
+		setUp: func(s *Socket) {
+			ss.Store(s)
+			s.Pause()
+		},
+		on:    tr.recBytesRead,
+		quiet: true,
+		start: start,
+	}
+}
+
+// send8MiB makes the scripts' eight writes of a 1 MiB chunk of b on the
+// client c, and records their results, whether bufferSize is then above
+// 0, and bytesWritten.
+func (tr *tracer) send8MiB(c *Socket, b byte) {
+	chunk := bytes.Repeat([]byte{b}, 1<<20)
+	var r []string
+	for range 8 {
+		ok, _ := c.Send(chunk, nil)
+		r = append(r, strconv.FormatBool(ok))
+	}
+	tr.rec("client", "writes", strings.Join(r, " "))
+	tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
+	tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
 }
 
 // recBytesRead is a server socket's on that records, at its close, how

@@ -532,9 +532,7 @@ func TestReceiveHandleBadMessages(t *testing.T) {
 func TestSendHandleConnErrors(t *testing.T) {
 	t.Parallel()
 	a, b := unixPair(t)
-	s, peer := rawPair(t, ConnectOptions{})
-	rec := record(t, s)
-	rec.waitFor("connect", isKind[ConnectEvent])
+	s, peer, rec := connectedRawPair(t, ConnectOptions{})
 	a.Close()
 	if err := SendHandle(a, s, nil); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("SendHandle on a closed conn: %v; want net.ErrClosed", err)

@@ -20,44 +20,23 @@ import (
 // flowPair connects a Socket, with opts, to a raw peer over network:
 // "tcp4" (127.0.0.1), "tcp6" (::1; skipped where there is none) or "unix"
 // (a socket under t.TempDir()). Cleanup closes both.
-func flowPair(t *testing.T, network string, opts ConnectOptions) (*Socket, net.Conn) {
+func flowPair(t testing.TB, network string, opts ConnectOptions) (*Socket, net.Conn) {
 	t.Helper()
-	var ln net.Listener
-	var err error
-	switch network {
-	case "tcp4":
-		ln, err = net.Listen("tcp4", "127.0.0.1:0")
-		if err == nil {
-			opts.Host, opts.Port = "127.0.0.1", ln.Addr().(*net.TCPAddr).Port
-		}
-	case "tcp6":
-		ln, err = net.Listen("tcp6", "[::1]:0")
-		if err != nil {
-			t.Skipf("no IPv6 loopback: %v", err)
-		}
-		opts.Host, opts.Port = "::1", ln.Addr().(*net.TCPAddr).Port
-	case "unix":
-		path := sockPath(t)
-		ln, err = net.Listen("unix", path)
-		opts.Path = path
-	default:
-		t.Fatalf("flowPair: unknown network %q", network)
-	}
-	if err != nil {
-		t.Fatalf("listen %s: %v", network, err)
-	}
+	ln := listenLoopback(t, network)
 	defer ln.Close()
-	s, err := Connect(opts)
-	if err != nil {
-		t.Fatalf("Connect(%+v) = %v", opts, err)
+	switch a := ln.Addr().(type) {
+	case *net.TCPAddr:
+		opts.Host, opts.Port = a.IP.String(), a.Port
+	case *net.UnixAddr:
+		opts.Path = a.Name
 	}
+	s := connectSocket(t, opts)
 	ln.(interface{ SetDeadline(time.Time) error }).SetDeadline(time.Now().Add(testTimeout))
 	c, err := ln.Accept()
 	if err != nil {
-		s.Destroy()
 		t.Fatalf("accept: %v", err)
 	}
-	t.Cleanup(func() { c.Close(); s.Destroy() })
+	t.Cleanup(func() { c.Close() })
 	return s, c
 }
 

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -102,48 +101,14 @@ func TestNetConnShutdownAndIdleTimeout(t *testing.T) {
 // write path), over IPv4, IPv6 and a Unix socket; End sends a FIN.
 func TestWrapConnStreamConns(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ network, addr string }{
-		{"tcp4", "127.0.0.1:0"},
-		{"tcp6", "[::1]:0"},
-		{"unix", ""},
-	} {
-		t.Run(tc.network, func(t *testing.T) {
-			addr := tc.addr
-			if tc.network == "unix" {
-				addr = filepath.Join(t.TempDir(), "wrap.sock")
-			}
-			ln, err := net.Listen(tc.network, addr)
-			if err != nil {
-				if tc.network == "tcp6" {
-					t.Skipf("no IPv6 loopback: %v", err)
-				}
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			accepted := make(chan net.Conn, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					close(accepted)
-					return
-				}
-				accepted <- c
-			}()
-			conn, err := net.Dial(tc.network, ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			peer := recv(t, accepted, "the accepted conn")
-			if peer == nil {
-				t.Fatal("accept failed")
-			}
-			defer peer.Close()
+	for _, network := range []string{"tcp4", "tcp6", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			conn, peer := connPair(t, network)
 			s, err := WrapConn(conn, SocketOptions{})
 			if err != nil {
-				conn.Close()
 				t.Fatal(err)
 			}
-			if tc.network != "unix" {
+			if network != "unix" {
 				if got, want := s.RemotePort(), peer.LocalAddr().(*net.TCPAddr).Port; got != want {
 					t.Errorf("RemotePort = %d; want %d", got, want)
 				}
@@ -163,13 +128,7 @@ func TestWrapConnStreamConns(t *testing.T) {
 			if got := string(readAll(t, peer)); got != "from nodenet" {
 				t.Errorf("peer got %q; want %q", got, "from nodenet")
 			}
-			evs := rec.wait()
-			if got, want := names(evs), "data end close(false)"; got != want {
-				t.Errorf("events %q; want %q", got, want)
-			}
-			if got := string(dataOf(evs)); got != "from go" {
-				t.Errorf("socket got %q; want %q", got, "from go")
-			}
+			checkEventsAndData(t, "the socket", rec.wait(), "data end close(false)", "from go")
 		})
 	}
 }
@@ -223,13 +182,7 @@ func TestWrapConnPipe(t *testing.T) {
 	if got, want := names(ra.wait()), "data error(write after end) data close(false)"; got != want {
 		t.Errorf("a's events %q; want %q", got, want)
 	}
-	evs := rb.wait()
-	if got, want := names(evs), "data end close(false)"; got != want {
-		t.Errorf("b's events %q; want %q", got, want)
-	}
-	if got := string(dataOf(evs)); got != "ping" {
-		t.Errorf("b read %q; want %q", got, "ping")
-	}
+	checkEventsAndData(t, "b", rb.wait(), "data end close(false)", "ping")
 }
 
 // Bad arguments are errors wrapping ErrInvalidArgument, never a panic, and

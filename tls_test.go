@@ -304,27 +304,7 @@ func TestWrapConnTLSHalfClose(t *testing.T) {
 func TestWrapConnTLSEndBeforeHandshake(t *testing.T) {
 	t.Parallel()
 	_, cliCfg := tlsConfigs(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c // a silent server: it never answers the ClientHello
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if peer := recv(t, accepted, "the accepted conn"); peer != nil {
-		defer peer.Close()
-	}
+	raw, _ := tcpPair(t) // the accepted end is a silent server: it never answers the ClientHello
 	cfg := cliCfg.Clone()
 	cfg.ServerName = "127.0.0.1" // else the handshake fails at once, before it waits for the server
 	c, err := WrapConn(tls.Client(raw, cfg), SocketOptions{})
@@ -779,19 +759,10 @@ func TestTLSServerUnix(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	cfg := clientTLS(t)
 	cfg.ServerName = "localhost"
-	c, err := Connect(ConnectOptions{Path: path, TLSConfig: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Path: path, TLSConfig: cfg})
 	r := record(t, c)
 	c.EndString("over a Unix socket", "")
-	evs := r.wait()
-	if got, want := names(evs), "connect data end close(false)"; got != want {
-		t.Errorf("client events = %q; want %q", got, want)
-	}
-	if got := string(dataOf(evs)); got != "over a Unix socket" {
-		t.Errorf("echo = %q", got)
-	}
+	checkEventsAndData(t, "the client", r.wait(), "connect data end close(false)", "over a Unix socket")
 }
 
 // TestTLSBadOptions: bad TLS options are errors wrapping
@@ -838,9 +809,7 @@ func (c *batchConn) Write(p []byte) (int, error) {
 // and the close_notify among them, without waiting: read.go).
 func TestTLSManyRecordsAtOnce(t *testing.T) {
 	t.Parallel()
-	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	_, r, port := recordedServer(t, ServerOptions{TLSConfig: serverTLS(t)})
 	cfg := clientTLS(t)
 	cfg.ServerName = "127.0.0.1"
 	bc := &batchConn{Conn: dialRaw(t, port)}

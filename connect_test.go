@@ -701,7 +701,7 @@ func TestBadArguments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := callGuarded(t, tt.call)
+			err := callGuarded(t, tt.name, tt.call)
 			ok := false
 			for _, w := range tt.want {
 				var ne *Error
@@ -906,12 +906,8 @@ func TestReconnect(t *testing.T) {
 
 func TestUnixSocket(t *testing.T) {
 	t.Parallel()
-	path := sockPath(t)
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	if got := srv.Address(); got != (Addr{Address: path}) {
 		t.Errorf("Address() = %+v; want the path", got)
 	}

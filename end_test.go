@@ -59,11 +59,7 @@ func TestBeyondResetAndDestroyUnix(t *testing.T) {
 	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
-	path := sockPath(t)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	c := connectSocket(t, ConnectOptions{Path: path})
 	rc := recordConnected(t, c)
 	s := r.waitConnection(1)
@@ -337,7 +333,7 @@ func TestMethodsAfterClose(t *testing.T) {
 		}},
 	}
 	for _, tt := range calls {
-		err := callGuarded(t, tt.call)
+		err := callGuarded(t, tt.name, tt.call)
 		if err != nil && strings.HasPrefix(err.Error(), "panic") || (err != nil) != tt.wantErr {
 			t.Errorf("%s on a closed socket = %v; want error: %v", tt.name, err, tt.wantErr)
 		}
@@ -355,11 +351,7 @@ func wantEqual[T comparable](got, want T) error {
 // Node's reference sequence 1: the server writes and ends first.
 func TestServerEndsFirst(t *testing.T) {
 	t.Parallel()
-	_, port, conns := newServer(t, ServerOptions{})
-	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
-	cr := record(t, c)
-	s := accept(t, conns)
-	sr := record(t, s)
+	c, cr, s, sr := recordedPair(t, ServerOptions{}, ConnectOptions{})
 	if err := s.End([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -627,11 +619,7 @@ func TestDestroyInErrorHandler(t *testing.T) {
 // the server's end, is still writable, then ends, and both close.
 func TestHalfOpenBothEnds(t *testing.T) {
 	t.Parallel()
-	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
-	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1", AllowHalfOpen: true})
-	cr := record(t, c)
-	s := accept(t, conns)
-	sr := record(t, s)
+	c, cr, s, sr := recordedPair(t, ServerOptions{AllowHalfOpen: true}, ConnectOptions{AllowHalfOpen: true})
 	s.End()
 	cr.waitFor("end", isKind[EndEvent])
 	if got := c.ReadyState(); got != "writeOnly" {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -159,4 +160,47 @@ func flowWriteParked(s *Socket) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.c.writable != nil
+}
+
+// writeUntilBlocked writes 256 KiB chunks to w, a net.Conn of s, on a
+// goroutine of its own until a Write fails, and returns once a Write is
+// blocked on s's full queue (the peer reads nothing). The counter holds
+// what the Writes reported written; the channel gives the failed Write's
+// error.
+func writeUntilBlocked(t *testing.T, w io.Writer, s *Socket) (*atomic.Int64, <-chan error) {
+	t.Helper()
+	written := new(atomic.Int64)
+	res := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 256<<10)
+		for {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				res <- err
+				return
+			}
+		}
+	}()
+	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+	return written, res
+}
+
+// writeThenCloseWrite writes payload to c, then half-closes it, on a
+// goroutine of its own, with a write deadline testTimeout away; the
+// channel gives the first error, or nil.
+func writeThenCloseWrite(c interface {
+	net.Conn
+	CloseWrite() error
+}, payload []byte) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(testTimeout))
+		_, err := c.Write(payload)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		done <- err
+	}()
+	return done
 }

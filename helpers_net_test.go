@@ -366,6 +366,18 @@ func refusedPort(t testing.TB) int {
 	return freePort(t, "127.0.0.1")
 }
 
+// listenUnix starts srv on a new Unix socket under t.TempDir() and
+// returns its path; Cleanup closes srv.
+func listenUnix(t testing.TB, srv *Server) string {
+	t.Helper()
+	path := sockPath(t)
+	if err := srv.ListenUnix(path); err != nil {
+		t.Fatalf("ListenUnix(%q): %v", path, err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return path
+}
+
 // dialRaw connects a plain net.Conn to the server, for a peer whose
 // behaviour the test controls byte by byte.
 func dialRaw(t testing.TB, port int) *net.TCPConn {

@@ -489,6 +489,19 @@ func connectClient(t testing.TB, port int) (*Socket, *recorder) {
 	return c, recordConnected(t, c)
 }
 
+// recordedPair connects a client, made with copts to 127.0.0.1, to a
+// server made with sopts (newServer), and records both ends: it returns
+// the client and its recorder, the server's socket and its recorder.
+func recordedPair(t testing.TB, sopts ServerOptions, copts ConnectOptions) (c *Socket, cr *recorder, s *Socket, sr *recorder) {
+	t.Helper()
+	_, port, conns := newServer(t, sopts)
+	copts.Port, copts.Host = port, "127.0.0.1"
+	c = connectSocket(t, copts)
+	cr = record(t, c)
+	s = accept(t, conns)
+	return c, cr, s, record(t, s)
+}
+
 // recordedServer makes a server with no connection handler, starts
 // reading its events (recordServer) and listens it on 127.0.0.1 and a
 // free port. Cleanup closes it and destroys the sockets it accepted.
@@ -561,9 +574,10 @@ func destroyAfterTimeout(t *testing.T, s *Socket) *atomic.Bool {
 	return fired
 }
 
-// callGuarded runs f on its own goroutine and returns its error; a panic
-// comes back as an error, and a call that does not return fails the test.
-func callGuarded(t *testing.T, f func() error) error {
+// callGuarded runs f, the call named what, on its own goroutine and
+// returns its error; a panic comes back as an error, and a call that does
+// not return fails the test.
+func callGuarded(t *testing.T, what string, f func() error) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
@@ -578,7 +592,7 @@ func callGuarded(t *testing.T, f func() error) error {
 	case err := <-done:
 		return err
 	case <-time.After(testTimeout):
-		t.Fatal("the call did not return")
+		t.Fatalf("%s did not return", what)
 		return nil
 	}
 }

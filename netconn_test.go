@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -292,14 +291,7 @@ func TestNetConnIOCopyEcho(t *testing.T) {
 		echoed <- err
 	}()
 	payload := randomPayload(t, 1<<20+5)
-	sent := make(chan error, 1)
-	go func() {
-		_, err := peer.Write(payload)
-		if err == nil {
-			err = peer.CloseWrite()
-		}
-		sent <- err
-	}()
+	sent := writeThenCloseWrite(peer, payload)
 	got := readAll(t, peer)
 	if !bytes.Equal(got, payload) {
 		t.Errorf("echo: got %d bytes; want the %d sent", len(got), len(payload))
@@ -388,21 +380,8 @@ func TestNetConnWriteDeadline(t *testing.T) {
 		t.Fatalf("Write past its deadline = %d, %v; want 0 and a timeout", n, err)
 	}
 	nc.SetWriteDeadline(time.Now().Add(time.Hour))
-	var written atomic.Int64
-	res := make(chan error, 1)
-	go func() {
-		chunk := make([]byte, 256<<10)
-		for {
-			n, err := nc.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				res <- err
-				return
-			}
-		}
-	}()
-	// Write queues up to the mark, then blocks: wait for it to block.
-	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+	// Write queues up to the mark, then blocks.
+	written, res := writeUntilBlocked(t, nc, s)
 	nc.SetWriteDeadline(time.Now())
 	if err := recv(t, res, "the blocked Write"); !isTimeout(err) {
 		t.Fatalf("blocked Write after a new deadline = %v; want a timeout", err)
@@ -440,20 +419,7 @@ func TestNetConnClose(t *testing.T) {
 		_, err := nc.Read(make([]byte, 8))
 		readRes <- err
 	}()
-	var written atomic.Int64
-	writeRes := make(chan error, 1)
-	go func() {
-		chunk := make([]byte, 256<<10)
-		for {
-			n, err := nc.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				writeRes <- err
-				return
-			}
-		}
-	}()
-	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+	written, writeRes := writeUntilBlocked(t, nc, s)
 	if err := nc.Close(); err != nil {
 		t.Fatalf("Close = %v; want nil", err)
 	}

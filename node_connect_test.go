@@ -439,12 +439,8 @@ func TestNode_net_pipe_connect_errors(t *testing.T) {
 		t.Log("running as root: the EACCES part is left out, as in Node")
 		return
 	}
-	path := sockPath(t)
 	srv := createServer(t, ServerOptions{}, nil)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	if err := os.Chmod(path, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -443,12 +443,30 @@ func TestNode_net_write_slow(t *testing.T) {
 	}
 }
 
+// nodeWriteAfterFinSent is what nodeWriteAfterFinClient sends.
+const nodeWriteAfterFinSent = "hello1hello2hello3\nTHUNDERMUSCLE!"
+
+// nodeWriteAfterFinClient is the client of test-socket-write-after-fin
+// and test-socket-write-after-fin-error: it connects to port, writes
+// "hello1", "hello2" and "hello3\n" and ends with "THUNDERMUSCLE!", all
+// while connecting, and returns its events.
+func nodeWriteAfterFinClient(t *testing.T, port int) []Event {
+	t.Helper()
+	sock := connectSocket(t, ConnectOptions{Port: port, Host: ""})
+	sock.SetEncoding("utf8")
+	sock.SendString("hello1", "", nil)
+	sock.SendString("hello2", "", nil)
+	sock.SendString("hello3\n", "", nil)
+	sock.EndString("THUNDERMUSCLE!", "")
+	return nodeLoop(t, sock, nil)
+}
+
 // test-socket-write-after-fin: a server with AllowHalfOpen answers, in its
 // EndEvent handler, with everything the client sent (written and ended
 // while connecting); the client gets it all, then its end.
 func TestNode_socket_write_after_fin(t *testing.T) {
 	t.Parallel()
-	const want = "hello1hello2hello3\nTHUNDERMUSCLE!"
+	const want = nodeWriteAfterFinSent
 	serverData := make(chan string, 1)
 	gotServerEnd := make(chan bool, 1)
 	_, port := nodeServer(t, ServerOptions{AllowHalfOpen: true}, func(s *Socket) {
@@ -465,13 +483,7 @@ func TestNode_socket_write_after_fin(t *testing.T) {
 			}
 		}
 	})
-	sock := connectSocket(t, ConnectOptions{Port: port, Host: ""})
-	sock.SetEncoding("utf8")
-	sock.SendString("hello1", "", nil)
-	sock.SendString("hello2", "", nil)
-	sock.SendString("hello3\n", "", nil)
-	sock.EndString("THUNDERMUSCLE!", "")
-	evs := nodeLoop(t, sock, nil)
+	evs := nodeWriteAfterFinClient(t, port)
 	if got := string(dataOf(evs)); got != want {
 		t.Errorf("client got %q; want %q", got, want)
 	}
@@ -519,14 +531,7 @@ func TestNode_socket_write_after_fin_error(t *testing.T) {
 		r.data = data.String()
 		results <- r
 	}))
-	port := listenTCP(t, srv)
-	sock := connectSocket(t, ConnectOptions{Port: port, Host: ""})
-	sock.SetEncoding("utf8")
-	sock.SendString("hello1", "", nil)
-	sock.SendString("hello2", "", nil)
-	sock.SendString("hello3\n", "", nil)
-	sock.EndString("THUNDERMUSCLE!", "")
-	cevs := nodeLoop(t, sock, nil)
+	cevs := nodeWriteAfterFinClient(t, listenTCP(t, srv))
 	if got := dataOf(cevs); len(got) != 0 {
 		t.Errorf("client got %q; want nothing", got)
 	}
@@ -539,7 +544,7 @@ func TestNode_socket_write_after_fin_error(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("the server socket did not close")
 	}
-	if want := "hello1hello2hello3\nTHUNDERMUSCLE!"; r.data != want {
+	if want := nodeWriteAfterFinSent; r.data != want {
 		t.Errorf("server got %q; want %q", r.data, want)
 	}
 	ne := nodeSysErr(t, "server Send in its EndEvent handler", r.sendErr)

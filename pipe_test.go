@@ -41,15 +41,7 @@ func TestFlowPipeHonoursMarks(t *testing.T) {
 			_, port, conns := newServer(t, ServerOptions{Flow: Flow{ReadHighWaterMark: srcRead}})
 			client := dialRaw(t, port)
 			payload := flowPayload(2<<20, uint64(tt.hwm))
-			wrote := make(chan error, 1)
-			go func() {
-				client.SetWriteDeadline(time.Now().Add(testTimeout))
-				_, err := client.Write(payload)
-				if err == nil {
-					err = client.CloseWrite()
-				}
-				wrote <- err
-			}()
+			wrote := writeThenCloseWrite(client, payload)
 			src := accept(t, conns)
 			if err := src.Pipe(dst); err != nil {
 				t.Fatal(err)
@@ -218,14 +210,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 	defer func() { close(stop); <-stopped }()
 
 	upload := randomPayload(t, 16<<20)
-	sent := make(chan error, 1)
-	go func() {
-		_, err := client.Write(upload)
-		if err == nil {
-			err = client.CloseWrite()
-		}
-		sent <- err
-	}()
+	sent := writeThenCloseWrite(client, upload)
 	recv(t, full, "backpressure to reach the front socket")
 
 	be.SetReadDeadline(time.Now().Add(testTimeout))
@@ -426,15 +411,7 @@ func TestPipeBackpressure(t *testing.T) {
 
 	payload := make([]byte, 16<<20)
 	rand.New(rand.NewSource(14)).Read(payload)
-	wrote := make(chan error, 1)
-	srcPeer.SetWriteDeadline(time.Now().Add(testTimeout))
-	go func() {
-		_, err := srcPeer.Write(payload)
-		if err == nil {
-			err = srcPeer.CloseWrite()
-		}
-		wrote <- err
-	}()
+	wrote := writeThenCloseWrite(srcPeer, payload)
 
 	// The stall: src waits for dst's drain with a mark's worth held, so
 	// its reader has stopped (no event announces it: read src's state).

@@ -213,15 +213,7 @@ func TestFlowReadHighWaterMark(t *testing.T) {
 
 		peer.SetWriteBuffer(1 << 20)
 		s.Resume()
-		wrote := make(chan error, 1)
-		go func() {
-			peer.SetWriteDeadline(time.Now().Add(testTimeout))
-			_, err := peer.Write(payload[sent:])
-			if err == nil {
-				err = peer.CloseWrite()
-			}
-			wrote <- err
-		}()
+		wrote := writeThenCloseWrite(peer, payload[sent:])
 		if got := r.waitData(len(payload)); !bytes.Equal(got, payload) {
 			t.Errorf("data after Resume differs (%d bytes)", len(got))
 		}
@@ -236,15 +228,7 @@ func TestFlowReadHighWaterMark(t *testing.T) {
 		s.Pause()
 		r := recordConnected(t, s)
 		payload := flowPayload(2<<20, 12)
-		wrote := make(chan error, 1)
-		go func() {
-			peer.SetWriteDeadline(time.Now().Add(testTimeout))
-			_, err := peer.Write(payload)
-			if err == nil {
-				err = peer.CloseWrite()
-			}
-			wrote <- err
-		}()
+		wrote := writeThenCloseWrite(peer, payload)
 		waitUntil(t, "the read mark read ahead", func() bool { return s.BytesRead() >= rhwm })
 		if got, max := s.Stats().Unread, rhwm-1+readBufSize; got > max {
 			t.Errorf("Unread while paused = %d; want <= %d", got, max)

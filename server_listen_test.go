@@ -570,17 +570,20 @@ func tcpListenerFile(t testing.TB) (*os.File, int) {
 	return f, ln.Addr().(*net.TCPAddr).Port
 }
 
+// fileHandles are the two forms of a file's descriptor that ListenHandle
+// takes: the *os.File and its int.
+var fileHandles = []struct {
+	give string
+	h    func(f *os.File) any
+}{
+	{give: "*os.File", h: func(f *os.File) any { return f }},
+	{give: "int fd", h: func(f *os.File) any { return int(f.Fd()) }},
+}
+
 // Node: server.listen({fd: n}) and listen(handle) with a file.
 func TestListenHandleFile(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		give string
-		h    func(f *os.File) any
-	}{
-		{give: "*os.File", h: func(f *os.File) any { return f }},
-		{give: "int fd", h: func(f *os.File) any { return int(f.Fd()) }},
-	}
-	for _, tt := range tests {
+	for _, tt := range fileHandles {
 		t.Run(tt.give, func(t *testing.T) {
 			f, port := tcpListenerFile(t)
 			srv := createServer(t, ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
@@ -608,14 +611,7 @@ func TestListenHandleFile(t *testing.T) {
 // error, not a crash).
 func TestListenHandleNotASocket(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		give string
-		h    func(f *os.File) any
-	}{
-		{give: "*os.File", h: func(f *os.File) any { return f }},
-		{give: "int fd", h: func(f *os.File) any { return int(f.Fd()) }},
-	}
-	for _, tt := range tests {
+	for _, tt := range fileHandles {
 		t.Run(tt.give, func(t *testing.T) {
 			f, err := os.Create(t.TempDir() + "/regular")
 			if err != nil {
@@ -646,17 +642,8 @@ func TestListenHandleNotASocket(t *testing.T) {
 // gives EINVAL at listen time, not a server whose accepts all fail.
 func TestListenHandleConnectedSocket(t *testing.T) {
 	t.Parallel()
-	peer, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	c, err := net.Dial("tcp", peer.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := c.(*net.TCPConn).File()
+	c, _ := tcpPair(t)
+	f, err := c.File()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -736,13 +723,9 @@ func TestListenHandleTypedNilListener(t *testing.T) {
 
 // Node: test-pipe-address; Node's EADDRINUSE on a path in use.
 func TestListenUnix(t *testing.T) {
-	path := sockPath(t)
 	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.EndString("unix", "") })
 	r := recordServer(t, srv)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatalf("ListenUnix(%q) = %v; want nil", path, err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	if got, want := srv.Address(), (Addr{Address: path}); got != want {
 		t.Errorf("Address() = %+v; want %+v", got, want)
 	}

@@ -123,15 +123,8 @@ func TestBeyondWaitOverLimitClose(t *testing.T) {
 	t.Parallel()
 	srv, port, r, c1, _, s1 := waitOverLimitServer(t)
 	_, r2 := waitingClient(t, srv, port, r, c1, s1)
-	closed := make(chan error, 1)
-	go func() { closed <- srv.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close() = %v; want nil", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("Close() did not return while the accept loop waited for room")
+	if err := callGuarded(t, "Close() while the accept loop waited for room", srv.Close); err != nil {
+		t.Errorf("Close() = %v; want nil", err)
 	}
 	r2.wait() // the listening socket closed with the client in its queue
 	if got := count[ConnectionEvent](r.events()); got != 1 {
@@ -543,15 +536,8 @@ func TestServerCloseWithOpenConnection(t *testing.T) {
 		t.Errorf("Connections() with one connection = %d; want 1", got)
 	}
 
-	closed := make(chan error, 1)
-	go func() { closed <- srv.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close() = %v; want nil", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("Close() did not return while a connection is open")
+	if err := callGuarded(t, "Close() while a connection is open", srv.Close); err != nil {
+		t.Errorf("Close() = %v; want nil", err)
 	}
 
 	refusedConnect(t, port)

@@ -752,11 +752,7 @@ func TestTLSServerUnix(t *testing.T) {
 	t.Parallel()
 	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) { s.Pipe(s) })
 	recordServer(t, srv)
-	path := sockPath(t)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	cfg := clientTLS(t)
 	cfg.ServerName = "localhost"
 	c := connectSocket(t, ConnectOptions{Path: path, TLSConfig: cfg})

@@ -33,7 +33,14 @@
 // stack, by the standard log package; that connection is destroyed with
 // an error saying that its handler panicked, which the server's Events
 // also carry as an ErrorEvent; the other connections go on, and Shutdown
-// counts the handler as returned.
+// counts the handler as returned. The program's other code that the
+// library calls on its own goroutines is treated alike: a write callback
+// or the ConnState hook that panics destroys its socket with the error
+// (a server's Events carry it too); a Framing's Split that panics breaks
+// the stream as an error of Split does; a tls.Config callback that panics
+// fails that handshake. A *tls.Conn given to WrapConn before its handshake
+// runs the handshake, and its callbacks, in the socket's first read or
+// write, unguarded: call its Handshake first.
 //
 // # Events
 //

@@ -181,7 +181,7 @@ func (c *conn) frameLocked(p []byte, atEOF bool) bool {
 		data = fr.partial
 	}
 	for len(data) > 0 || atEOF {
-		adv, tok, err := fr.split(data, atEOF)
+		adv, tok, err := fr.splitRecovered(data, atEOF)
 		switch {
 		case err != nil:
 		case adv < 0 || adv > len(data):

@@ -274,12 +274,12 @@ func (c *conn) finishLocked() {
 		hook = s.server.opts.ConnState
 	}
 	s.mu.Unlock()
-	runCallbacks(orphans, cbErr)
+	s.runCallbacks(orphans, cbErr)
 	for _, src := range srcs {
 		src.Unpipe(s)
 	}
 	if hook != nil {
-		hook(s, false)
+		s.callConnState(hook, false)
 	}
 	s.mu.Lock()
 	c.q.push(CloseEvent{HadError: c.closeErr != nil}, true)

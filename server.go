@@ -3,11 +3,8 @@ package nodenet
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -70,7 +67,9 @@ type Server struct {
 // standard log package, and that connection is destroyed with an error
 // saying that the handler panicked (the peer sees the connection close),
 // which the server's Events also carry as an ErrorEvent. The other
-// connections go on, and Shutdown counts the handler as returned.
+// connections go on, and Shutdown counts the handler as returned. Panics
+// of the ConnState hook, of write callbacks and of the TLSConfig's
+// callbacks are stopped alike (see the package documentation).
 func CreateServer(opts ServerOptions, onConnection func(*Socket)) (*Server, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -435,7 +434,7 @@ func (srv *Server) announce(s *Socket, conn net.Conn) {
 	s.startLocked(conn)
 	s.mu.Unlock()
 	if hook := srv.opts.ConnState; hook != nil {
-		hook(s, true)
+		s.callConnState(hook, true)
 		s.mu.Lock()
 		closed := s.c.phase == phaseClosed
 		s.mu.Unlock()
@@ -456,37 +455,6 @@ func (srv *Server) announce(s *Socket, conn net.Conn) {
 			srv.handler(s)
 		}()
 	}
-}
-
-// recoverHandler, deferred by a connection handler's goroutine, stops a
-// panic of the handler there, as net/http does: the panic and its stack go
-// to the standard logger, the events of the connection are abandoned (the
-// handler's loop over them is gone), the connection is destroyed with an
-// error saying that the handler panicked, and the server's events carry
-// the same error as an ErrorEvent. The handler then counts as returned.
-func (srv *Server) recoverHandler(s *Socket) {
-	v := recover()
-	if v == nil {
-		return
-	}
-	const size = 64 << 10
-	stack := make([]byte, size)
-	stack = stack[:runtime.Stack(stack, false)]
-	s.mu.Lock()
-	remote := remoteString(s.c.nc)
-	s.mu.Unlock()
-	log.Printf("nodenet: panic serving %s: %v\n%s", remote, v, stack)
-	var err error
-	if e, ok := v.(error); ok {
-		err = fmt.Errorf("nodenet: connection handler for %s panicked: %w", remote, e)
-	} else {
-		err = fmt.Errorf("nodenet: connection handler for %s panicked: %v", remote, v)
-	}
-	s.abandonEvents()
-	s.DestroyWithError(err)
-	srv.mu.Lock()
-	srv.pushLocked(ErrorEvent{Err: err})
-	srv.mu.Unlock()
 }
 
 // handlerReturned runs when a connection handler returns (or its panic

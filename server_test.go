@@ -964,7 +964,7 @@ func TestHandlerPanicIsRecovered(t *testing.T) {
 		t.Errorf("the server's ErrorEvent = %v; want the handler's panic, wrapping its error", ev.Err)
 	}
 	// The log comes before the destroy that the client saw.
-	if out := logged.String(); !strings.Contains(out, "nodenet: panic serving 127.0.0.1:") ||
+	if out := logged.String(); !strings.Contains(out, "nodenet: panic in the connection handler for 127.0.0.1:") ||
 		!strings.Contains(out, "boom") || !strings.Contains(out, "TestHandlerPanicIsRecovered") {
 		t.Errorf("log = %q; want the panic and its stack", out)
 	}

@@ -54,7 +54,7 @@ func (srv *Server) handshake(raw net.Conn, cfg *tls.Config, timeout time.Duratio
 	tc := tls.Server(raw, cfg)
 	err := raw.SetDeadline(time.Now().Add(timeout))
 	if err == nil {
-		err = tc.Handshake()
+		err = handshakeRecovered(context.Background(), tc)
 	}
 	if err == nil {
 		err = raw.SetDeadline(time.Time{})
@@ -100,7 +100,7 @@ func handshakeClient(ctx context.Context, conn net.Conn, opts ConnectOptions) (n
 		cfg.ServerName = cmp.Or(opts.Host, "localhost")
 	}
 	tc := tls.Client(conn, cfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := handshakeRecovered(ctx, tc); err != nil {
 		conn.Close()
 		return nil, tlsError(err, remoteString(conn))
 	}

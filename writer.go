@@ -58,7 +58,7 @@ func (c *conn) writeLoop() {
 		if drained {
 			s.tellPipeSources(srcs)
 		}
-		runCallbacks(reqs, nil)
+		s.runCallbacks(reqs, nil)
 		s.mu.Lock()
 	}
 	c.writing = false
@@ -103,17 +103,17 @@ func (c *conn) finishBatchLocked(reqs []writeReq, taken int, err error) {
 		} else {
 			taken, e = 0, err
 		}
-		runCallbacks(reqs[i:i+1], e)
+		c.s.runCallbacks(reqs[i:i+1], e)
 	}
 	c.s.mu.Lock()
 }
 
 // runCallbacks calls the callbacks of written requests with err and gives
 // lent read buffers back.
-func runCallbacks(reqs []writeReq, err error) {
+func (s *Socket) runCallbacks(reqs []writeReq, err error) {
 	for i, r := range reqs {
 		if r.cb != nil {
-			r.cb(err)
+			s.callWriteCallback(r.cb, err)
 		}
 		putReadBuf(r.buf)
 		reqs[i] = writeReq{}

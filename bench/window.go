@@ -28,9 +28,12 @@ type span struct {
 	busy   time.Duration // -1 if unknown
 }
 
-// run waits out the warm-up, then measures for dur while the load runs:
-// count is read at each edge, and the CPU time of the server (process pid)
-// and of the machine.
+// run waits out the warm-up, then measures for dur while the load runs,
+// and on past it until at least one operation has completed in the
+// window: a short window on a busy machine may count none, and a figure
+// of no operations is no figure (a server that completes none in ten
+// windows, or 10 s, is measured as doing none). count is read at each
+// edge, and the CPU time of the server (process pid) and of the machine.
 func (w window) run(ctx context.Context, pid int, count func() int64) (span, error) {
 	if err := wait(ctx, w.warmup); err != nil {
 		return span{}, err
@@ -38,6 +41,11 @@ func (w window) run(ctx context.Context, pid int, count func() int64) (span, err
 	a := sampleEdge(pid, count)
 	if err := wait(ctx, w.dur); err != nil {
 		return span{}, err
+	}
+	for giveUp := time.Now().Add(max(10*w.dur, 10*time.Second)); count() == a.count && time.Now().Before(giveUp); {
+		if err := wait(ctx, time.Millisecond); err != nil {
+			return span{}, err
+		}
 	}
 	b := sampleEdge(pid, count)
 	s := span{

@@ -695,7 +695,14 @@ func TestBadArguments(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			defer s.Destroy()
+			defer func() {
+				// The event stream ends after the dialer goroutine has
+				// returned: waiting for it orders the dialer's read of
+				// net.DefaultResolver before a later test's offlineDNS.
+				s.Destroy()
+				for range s.Events() {
+				}
+			}()
 			return s.Connect(ConnectOptions{Port: lnPort, Host: "127.0.0.1"})
 		}, want: []error{ErrAlreadyConnected}},
 	}

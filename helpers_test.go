@@ -461,14 +461,19 @@ func count[T Event](evs []Event) int {
 
 // connectSocket is Connect for options a test knows to be valid: it fails
 // the test at once if Connect returns an error. The socket may still be
-// connecting. Cleanup destroys it.
+// connecting. Cleanup destroys it and waits for its events to end, which
+// they do after its dialer goroutine has returned: that orders the
+// dialer's read of net.DefaultResolver before a later test's offlineDNS.
 func connectSocket(t testing.TB, opts ConnectOptions) *Socket {
 	t.Helper()
 	c, err := Connect(opts)
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	t.Cleanup(c.Destroy)
+	t.Cleanup(func() {
+		c.Destroy()
+		untilClosed(t, "the events after Destroy", c.Events())
+	})
 	return c
 }
 

@@ -151,7 +151,13 @@ func TestFlowSocketConnectMarks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Destroy()
+			defer func() {
+				// Destroy, then wait for the close, which comes after the
+				// dialer goroutine has returned: that orders its read of
+				// net.DefaultResolver before a later test's offlineDNS.
+				s.Destroy()
+				untilClosed(t, "the events after Destroy", s.Events())
+			}()
 			opts := tt.conn
 			opts.Host, opts.Port = "127.0.0.1", port
 			err = s.Connect(opts)

@@ -263,10 +263,7 @@ func TestBeyondServerBlockList(t *testing.T) {
 				t.Fatal(err)
 			}
 			port := srv.Address().Port
-			c, err := Connect(ConnectOptions{Port: port, Host: tt.host})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := connectSocket(t, ConnectOptions{Port: port, Host: tt.host})
 			evs := record(t, c).wait()
 			if !endedOrReset(evs) || len(dataOf(evs)) != 0 {
 				t.Errorf("events of a blocked client = %q, data %q; want connect, then end or ECONNRESET, no data", names(evs), dataOf(evs))
@@ -302,10 +299,7 @@ func TestBeyondServerBlockListLive(t *testing.T) {
 	if err := bl.AddAddress("127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if evs := record(t, c2).wait(); !endedOrReset(evs) {
 		t.Errorf("events of the client after the block = %q; want connect, then end or ECONNRESET", names(evs))
 	}
@@ -323,17 +317,12 @@ func TestBeyondServerBlockListLive(t *testing.T) {
 // (the server never sees it: the next, allowed, client is its first
 // connection); an unblocked address connects.
 func TestBeyondConnectBlockList(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	srv, r, port := recordedServer(t, ServerOptions{})
 	bl := &BlockList{}
 	if err := bl.AddSubnet("127.0.0.0/24"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: port, BlockList: bl})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Host: "127.0.0.1", Port: port, BlockList: bl})
 	evs := record(t, c).wait()
 	if got, want := names(evs), "error(IP(127.0.0.1) is blocked by net.BlockList) close(true)"; got != want {
 		t.Errorf("events = %q; want %q", got, want)
@@ -351,10 +340,7 @@ func TestBeyondConnectBlockList(t *testing.T) {
 	if err := other.AddSubnet("10.0.0.0/8"); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: closedPort, BlockList: other})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := connectSocket(t, ConnectOptions{Host: "127.0.0.1", Port: closedPort, BlockList: other})
 	if got := names(record(t, c2).wait()); got != "error(connect ECONNREFUSED) close(true)" {
 		// 127.0.0.1 is not in the list: the connect is made, and refused.
 		t.Errorf("events of an unblocked connect to a closed port = %q; want a refused connect", got)
@@ -382,12 +368,8 @@ func TestBeyondConnectBlockListRace(t *testing.T) {
 			if err := bl.AddAddress(tg.first.String()); err != nil {
 				t.Fatal(err)
 			}
-			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true, BlockList: bl})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rc := record(t, c)
-			rc.waitFor("connect", isKind[ConnectEvent])
+			c := connectSocket(t, ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true, BlockList: bl})
+			rc := recordConnected(t, c)
 			r.waitConnection(1)
 			want := []string{"attempt " + tg.first.String(), "failed " + tg.first.String() + " ERR_IP_BLOCKED", "attempt " + tg.second.String()}
 			if got := attemptNames(rc.events()); strings.Join(got, ", ") != strings.Join(want, ", ") {

@@ -43,12 +43,8 @@ func TestBeyondHappyEyeballsFallback(t *testing.T) {
 				srv, port := dualPortServer(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, tg.second,
 					func(port int) error { _, err := rawSocket(t, tg.first, port, false); return err })
 				r := recordServer(t, srv)
-				c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: report})
-				if err != nil {
-					t.Fatal(err)
-				}
-				rc := record(t, c)
-				rc.waitFor("connect", isKind[ConnectEvent])
+				c := connectSocket(t, ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: report})
+				rc := recordConnected(t, c)
 				if got := c.RemoteAddress(); got != tg.second.String() {
 					t.Errorf("RemoteAddress() = %q; want %q", got, tg.second)
 				}
@@ -87,10 +83,7 @@ func TestBeyondHappyEyeballsAllRefused(t *testing.T) {
 	for _, tg := range dualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			port := portOnBoth(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return rawSocket(t, ip, p, false) })
-			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := connectSocket(t, ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true})
 			evs := record(t, c).wait()
 			// Attempt events not yet delivered when the connect fails are
 			// lost (TestBeyondHappyEyeballsEventsKept): those that come
@@ -105,7 +98,7 @@ func TestBeyondHappyEyeballsAllRefused(t *testing.T) {
 			if got := attemptNames(evs); !isPrefix(got, wantAttempts) {
 				t.Errorf("attempts = %q; want %q, or its beginning", got, wantAttempts)
 			}
-			err = onlyError(t, evs)
+			err := onlyError(t, evs)
 			if err == nil {
 				return
 			}
@@ -149,11 +142,7 @@ func TestBeyondHappyEyeballsEventsKept(t *testing.T) {
 	for _, tg := range dualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			port := portOnBoth(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return rawSocket(t, ip, p, false) })
-			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.Destroy)
+			c := connectSocket(t, ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true})
 			ch := c.Events()
 			waitUntil(t, "the connect to fail", func() bool { return !(c.ReadyState() == "opening") })
 			evs := untilClosed(t, "the events", ch)
@@ -178,12 +167,8 @@ func TestBeyondHappyEyeballsAttemptDelay(t *testing.T) {
 					func(port int) error { _, err := hangingListener(t, tg.first, port); return err })
 				r := recordServer(t, srv)
 				start := time.Now()
-				c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true, AttemptDelay: delay})
-				if err != nil {
-					t.Fatal(err)
-				}
-				rc := record(t, c)
-				rc.waitFor("connect", isKind[ConnectEvent])
+				c := connectSocket(t, ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true, AttemptDelay: delay})
+				rc := recordConnected(t, c)
 				elapsed := time.Since(start)
 				r.waitConnection(1)
 				if least := durationOr(delay, defaultAttemptDelay); elapsed < least {
@@ -219,11 +204,8 @@ func TestBeyondHappyEyeballsTimeout(t *testing.T) {
 	for _, tg := range dualTargets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			port := portOnBoth(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return hangingListener(t, ip, p) })
-			c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true,
+			c := connectSocket(t, ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true,
 				AttemptDelay: 10 * time.Millisecond, Timeout: 60 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
 			evs := record(t, c).wait()
 			// Attempt events not yet delivered when the connect fails are
 			// lost (TestBeyondHappyEyeballsEventsKept), and failures may be
@@ -260,11 +242,8 @@ func TestBeyondHappyEyeballsTimeoutNotFailed(t *testing.T) {
 		t.Run(tg.name, func(t *testing.T) {
 			port := portOnBoth(t, tg.first, tg.second, func(ip netip.Addr, p int) (int, error) { return hangingListener(t, ip, p) })
 			for i := range 10 {
-				c, err := Connect(ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true,
+				c := connectSocket(t, ConnectOptions{Host: tg.host, Port: port, Resolver: tg.resolver, ReportAttempts: true,
 					AttemptDelay: 10 * time.Millisecond, Timeout: 40 * time.Millisecond})
-				if err != nil {
-					t.Fatal(err)
-				}
 				got := names(record(t, c).wait())
 				two := "connectionAttempt connectionAttempt error(connect ETIMEDOUT) close(true)"
 				one := "connectionAttempt error(connect ETIMEDOUT) close(true)"

@@ -151,10 +151,7 @@ func TestBeyondConnectTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	s, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: port, Timeout: 30 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := connectSocket(t, ConnectOptions{Host: "127.0.0.1", Port: port, Timeout: 30 * time.Millisecond})
 	evs := record(t, s).wait()
 	if elapsed := time.Since(start); elapsed < 30*time.Millisecond {
 		t.Errorf("the connect timed out after %v; want at least the 30ms Timeout", elapsed)
@@ -169,15 +166,9 @@ func TestBeyondConnectTimeout(t *testing.T) {
 		}
 	}
 
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	sport := listenTCP(t, srv)
-	c, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: sport, Timeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := record(t, c)
-	rc.waitFor("connect", isKind[ConnectEvent])
+	_, r, sport := recordedServer(t, ServerOptions{})
+	c := connectSocket(t, ConnectOptions{Host: "127.0.0.1", Port: sport, Timeout: time.Minute})
+	rc := recordConnected(t, c)
 	r.waitConnection(1)
 	c.End()
 	if got, want := names(rc.wait()), "connect end close(false)"; got != want {
@@ -190,17 +181,14 @@ func TestBeyondConnectTimeout(t *testing.T) {
 // ways and the socket closes without an error.
 func TestBeyondConnectContextAfterConnect(t *testing.T) {
 	t.Parallel()
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	_, r, port := recordedServer(t, ServerOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c, err := ConnectContext(ctx, ConnectOptions{Host: "127.0.0.1", Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := record(t, c)
-	rc.waitFor("connect", isKind[ConnectEvent])
+	rc := recordConnected(t, c)
 	s := r.waitConnection(1)
 	rs := record(t, s)
 	cancel()
@@ -245,16 +233,10 @@ func TestBeyondConnectContextNil(t *testing.T) {
 func TestBeyondResolver(t *testing.T) {
 	offlineDNS(t)
 	res := fakeDNS(t, map[string][]netip.Addr{"multi.nodenet.test.": {lo4}})
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	_, r, port := recordedServer(t, ServerOptions{})
 
-	c, err := Connect(ConnectOptions{Host: "multi.nodenet.test", Port: port, Resolver: res})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := record(t, c)
-	rc.waitFor("connect", isKind[ConnectEvent])
+	c := connectSocket(t, ConnectOptions{Host: "multi.nodenet.test", Port: port, Resolver: res})
+	recordConnected(t, c)
 	s := r.waitConnection(1)
 	if got, want := s.RemotePort(), c.LocalPort(); got != want {
 		t.Errorf("server socket's RemotePort() = %d; want the client's port %d", got, want)
@@ -264,10 +246,7 @@ func TestBeyondResolver(t *testing.T) {
 	}
 
 	for _, host := range []string{"unknown.nodenet.test", "unknown.nodenet.test."} {
-		c2, err := Connect(ConnectOptions{Host: host, Port: port, Resolver: res})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c2 := connectSocket(t, ConnectOptions{Host: host, Port: port, Resolver: res})
 		evs := record(t, c2).wait()
 		if got, want := names(evs), "error(getaddrinfo ENOTFOUND) close(true)"; got != want {
 			t.Errorf("events of a connect to %s = %q; want %q", host, got, want)
@@ -330,10 +309,7 @@ func TestBeyondSocketOptions(t *testing.T) {
 			}}, nil)
 			r := recordServer(t, srv)
 			port := listenTCP(t, srv)
-			c, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: port})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := connectSocket(t, ConnectOptions{Host: "127.0.0.1", Port: port})
 			apply(c)
 			record(t, c).waitFor("connect", isKind[ConnectEvent])
 			s := r.waitConnection(1)
@@ -396,9 +372,7 @@ func TestBeyondConnectingPending(t *testing.T) {
 		t.Errorf("destroyed while connecting: %+v; want %+v", got, want)
 	}
 
-	srv := createServer(t, ServerOptions{}, nil)
-	rsrv := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	_, rsrv, port := recordedServer(t, ServerOptions{})
 	c, rc := connectClient(t, port)
 	if got, want := get(c), (state{false, false, "open"}); got != want {
 		t.Errorf("connected: %+v; want %+v", got, want)
@@ -471,12 +445,8 @@ func TestBeyondConnectLocalAddressFamily(t *testing.T) {
 	srv, port := dualPortServer(t, func() *Server { return createServer(t, ServerOptions{}, nil) }, lo4,
 		func(port int) error { _, err := hangingListener(t, lo6, port); return err })
 	r := recordServer(t, srv)
-	c, err := Connect(ConnectOptions{Host: "dual.nodenet.test", Port: port, Resolver: res, LocalAddress: "127.0.0.1", ReportAttempts: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := record(t, c)
-	rc.waitFor("connect", isKind[ConnectEvent])
+	c := connectSocket(t, ConnectOptions{Host: "dual.nodenet.test", Port: port, Resolver: res, LocalAddress: "127.0.0.1", ReportAttempts: true})
+	rc := recordConnected(t, c)
 	r.waitConnection(1)
 	if got := names(rc.events()); got != "connect" {
 		t.Errorf("events = %q; want %q (one address of the local family: no race)", got, "connect")
@@ -485,10 +455,7 @@ func TestBeyondConnectLocalAddressFamily(t *testing.T) {
 		t.Errorf("LocalAddress() = %q; want 127.0.0.1", got)
 	}
 
-	c2, err := Connect(ConnectOptions{Host: "v4.nodenet.test", Port: port, Resolver: res, LocalAddress: "::1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := connectSocket(t, ConnectOptions{Host: "v4.nodenet.test", Port: port, Resolver: res, LocalAddress: "::1"})
 	evs := record(t, c2).wait()
 	if got, want := names(evs), "error(getaddrinfo ENOTFOUND) close(true)"; got != want {
 		t.Errorf("events of a connect with no address of the local family = %q; want %q", got, want)
@@ -531,8 +498,7 @@ func TestReadyStateTransitions(t *testing.T) {
 	if err := c.Connect(ConnectOptions{Port: port, Host: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
-	r := record(t, c)
-	r.waitFor("connect", isKind[ConnectEvent])
+	r := recordConnected(t, c)
 	check("after ConnectEvent", c, "open")
 	s := accept(t, conns)
 	check("of the accepted socket", s, "open")
@@ -729,13 +695,20 @@ func TestBadArguments(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			defer s.Destroy()
+			defer func() {
+				// The event stream ends after the dialer goroutine has
+				// returned: waiting for it orders the dialer's read of
+				// net.DefaultResolver before a later test's offlineDNS.
+				s.Destroy()
+				for range s.Events() {
+				}
+			}()
 			return s.Connect(ConnectOptions{Port: lnPort, Host: "127.0.0.1"})
 		}, want: []error{ErrAlreadyConnected}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := callGuarded(t, tt.call)
+			err := callGuarded(t, tt.name, tt.call)
 			ok := false
 			for _, w := range tt.want {
 				var ne *Error
@@ -756,27 +729,6 @@ func TestBadArguments(t *testing.T) {
 	if got := connected.ReadyState(); got != "open" {
 		t.Errorf("ReadyState after refused calls = %v; want open", got)
 	}
-}
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (dialed, accepted *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	d, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := ln.Accept()
-	if err != nil {
-		d.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close(); a.Close() })
-	return d.(*net.TCPConn), a.(*net.TCPConn)
 }
 
 // TestNewSocketFD wraps one end of a TCP connection by its descriptor:
@@ -831,22 +783,7 @@ func TestNewSocketFD(t *testing.T) {
 func TestNewSocketFDType(t *testing.T) {
 	t.Parallel()
 	dialed, _ := tcpPair(t)
-	path := sockPath(t)
-	uln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uln.Close()
-	uc, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uc.Close()
-	ua, err := uln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ua.Close()
+	uc, ua := connPair(t, "unix")
 
 	tests := []struct {
 		name    string
@@ -909,17 +846,9 @@ func TestNewSocketFDType(t *testing.T) {
 }
 
 func TestConnectRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := refusedPort(t)
 
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	// The callback of a write queued while connecting runs once, with the
 	// error that closed the socket, before the CloseEvent; but the refusal
 	// may come first, and then the write is refused, without a callback.
@@ -929,7 +858,7 @@ func TestConnectRefused(t *testing.T) {
 	if got, want := names(evs), "error(connect ECONNREFUSED) close(true)"; got != want {
 		t.Fatalf("events %q; want %q", got, want)
 	}
-	err = evs[0].(ErrorEvent).Err
+	err := evs[0].(ErrorEvent).Err
 	var ne *Error
 	if !errors.As(err, &ne) || ne.Code != "ECONNREFUSED" || ne.Syscall != "connect" {
 		t.Errorf("error %#v; want Code ECONNREFUSED, Syscall connect", err)
@@ -947,10 +876,7 @@ func TestConnectRefused(t *testing.T) {
 
 func TestConnectUnixMissing(t *testing.T) {
 	t.Parallel()
-	c, err := Connect(ConnectOptions{Path: sockPath(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Path: sockPath(t)})
 	evs := record(t, c).wait()
 	if got, want := names(evs), "error(connect ENOENT) close(true)"; got != want {
 		t.Errorf("events %q; want %q", got, want)
@@ -987,19 +913,12 @@ func TestReconnect(t *testing.T) {
 
 func TestUnixSocket(t *testing.T) {
 	t.Parallel()
-	path := sockPath(t)
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	if got := srv.Address(); got != (Addr{Address: path}) {
 		t.Errorf("Address() = %+v; want the path", got)
 	}
-	c, err := Connect(ConnectOptions{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Path: path})
 	r := record(t, c)
 	c.EndString("over unix", "")
 	evs := r.wait()
@@ -1029,12 +948,8 @@ func TestAddressesIPv4AndIPv6(t *testing.T) {
 				t.Errorf("server Address() = %+v", a)
 			}
 			evs := srv.Events()
-			c, err := Connect(ConnectOptions{Port: a.Port, Host: host})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := record(t, c)
-			r.waitFor("connect", isKind[ConnectEvent])
+			c := connectSocket(t, ConnectOptions{Port: a.Port, Host: host})
+			r := recordConnected(t, c)
 			var s *Socket
 			for ev := range evs {
 				if ce, ok := ev.(ConnectionEvent); ok {

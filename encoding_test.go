@@ -630,8 +630,7 @@ func TestSetEncodingOneBytePerReadTCP(t *testing.T) {
 		t.Errorf("SetNoDelay(true) = %v; want nil", err)
 	}
 	raw.SetNoDelay(true)
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	r := recordConnected(t, s)
 
 	in := []byte("a€b😀c")
 	for i, b := range in {
@@ -768,10 +767,7 @@ func TestLargeStringUTF8(t *testing.T) {
 	const n = 40 * 1024
 	data := strings.Repeat("あ", n)
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	cr := record(t, c)
 	if _, err := c.SendString(data, "UTF-8", nil); err != nil {
 		t.Fatalf("SendString(..., \"UTF-8\") = %v; want nil", err)

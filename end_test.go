@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -26,9 +25,7 @@ func TestBeyondResetAndDestroy(t *testing.T) {
 	t.Parallel()
 	for _, who := range []string{"client", "server"} {
 		t.Run(who, func(t *testing.T) {
-			srv := createServer(t, ServerOptions{}, nil)
-			r := recordServer(t, srv)
-			port := listenTCP(t, srv)
+			_, r, port := recordedServer(t, ServerOptions{})
 			c, rc := connectClient(t, port)
 			s := r.waitConnection(1)
 			rs := record(t, s)
@@ -62,17 +59,9 @@ func TestBeyondResetAndDestroyUnix(t *testing.T) {
 	t.Parallel()
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
-	path := sockPath(t)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	c, err := Connect(ConnectOptions{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := record(t, c)
-	rc.waitFor("connect", isKind[ConnectEvent])
+	path := listenUnix(t, srv)
+	c := connectSocket(t, ConnectOptions{Path: path})
+	rc := recordConnected(t, c)
 	s := r.waitConnection(1)
 	rs := record(t, s)
 	for _, side := range []*Socket{c, s} {
@@ -93,9 +82,7 @@ func TestBeyondResetAndDestroyUnix(t *testing.T) {
 // handed to the kernel and the FIN sent: the peer then reads every byte
 // and EOF.
 func TestEndContextWaitsForTheFIN(t *testing.T) {
-	s, peer := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, peer, _ := connectedRawPair(t, ConnectOptions{})
 	data := bytes.Repeat([]byte("x"), 1<<20) // more than the kernel takes at once
 	got := make(chan []byte, 1)
 	go func() { got <- readAll(t, peer) }()
@@ -117,9 +104,7 @@ func TestEndContextWaitsForTheFIN(t *testing.T) {
 // gives up at its context's deadline with the context's error; the socket
 // goes on ending, and Destroy still closes it.
 func TestEndContextDeadline(t *testing.T) {
-	s, _ := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, _, r := connectedRawPair(t, ConnectOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -143,9 +128,7 @@ func TestEndContextDeadline(t *testing.T) {
 // on a socket that has already ended or closed.
 func TestEndContextErrors(t *testing.T) {
 	t.Parallel()
-	s, _ := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, _, r := connectedRawPair(t, ConnectOptions{})
 	if err := s.EndContext(ctxTimeout(t)); err != nil {
 		t.Fatalf("EndContext() = %v; want nil", err)
 	}
@@ -165,9 +148,7 @@ func TestEndContextErrors(t *testing.T) {
 // event, although the peer's data was still unread.
 func TestCloseFlushesThenCloses(t *testing.T) {
 	t.Parallel()
-	s, peer := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, peer, r := connectedRawPair(t, ConnectOptions{})
 	if n, err := s.WriteString("head"); n != 4 || err != nil {
 		t.Fatalf("WriteString = %d, %v", n, err)
 	}
@@ -222,9 +203,7 @@ func TestCloseAfterTheConsumerLeft(t *testing.T) {
 func TestContextEndsWithTheConnection(t *testing.T) {
 	t.Parallel()
 	t.Run("reset", func(t *testing.T) {
-		s, peer := rawPair(t, ConnectOptions{})
-		r := record(t, s)
-		r.waitFor("connect", isKind[ConnectEvent])
+		s, peer, r := connectedRawPair(t, ConnectOptions{})
 		ctx := s.Context()
 		if ctx != s.Context() {
 			t.Error("Context returned two contexts for one connection")
@@ -294,10 +273,7 @@ func TestReadyStateHalfOpenServer(t *testing.T) {
 func TestMethodsAfterClose(t *testing.T) {
 	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.End() })
 	port := listenTCP(t, srv)
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if got, want := names(record(t, c).wait()), "connect end close(false)"; got != want {
 		t.Fatalf("events = %q; want %q", got, want)
 	}
@@ -357,7 +333,7 @@ func TestMethodsAfterClose(t *testing.T) {
 		}},
 	}
 	for _, tt := range calls {
-		err := callGuarded(t, tt.call)
+		err := callGuarded(t, tt.name, tt.call)
 		if err != nil && strings.HasPrefix(err.Error(), "panic") || (err != nil) != tt.wantErr {
 			t.Errorf("%s on a closed socket = %v; want error: %v", tt.name, err, tt.wantErr)
 		}
@@ -375,14 +351,7 @@ func wantEqual[T comparable](got, want T) error {
 // Node's reference sequence 1: the server writes and ends first.
 func TestServerEndsFirst(t *testing.T) {
 	t.Parallel()
-	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr := record(t, c)
-	s := accept(t, conns)
-	sr := record(t, s)
+	c, cr, s, sr := recordedPair(t, ServerOptions{}, ConnectOptions{})
 	if err := s.End([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -466,9 +435,7 @@ func TestAllowHalfOpen(t *testing.T) {
 
 func TestWriteAfterEnd(t *testing.T) {
 	t.Parallel()
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, r := connectedRawPair(t, ConnectOptions{})
 	s.EndString("x", "")
 	called := false
 	ok, err := s.SendString("y", "", func(error) { called = true })
@@ -494,9 +461,7 @@ func TestWriteAfterEnd(t *testing.T) {
 }
 
 func TestDestroy(t *testing.T) {
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, r := connectedRawPair(t, ConnectOptions{})
 	var written, dropped, other atomic.Int32
 	for i := 0; i < 200; i++ {
 		s.Send(make([]byte, 64<<10), func(err error) {
@@ -537,9 +502,7 @@ func TestDestroy(t *testing.T) {
 
 func TestDestroyWithError(t *testing.T) {
 	t.Parallel()
-	s, _ := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, _, r := connectedRawPair(t, ConnectOptions{})
 	boom := errors.New("boom")
 	s.DestroyWithError(boom)
 	s.DestroyWithError(errors.New("boom2"))
@@ -567,9 +530,7 @@ func TestDestroyWithStoppedConsumer(t *testing.T) {
 
 func TestPeerReset(t *testing.T) {
 	t.Parallel()
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	_, raw, r := connectedRawPair(t, ConnectOptions{})
 	raw.SetLinger(0)
 	raw.Close()
 	evs := r.wait()
@@ -586,10 +547,7 @@ func TestPeerReset(t *testing.T) {
 func TestEndWhileConnecting(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if err := c.End(); err != nil {
 		t.Fatal(err)
 	}
@@ -607,9 +565,7 @@ func TestEndWhileConnecting(t *testing.T) {
 // sends, and the socket closes only after the peer's FIN.
 func TestLocalEndKeepsReading(t *testing.T) {
 	t.Parallel()
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, r := connectedRawPair(t, ConnectOptions{})
 	s.EndString("bye", "")
 	if got := string(readAll(t, raw)); got != "bye" {
 		t.Errorf("peer read %q; want bye", got)
@@ -638,28 +594,14 @@ func TestNothingAfterDestroy(t *testing.T) {
 	r.waitData(len("before"))
 	s.Destroy()
 	raw.Write([]byte("after"))
-	evs := r.wait()
-	if got, want := names(evs), "connect data close(false)"; got != want {
-		t.Errorf("events %q; want %q", got, want)
-	}
-	if got := string(dataOf(evs)); got != "before" {
-		t.Errorf("data %q; want before", got)
-	}
+	checkEventsAndData(t, "the socket", r.wait(), "connect data close(false)", "before")
 }
 
 // test-net-socket-destroy-twice: Destroy inside the error handler of a
 // refused connect gives one error and one close.
 func TestDestroyInErrorHandler(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	port := refusedPort(t)
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	var evs []Event
 	for ev := range c.Events() {
 		evs = append(evs, ev)
@@ -677,14 +619,7 @@ func TestDestroyInErrorHandler(t *testing.T) {
 // the server's end, is still writable, then ends, and both close.
 func TestHalfOpenBothEnds(t *testing.T) {
 	t.Parallel()
-	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1", AllowHalfOpen: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr := record(t, c)
-	s := accept(t, conns)
-	sr := record(t, s)
+	c, cr, s, sr := recordedPair(t, ServerOptions{AllowHalfOpen: true}, ConnectOptions{AllowHalfOpen: true})
 	s.End()
 	cr.waitFor("end", isKind[EndEvent])
 	if got := c.ReadyState(); got != "writeOnly" {

@@ -80,9 +80,7 @@ func TestFramingModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, peer := rawPair(t, ConnectOptions{Flow: Flow{Framing: tt.framing}})
-			r := record(t, s)
-			r.waitFor("connect", isKind[ConnectEvent])
+			s, peer, r := connectedRawPair(t, ConnectOptions{Flow: Flow{Framing: tt.framing}})
 			sendByteByByte(t, s, peer, tt.stream)
 			peer.CloseWrite()
 			evs := r.wait()

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,28 +49,6 @@ func socketpairConns(t testing.TB, typ int) (*net.UnixConn, *net.UnixConn) {
 		t.Cleanup(func() { c.Close() })
 	}
 	return ucs[0], ucs[1]
-}
-
-// unixListenPair gives the two ends of a connection to a Unix socket
-// listening in a temporary directory.
-func unixListenPair(t testing.TB) (*net.UnixConn, *net.UnixConn) {
-	t.Helper()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "ipc.sock"), Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	a, err := net.DialUnix("unix", nil, ln.Addr().(*net.UnixAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	b, err := ln.AcceptUnix()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return a, b
 }
 
 // dialRead connects to port and returns all the server sends until its end.
@@ -113,7 +90,8 @@ func receive(t testing.TB, uc *net.UnixConn) (*os.File, string) {
 // same port; the sender keeps listening until it closes.
 func TestSendHandleServer(t *testing.T) {
 	t.Parallel()
-	a, b := unixListenPair(t)
+	ca, cb := connPair(t, "unix") // a listening Unix socket's, not a socketpair's
+	a, b := ca.(*net.UnixConn), cb.(*net.UnixConn)
 	src := createServer(t, ServerOptions{}, func(c *Socket) { c.EndString("sender\n", "") })
 	port := listenTCP(t, src)
 	if err := SendHandle(a, src, []byte("take it")); err != nil {
@@ -532,9 +510,7 @@ func TestReceiveHandleBadMessages(t *testing.T) {
 func TestSendHandleConnErrors(t *testing.T) {
 	t.Parallel()
 	a, b := unixPair(t)
-	s, peer := rawPair(t, ConnectOptions{})
-	rec := record(t, s)
-	rec.waitFor("connect", isKind[ConnectEvent])
+	s, peer, rec := connectedRawPair(t, ConnectOptions{})
 	a.Close()
 	if err := SendHandle(a, s, nil); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("SendHandle on a closed conn: %v; want net.ErrClosed", err)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -20,44 +21,23 @@ import (
 // flowPair connects a Socket, with opts, to a raw peer over network:
 // "tcp4" (127.0.0.1), "tcp6" (::1; skipped where there is none) or "unix"
 // (a socket under t.TempDir()). Cleanup closes both.
-func flowPair(t *testing.T, network string, opts ConnectOptions) (*Socket, net.Conn) {
+func flowPair(t testing.TB, network string, opts ConnectOptions) (*Socket, net.Conn) {
 	t.Helper()
-	var ln net.Listener
-	var err error
-	switch network {
-	case "tcp4":
-		ln, err = net.Listen("tcp4", "127.0.0.1:0")
-		if err == nil {
-			opts.Host, opts.Port = "127.0.0.1", ln.Addr().(*net.TCPAddr).Port
-		}
-	case "tcp6":
-		ln, err = net.Listen("tcp6", "[::1]:0")
-		if err != nil {
-			t.Skipf("no IPv6 loopback: %v", err)
-		}
-		opts.Host, opts.Port = "::1", ln.Addr().(*net.TCPAddr).Port
-	case "unix":
-		path := sockPath(t)
-		ln, err = net.Listen("unix", path)
-		opts.Path = path
-	default:
-		t.Fatalf("flowPair: unknown network %q", network)
-	}
-	if err != nil {
-		t.Fatalf("listen %s: %v", network, err)
-	}
+	ln := listenLoopback(t, network)
 	defer ln.Close()
-	s, err := Connect(opts)
-	if err != nil {
-		t.Fatalf("Connect(%+v) = %v", opts, err)
+	switch a := ln.Addr().(type) {
+	case *net.TCPAddr:
+		opts.Host, opts.Port = a.IP.String(), a.Port
+	case *net.UnixAddr:
+		opts.Path = a.Name
 	}
+	s := connectSocket(t, opts)
 	ln.(interface{ SetDeadline(time.Time) error }).SetDeadline(time.Now().Add(testTimeout))
 	c, err := ln.Accept()
 	if err != nil {
-		s.Destroy()
 		t.Fatalf("accept: %v", err)
 	}
-	t.Cleanup(func() { c.Close(); s.Destroy() })
+	t.Cleanup(func() { c.Close() })
 	return s, c
 }
 
@@ -180,4 +160,47 @@ func flowWriteParked(s *Socket) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.c.writable != nil
+}
+
+// writeUntilBlocked writes 256 KiB chunks to w, a net.Conn of s, on a
+// goroutine of its own until a Write fails, and returns once a Write is
+// blocked on s's full queue (the peer reads nothing). The counter holds
+// what the Writes reported written; the channel gives the failed Write's
+// error.
+func writeUntilBlocked(t *testing.T, w io.Writer, s *Socket) (*atomic.Int64, <-chan error) {
+	t.Helper()
+	written := new(atomic.Int64)
+	res := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 256<<10)
+		for {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				res <- err
+				return
+			}
+		}
+	}()
+	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+	return written, res
+}
+
+// writeThenCloseWrite writes payload to c, then half-closes it, on a
+// goroutine of its own, with a write deadline testTimeout away; the
+// channel gives the first error, or nil.
+func writeThenCloseWrite(c interface {
+	net.Conn
+	CloseWrite() error
+}, payload []byte) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(testTimeout))
+		_, err := c.Write(payload)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		done <- err
+	}()
+	return done
 }

@@ -346,6 +346,38 @@ func listenTCP(t testing.TB, srv *Server) int {
 	return srv.Address().Port
 }
 
+// freePort returns a TCP port that was free on host a moment ago, for
+// the tests that listen on a given port (Node's common.PORT); it skips
+// the test where host cannot be listened on.
+func freePort(t testing.TB, host string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", host, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// refusedPort returns a port of 127.0.0.1 where nothing listens, so that
+// a connect to it is refused.
+func refusedPort(t testing.TB) int {
+	return freePort(t, "127.0.0.1")
+}
+
+// listenUnix starts srv on a new Unix socket under t.TempDir() and
+// returns its path; Cleanup closes srv.
+func listenUnix(t testing.TB, srv *Server) string {
+	t.Helper()
+	path := sockPath(t)
+	if err := srv.ListenUnix(path); err != nil {
+		t.Fatalf("ListenUnix(%q): %v", path, err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return path
+}
+
 // dialRaw connects a plain net.Conn to the server, for a peer whose
 // behaviour the test controls byte by byte.
 func dialRaw(t testing.TB, port int) *net.TCPConn {
@@ -358,26 +390,99 @@ func dialRaw(t testing.TB, port int) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
-// rawPair gives a Socket connected to a raw peer over loopback TCP.
+// rawPair gives a Socket connected to a raw peer over loopback TCP
+// (flowPair over "tcp4").
 func rawPair(t testing.TB, opts ConnectOptions) (*Socket, *net.TCPConn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	opts.Port = ln.Addr().(*net.TCPAddr).Port
-	opts.Host = "127.0.0.1"
-	s, err := Connect(opts)
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); s.Destroy() })
+	s, c := flowPair(t, "tcp4", opts)
 	return s, c.(*net.TCPConn)
+}
+
+// connectedRawPair is rawPair with the socket's events recorded, past its
+// ConnectEvent.
+func connectedRawPair(t testing.TB, opts ConnectOptions) (*Socket, *net.TCPConn, *recorder) {
+	t.Helper()
+	s, c := rawPair(t, opts)
+	return s, c, recordConnected(t, s)
+}
+
+// listenLoopback listens on network, on a free port: "tcp4" (127.0.0.1),
+// "tcp6" (::1; the test is skipped where there is none) or "unix" (a
+// socket under t.TempDir()). Cleanup closes the listener.
+func listenLoopback(t testing.TB, network string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	switch network {
+	case "tcp4":
+		ln, err = net.Listen("tcp4", "127.0.0.1:0")
+	case "tcp6":
+		ln, err = net.Listen("tcp6", "[::1]:0")
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+	case "unix":
+		ln, err = net.Listen("unix", sockPath(t))
+	default:
+		t.Fatalf("listenLoopback: unknown network %q", network)
+	}
+	if err != nil {
+		t.Fatalf("listen %s: %v", network, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// connPair returns the two ends of a connection over network (see
+// listenLoopback). Cleanup closes both.
+func connPair(t testing.TB, network string) (dialed, accepted net.Conn) {
+	t.Helper()
+	ln := listenLoopback(t, network)
+	defer ln.Close()
+	d, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	a, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return d, a
+}
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t testing.TB) (dialed, accepted *net.TCPConn) {
+	t.Helper()
+	d, a := connPair(t, "tcp4")
+	return d.(*net.TCPConn), a.(*net.TCPConn)
+}
+
+// serveListener accepts on ln until it closes, handing each conn to
+// handle on the accepting goroutine. Cleanup closes ln, waits for the
+// accepting goroutine to end and closes every conn it accepted.
+func serveListener(t testing.TB, ln net.Listener, handle func(net.Conn)) {
+	var all []net.Conn // the accepting goroutine's until done is closed
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			all = append(all, c)
+			handle(c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range all {
+			c.Close()
+		}
+	})
 }
 
 func sockPath(t testing.TB) string {
@@ -423,6 +528,27 @@ func checkSysError(t testing.TB, call string, err error, code, syscallName strin
 	}
 	if errno != 0 && !errors.Is(err, errno) {
 		t.Errorf("errors.Is(%s, %v) = false; want true", call, errno)
+	}
+}
+
+// checkFailedListen checks a Listen of srv, named call, that failed with
+// err: err is an *Error with code and syscall whose text is "syscall
+// code", the server's ErrorEvent (r records it) carries that same error,
+// and Address is the zero Addr.
+func checkFailedListen(t testing.TB, srv *Server, r *serverRecorder, call string, err error, code, syscallName string, errno syscall.Errno) {
+	t.Helper()
+	checkSysError(t, call, err, code, syscallName, errno)
+	if err != nil {
+		if got, want := err.Error(), syscallName+" "+code; got != want {
+			t.Errorf("%s.Error() = %q; want %q", call, got, want)
+		}
+	}
+	ev := r.waitFor("error", isKind[ErrorEvent])
+	if evErr := ev.(ErrorEvent).Err; evErr != err {
+		t.Errorf("ErrorEvent.Err = %v; want the error %s returned (%v)", evErr, call, err)
+	}
+	if got := srv.Address(); got != (Addr{}) {
+		t.Errorf("Address() after a failed Listen = %+v; want the zero Addr", got)
 	}
 }
 

@@ -14,7 +14,6 @@ package nodenet
 import (
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -73,27 +72,11 @@ func (e *nodeErrs) report(t testing.TB) {
 // and fails the test, so a bug cannot hang the suite.
 func nodeLoop(t testing.TB, s *Socket, on func(Event)) []Event {
 	t.Helper()
-	timeout := time.NewTimer(testTimeout)
-	defer timeout.Stop()
-	ch := s.Events()
-	var evs []Event
-	for {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				return evs
-			}
-			evs = append(evs, ev)
-			if on != nil {
-				on(ev)
-			}
-		case <-timeout.C:
-			s.Destroy()
-			for range ch {
-			}
-			t.Fatalf("events did not end; got %s", names(evs))
-		}
+	evs, err := nodeLoopErr(s, on)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return evs
 }
 
 // nodeServer starts a server on 127.0.0.1 whose handler is handler (it may
@@ -101,50 +84,8 @@ func nodeLoop(t testing.TB, s *Socket, on func(Event)) []Event {
 // including one whose handler starts after the test.
 func nodeServer(t testing.TB, opts ServerOptions, handler func(*Socket)) (*Server, int) {
 	t.Helper()
-	srv := createServer(t, opts, nodeTracked(t, handler))
+	srv := createServer(t, opts, trackSockets(t, handler))
 	return srv, listenTCP(t, srv)
-}
-
-// nodeTracked wraps a connection handler so that Cleanup destroys every
-// socket it was given.
-func nodeTracked(t testing.TB, handler func(*Socket)) func(*Socket) {
-	var mu sync.Mutex
-	var all []*Socket
-	over := false
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		over = true
-		for _, s := range all {
-			s.Destroy()
-		}
-	})
-	return func(s *Socket) {
-		mu.Lock()
-		all = append(all, s)
-		late := over
-		mu.Unlock()
-		if late {
-			s.Destroy()
-			return
-		}
-		if handler != nil {
-			handler(s)
-		}
-	}
-}
-
-// nodeFreePort returns a TCP port that was free on host a moment ago, for
-// the Node tests that listen on a given port (common.PORT).
-func nodeFreePort(t testing.TB, host string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", host, err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
 }
 
 // nodeSysErr returns err as an *Error, failing the test if it is not one.
@@ -165,9 +106,4 @@ func nodeFirstError(evs []Event) error {
 		}
 	}
 	return nil
-}
-
-// nodeRefusedPort returns a port of 127.0.0.1 where nothing listens.
-func nodeRefusedPort(t testing.TB) int {
-	return nodeFreePort(t, "127.0.0.1")
 }

@@ -59,23 +59,57 @@ var defaultFlow = flow{hwm: defaultHighWaterMark, rhwm: defaultHighWaterMark}
 func newServer(t testing.TB, opts ServerOptions) (*Server, int, <-chan *Socket) {
 	t.Helper()
 	conns := make(chan *Socket, 64)
-	var mu sync.Mutex
-	var all []*Socket
-	srv := createServer(t, opts, func(s *Socket) {
-		mu.Lock()
-		all = append(all, s)
-		mu.Unlock()
-		conns <- s
-	})
-	port := listenTCP(t, srv)
+	srv := createServer(t, opts, trackSockets(t, func(s *Socket) { conns <- s }))
+	return srv, listenTCP(t, srv), conns
+}
+
+// socketSet holds sockets for Cleanup to destroy; a socket added after
+// Cleanup has run is destroyed at once.
+type socketSet struct {
+	mu   sync.Mutex
+	all  []*Socket
+	over bool
+}
+
+// newSocketSet makes a socketSet whose sockets Cleanup destroys.
+func newSocketSet(t testing.TB) *socketSet {
+	set := &socketSet{}
 	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, s := range all {
+		set.mu.Lock()
+		defer set.mu.Unlock()
+		set.over = true
+		for _, s := range set.all {
 			s.Destroy()
 		}
 	})
-	return srv, port, conns
+	return set
+}
+
+// add adds socks to the set. Once Cleanup has run it destroys them
+// instead and reports false.
+func (set *socketSet) add(socks ...*Socket) bool {
+	set.mu.Lock()
+	set.all = append(set.all, socks...)
+	late := set.over
+	set.mu.Unlock()
+	if late {
+		for _, s := range socks {
+			s.Destroy()
+		}
+	}
+	return !late
+}
+
+// trackSockets wraps a connection handler (it may be nil) so that Cleanup
+// destroys every socket it is given, including one whose handler starts
+// after the test; the handler does not run for that one.
+func trackSockets(t testing.TB, handler func(*Socket)) func(*Socket) {
+	set := newSocketSet(t)
+	return func(s *Socket) {
+		if set.add(s) && handler != nil {
+			handler(s)
+		}
+	}
 }
 
 func accept(t testing.TB, conns <-chan *Socket) *Socket {
@@ -228,6 +262,18 @@ func dataOf(evs []Event) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// checkEventsAndData checks the events of who, evs: their names (see
+// names) and the data they carried.
+func checkEventsAndData(t testing.TB, who string, evs []Event, wantNames, wantData string) {
+	t.Helper()
+	if got := names(evs); got != wantNames {
+		t.Errorf("events of %s = %q; want %q", who, got, wantNames)
+	}
+	if got := string(dataOf(evs)); got != wantData {
+		t.Errorf("data of %s = %q; want %q", who, got, wantData)
+	}
 }
 
 // readAll reads c until EOF, with a deadline.
@@ -413,28 +459,97 @@ func count[T Event](evs []Event) int {
 	return n
 }
 
+// connectSocket is Connect for options a test knows to be valid: it fails
+// the test at once if Connect returns an error. The socket may still be
+// connecting. Cleanup destroys it and waits for its events to end, which
+// they do after its dialer goroutine has returned: that orders the
+// dialer's read of net.DefaultResolver before a later test's offlineDNS.
+func connectSocket(t testing.TB, opts ConnectOptions) *Socket {
+	t.Helper()
+	c, err := Connect(opts)
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(func() {
+		c.Destroy()
+		untilClosed(t, "the events after Destroy", c.Events())
+	})
+	return c
+}
+
+// recordConnected starts reading s's events (record) and waits for its
+// ConnectEvent.
+func recordConnected(t testing.TB, s *Socket) *recorder {
+	t.Helper()
+	r := record(t, s)
+	r.waitFor("connect", isKind[ConnectEvent])
+	return r
+}
+
 // connectClient connects a recorded client to 127.0.0.1:port and waits
 // for its ConnectEvent.
 func connectClient(t testing.TB, port int) (*Socket, *recorder) {
 	t.Helper()
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
+	return c, recordConnected(t, c)
+}
+
+// recordedPair connects a client, made with copts to 127.0.0.1, to a
+// server made with sopts (newServer), and records both ends: it returns
+// the client and its recorder, the server's socket and its recorder.
+func recordedPair(t testing.TB, sopts ServerOptions, copts ConnectOptions) (c *Socket, cr *recorder, s *Socket, sr *recorder) {
+	t.Helper()
+	_, port, conns := newServer(t, sopts)
+	copts.Port, copts.Host = port, "127.0.0.1"
+	c = connectSocket(t, copts)
+	cr = record(t, c)
+	s = accept(t, conns)
+	return c, cr, s, record(t, s)
+}
+
+// recordedServer makes a server with no connection handler, starts
+// reading its events (recordServer) and listens it on 127.0.0.1 and a
+// free port. Cleanup closes it and destroys the sockets it accepted.
+func recordedServer(t testing.TB, opts ServerOptions) (*Server, *serverRecorder, int) {
+	t.Helper()
+	srv := createServer(t, opts, nil)
+	r := recordServer(t, srv)
+	return srv, r, listenTCP(t, srv)
+}
+
+// checkTimeoutWhileConnecting connects a socket with an idle timeout of d
+// to host:port, where a connect hangs, and checks that the TimeoutEvent
+// comes while the socket is still opening (the timeout covers the
+// connecting phase and aborts nothing) and that Destroy then closes it
+// without error.
+func checkTimeoutWhileConnecting(t testing.TB, host string, port int, d time.Duration) {
+	t.Helper()
+	s, err := NewSocket(SocketOptions{})
 	if err != nil {
-		t.Fatalf("Connect(Port %d, Host 127.0.0.1) = %v; want nil", port, err)
+		t.Fatal(err)
 	}
-	r := record(t, c)
-	r.waitFor("connect", isKind[ConnectEvent])
-	return c, r
+	if err := s.SetTimeout(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(ConnectOptions{Port: port, Host: host}); err != nil {
+		t.Fatal(err)
+	}
+	r := record(t, s)
+	r.waitFor("timeout", isKind[TimeoutEvent])
+	if got := s.ReadyState(); got != "opening" {
+		t.Errorf("ReadyState() at the TimeoutEvent = %v; want opening", got)
+	}
+	s.Destroy()
+	if got, want := names(r.wait()), "timeout close(false)"; got != want {
+		t.Errorf("events = %q; want %q", got, want)
+	}
 }
 
 // refusedConnect checks that a connection attempt to 127.0.0.1:port is
 // refused: ECONNREFUSED on the client's events.
 func refusedConnect(t testing.TB, port int) {
 	t.Helper()
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatalf("Connect(Port %d, Host 127.0.0.1) = %v; want nil", port, err)
-	}
-	evs := record(t, c).wait()
+	evs := record(t, connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})).wait()
 	if got, want := names(evs), "error(connect ECONNREFUSED) close(true)"; got != want {
 		t.Errorf("events of a client of a closed server = %q; want %q", got, want)
 	}
@@ -464,9 +579,10 @@ func destroyAfterTimeout(t *testing.T, s *Socket) *atomic.Bool {
 	return fired
 }
 
-// callGuarded runs f on its own goroutine and returns its error; a panic
-// comes back as an error, and a call that does not return fails the test.
-func callGuarded(t *testing.T, f func() error) error {
+// callGuarded runs f, the call named what, on its own goroutine and
+// returns its error; a panic comes back as an error, and a call that does
+// not return fails the test.
+func callGuarded(t *testing.T, what string, f func() error) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
@@ -481,7 +597,7 @@ func callGuarded(t *testing.T, f func() error) error {
 	case err := <-done:
 		return err
 	case <-time.After(testTimeout):
-		t.Fatal("the call did not return")
+		t.Fatalf("%s did not return", what)
 		return nil
 	}
 }

@@ -12,9 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -102,48 +100,14 @@ func TestNetConnShutdownAndIdleTimeout(t *testing.T) {
 // write path), over IPv4, IPv6 and a Unix socket; End sends a FIN.
 func TestWrapConnStreamConns(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ network, addr string }{
-		{"tcp4", "127.0.0.1:0"},
-		{"tcp6", "[::1]:0"},
-		{"unix", ""},
-	} {
-		t.Run(tc.network, func(t *testing.T) {
-			addr := tc.addr
-			if tc.network == "unix" {
-				addr = filepath.Join(t.TempDir(), "wrap.sock")
-			}
-			ln, err := net.Listen(tc.network, addr)
-			if err != nil {
-				if tc.network == "tcp6" {
-					t.Skipf("no IPv6 loopback: %v", err)
-				}
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			accepted := make(chan net.Conn, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					close(accepted)
-					return
-				}
-				accepted <- c
-			}()
-			conn, err := net.Dial(tc.network, ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			peer := recv(t, accepted, "the accepted conn")
-			if peer == nil {
-				t.Fatal("accept failed")
-			}
-			defer peer.Close()
+	for _, network := range []string{"tcp4", "tcp6", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			conn, peer := connPair(t, network)
 			s, err := WrapConn(conn, SocketOptions{})
 			if err != nil {
-				conn.Close()
 				t.Fatal(err)
 			}
-			if tc.network != "unix" {
+			if network != "unix" {
 				if got, want := s.RemotePort(), peer.LocalAddr().(*net.TCPAddr).Port; got != want {
 					t.Errorf("RemotePort = %d; want %d", got, want)
 				}
@@ -163,13 +127,7 @@ func TestWrapConnStreamConns(t *testing.T) {
 			if got := string(readAll(t, peer)); got != "from nodenet" {
 				t.Errorf("peer got %q; want %q", got, "from nodenet")
 			}
-			evs := rec.wait()
-			if got, want := names(evs), "data end close(false)"; got != want {
-				t.Errorf("events %q; want %q", got, want)
-			}
-			if got := string(dataOf(evs)); got != "from go" {
-				t.Errorf("socket got %q; want %q", got, "from go")
-			}
+			checkEventsAndData(t, "the socket", rec.wait(), "data end close(false)", "from go")
 		})
 	}
 }
@@ -223,13 +181,7 @@ func TestWrapConnPipe(t *testing.T) {
 	if got, want := names(ra.wait()), "data error(write after end) data close(false)"; got != want {
 		t.Errorf("a's events %q; want %q", got, want)
 	}
-	evs := rb.wait()
-	if got, want := names(evs), "data end close(false)"; got != want {
-		t.Errorf("b's events %q; want %q", got, want)
-	}
-	if got := string(dataOf(evs)); got != "ping" {
-		t.Errorf("b read %q; want %q", got, "ping")
-	}
+	checkEventsAndData(t, "b", rb.wait(), "data end close(false)", "ping")
 }
 
 // Bad arguments are errors wrapping ErrInvalidArgument, never a panic, and
@@ -339,14 +291,7 @@ func TestNetConnIOCopyEcho(t *testing.T) {
 		echoed <- err
 	}()
 	payload := randomPayload(t, 1<<20+5)
-	sent := make(chan error, 1)
-	go func() {
-		_, err := peer.Write(payload)
-		if err == nil {
-			err = peer.CloseWrite()
-		}
-		sent <- err
-	}()
+	sent := writeThenCloseWrite(peer, payload)
 	got := readAll(t, peer)
 	if !bytes.Equal(got, payload) {
 		t.Errorf("echo: got %d bytes; want the %d sent", len(got), len(payload))
@@ -435,21 +380,8 @@ func TestNetConnWriteDeadline(t *testing.T) {
 		t.Fatalf("Write past its deadline = %d, %v; want 0 and a timeout", n, err)
 	}
 	nc.SetWriteDeadline(time.Now().Add(time.Hour))
-	var written atomic.Int64
-	res := make(chan error, 1)
-	go func() {
-		chunk := make([]byte, 256<<10)
-		for {
-			n, err := nc.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				res <- err
-				return
-			}
-		}
-	}()
-	// Write queues up to the mark, then blocks: wait for it to block.
-	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+	// Write queues up to the mark, then blocks.
+	written, res := writeUntilBlocked(t, nc, s)
 	nc.SetWriteDeadline(time.Now())
 	if err := recv(t, res, "the blocked Write"); !isTimeout(err) {
 		t.Fatalf("blocked Write after a new deadline = %v; want a timeout", err)
@@ -487,20 +419,7 @@ func TestNetConnClose(t *testing.T) {
 		_, err := nc.Read(make([]byte, 8))
 		readRes <- err
 	}()
-	var written atomic.Int64
-	writeRes := make(chan error, 1)
-	go func() {
-		chunk := make([]byte, 256<<10)
-		for {
-			n, err := nc.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				writeRes <- err
-				return
-			}
-		}
-	}()
-	waitUntil(t, "the Write to block on a full queue", func() bool { return flowWriteParked(s) })
+	written, writeRes := writeUntilBlocked(t, nc, s)
 	if err := nc.Close(); err != nil {
 		t.Fatalf("Close = %v; want nil", err)
 	}

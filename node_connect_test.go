@@ -25,16 +25,13 @@ import (
 // of 200.
 func TestNode_pummel_net_connect_econnrefused(t *testing.T) {
 	const rounds, attempts = 5, 200
-	port := nodeRefusedPort(t)
+	port := refusedPort(t)
 	before := goleak.IgnoreCurrent()
 	reqs := 0
 	for round := 1; round <= rounds; round++ {
 		codes := make(chan string, attempts)
 		for i := 0; i < attempts; i++ {
-			c, err := Connect(ConnectOptions{Port: port, Host: ""})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 			reqs++
 			go func() {
 				evs, err := nodeLoopErr(c, nil)
@@ -74,26 +71,7 @@ func TestNode_pummel_net_connect_econnrefused(t *testing.T) {
 func TestNode_internet_net_connect_timeout(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "localhost"} {
 		t.Run(host, func(t *testing.T) {
-			st := nodeStalled(t, ServerOptions{})
-			s, err := NewSocket(SocketOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.SetTimeout(100 * time.Millisecond); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Connect(ConnectOptions{Port: st.port, Host: host}); err != nil {
-				t.Fatal(err)
-			}
-			r := record(t, s)
-			r.waitFor("timeout", isKind[TimeoutEvent])
-			if got := s.ReadyState(); got != "opening" {
-				t.Errorf("ReadyState() at the timeout = %v; want opening", got)
-			}
-			s.Destroy()
-			if got, want := names(r.wait()), "timeout close(false)"; got != want {
-				t.Errorf("events = %q; want %q", got, want)
-			}
+			checkTimeoutWhileConnecting(t, host, nodeStalled(t, ServerOptions{}).port, 100*time.Millisecond)
 		})
 	}
 }
@@ -165,15 +143,12 @@ func TestNode_net_connect_buffer(t *testing.T) {
 // test-net-connect-handle-econnrefused: a connect to a closed port gives an
 // error with code ECONNREFUSED and no 'connect'.
 func TestNode_net_connect_handle_econnrefused(t *testing.T) {
-	c, err := Connect(ConnectOptions{Port: nodeRefusedPort(t), Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: refusedPort(t), Host: ""})
 	evs := record(t, c).wait()
 	if count[ConnectEvent](evs) != 0 {
 		t.Errorf("events = %q; want no connect", names(evs))
 	}
-	err = nodeFirstError(evs)
+	err := nodeFirstError(evs)
 	if ne := nodeSysErr(t, "the ErrorEvent of a refused connect", err); ne.Code != "ECONNREFUSED" {
 		t.Errorf("error Code = %q; want ECONNREFUSED", ne.Code)
 	}
@@ -186,15 +161,12 @@ func TestNode_net_connect_handle_econnrefused(t *testing.T) {
 // that does not resolve must not break anything: the error still comes.
 func TestNode_net_connect_immediate_finish(t *testing.T) {
 	offlineDNS(t) // the lookup fails here, with no query leaving the machine
-	c, err := Connect(ConnectOptions{Host: "no.way.you.will.resolve.this.invalid", Port: nodeRefusedPort(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Host: "no.way.you.will.resolve.this.invalid", Port: refusedPort(t)})
 	if err := c.End(); err != nil {
 		t.Errorf("End() right after Connect = %v; want nil", err)
 	}
 	evs := record(t, c).wait()
-	err = nodeFirstError(evs)
+	err := nodeFirstError(evs)
 	if err == nil {
 		t.Fatalf("events = %q; want an error", names(evs))
 	}
@@ -212,10 +184,7 @@ func TestNode_net_connect_immediate_finish(t *testing.T) {
 func TestNode_net_connect_options(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{AllowHalfOpen: true})
-	c, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: port, AllowHalfOpen: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Host: "127.0.0.1", Port: port, AllowHalfOpen: true})
 	s := accept(t, conns)
 	sr := record(t, s)
 	s.End()
@@ -243,7 +212,7 @@ func TestNode_net_connect_options(t *testing.T) {
 func TestNode_net_create_connection(t *testing.T) {
 	t.Parallel()
 	var served atomic.Int32
-	srv := createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv := createServer(t, ServerOptions{}, trackSockets(t, func(s *Socket) {
 		served.Add(1)
 		s.End()
 	}))
@@ -283,10 +252,7 @@ func TestNode_net_create_connection(t *testing.T) {
 // connect.
 func TestNode_net_dns_error(t *testing.T) {
 	offlineDNS(t)
-	c, err := Connect(ConnectOptions{Port: 42, Host: strings.Repeat("*", 256)})
-	if err != nil {
-		t.Fatalf("Connect(Port 42, Host 256 stars) = %v; want nil (the failure is an event)", err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: 42, Host: strings.Repeat("*", 256)}) // the failure is an event
 	evs := record(t, c).wait()
 	if count[ConnectEvent](evs) != 0 {
 		t.Errorf("events = %q; want no connect", names(evs))
@@ -326,12 +292,8 @@ func TestNode_net_end_without_connect(t *testing.T) {
 // with the timeout disabled is still open with nothing emitted.
 func TestNode_net_keepalive(t *testing.T) {
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr := record(t, c)
-	cr.waitFor("connect", isKind[ConnectEvent])
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
+	cr := recordConnected(t, c)
 	s := accept(t, conns)
 	sr := record(t, s)
 	if err := s.SetTimeout(0); err != nil {
@@ -378,10 +340,7 @@ func TestNode_net_keepalive(t *testing.T) {
 func TestNode_net_local_address_port(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	cr := record(t, c)
 	s := accept(t, conns)
 	sr := record(t, s)
@@ -418,10 +377,7 @@ func TestNode_net_pause_resume_connecting(t *testing.T) {
 	socks := make([]*Socket, len(clients))
 	recs := make([]*recorder, len(clients))
 	for i, cl := range clients {
-		c, err := Connect(ConnectOptions{Port: port, Host: "localhost"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := connectSocket(t, ConnectOptions{Port: port, Host: "localhost"})
 		for _, op := range strings.Fields(cl.ops) {
 			if op == "pause" {
 				c.Pause()
@@ -435,13 +391,7 @@ func TestNode_net_pause_resume_connecting(t *testing.T) {
 		if !cl.wantData {
 			continue
 		}
-		evs := recs[i].wait()
-		if got, want := names(evs), "connect data end close(false)"; got != want {
-			t.Errorf("client %d (%s): events = %q; want %q", i+1, cl.ops, got, want)
-		}
-		if got := string(dataOf(evs)); got != msg {
-			t.Errorf("client %d (%s): data %q; want %q", i+1, cl.ops, got, msg)
-		}
+		checkEventsAndData(t, fmt.Sprintf("client %d (%s)", i+1, cl.ops), recs[i].wait(), "connect data end close(false)", msg)
 	}
 	for i, cl := range clients {
 		if cl.wantData {
@@ -456,13 +406,7 @@ func TestNode_net_pause_resume_connecting(t *testing.T) {
 			t.Errorf("client %d (%s): IsPaused() = false; want true", i+1, cl.ops)
 		}
 		c.Resume()
-		evs := recs[i].wait()
-		if got, want := names(evs), "connect data end close(false)"; got != want {
-			t.Errorf("client %d (%s): events after Resume = %q; want %q", i+1, cl.ops, got, want)
-		}
-		if got := string(dataOf(evs)); got != msg {
-			t.Errorf("client %d (%s): data after Resume %q; want %q", i+1, cl.ops, got, msg)
-		}
+		checkEventsAndData(t, fmt.Sprintf("client %d (%s) after Resume", i+1, cl.ops), recs[i].wait(), "connect data end close(false)", msg)
 	}
 }
 
@@ -478,10 +422,7 @@ func TestNode_net_pipe_connect_errors(t *testing.T) {
 	}
 	check := func(path string, codes ...string) {
 		t.Helper()
-		c, err := Connect(ConnectOptions{Path: path})
-		if err != nil {
-			t.Fatalf("Connect(Path %q) = %v; want nil", path, err)
-		}
+		c := connectSocket(t, ConnectOptions{Path: path})
 		evs := record(t, c).wait()
 		ne := nodeSysErr(t, fmt.Sprintf("the ErrorEvent of Connect(Path %q)", path), nodeFirstError(evs))
 		if !slices.Contains(codes, ne.Code) || ne.Syscall != "connect" {
@@ -498,12 +439,8 @@ func TestNode_net_pipe_connect_errors(t *testing.T) {
 		t.Log("running as root: the EACCES part is left out, as in Node")
 		return
 	}
-	path := sockPath(t)
 	srv := createServer(t, ServerOptions{}, nil)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	if err := os.Chmod(path, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -528,10 +465,7 @@ func TestNode_net_reconnect(t *testing.T) {
 			}
 		}
 	})
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	if err := c.SetEncoding("UTF8"); err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +515,7 @@ func TestNode_net_remote_address_port(t *testing.T) {
 	t.Parallel()
 	var errs nodeErrs
 	var port int
-	srv := createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv := createServer(t, ServerOptions{}, trackSockets(t, func(s *Socket) {
 		if got := s.RemoteAddress(); got != "127.0.0.1" {
 			errs.add("server socket RemoteAddress() = %q; want 127.0.0.1", got)
 		}
@@ -595,12 +529,8 @@ func TestNode_net_remote_address_port(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	port = srv.Address().Port
 	for _, host := range []string{"localhost", ""} {
-		c, err := Connect(ConnectOptions{Port: port, Host: host})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := record(t, c)
-		r.waitFor("connect", isKind[ConnectEvent])
+		c := connectSocket(t, ConnectOptions{Port: port, Host: host})
+		r := recordConnected(t, c)
 		if got := c.RemoteAddress(); got != "127.0.0.1" {
 			t.Errorf("host %q: client RemoteAddress() = %q; want 127.0.0.1", host, got)
 		}

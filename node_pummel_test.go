@@ -73,10 +73,7 @@ func TestNode_pummel_net_throttle(t *testing.T) {
 	const partN = n / 3
 	body := strings.Repeat("C", n)
 	_, port, conns := newServer(t, ServerOptions{})
-	client, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	if err := client.SetEncoding("ascii"); err != nil {
 		t.Fatal(err)
 	}
@@ -157,10 +154,7 @@ func TestNode_pummel_net_write_callbacks(t *testing.T) {
 		}
 		got <- total
 	})
-	client, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	var mu sync.Mutex
 	lastCalled, cbcount := -1, 0
 	var errs nodeErrs
@@ -349,7 +343,7 @@ func nodePingPong(t *testing.T, tr nodePingTransport, n int, delay time.Duration
 	var accepted atomic.Int32
 	serverDone := make(chan struct{})
 	var srv *Server
-	srv = createServer(t, ServerOptions{AllowHalfOpen: true}, nodeTracked(t, func(s *Socket) {
+	srv = createServer(t, ServerOptions{AllowHalfOpen: true}, trackSockets(t, func(s *Socket) {
 		if accepted.Add(1) != 1 {
 			errs.add("a second connection")
 			s.Destroy()

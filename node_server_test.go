@@ -13,48 +13,10 @@ import (
 	"time"
 )
 
-// nodeServerEvents reads srv's events until the channel closes. Call wait
-// once the server has been closed and its connections are gone. The caller
-// must make the server reach its CloseEvent (listen, then Close).
-type nodeServerEvents struct {
-	done chan struct{}
-	evs  []Event
-}
-
-func (w *nodeServerEvents) wait(t testing.TB) []Event {
-	t.Helper()
-	select {
-	case <-w.done:
-		return w.evs
-	case <-time.After(testTimeout):
-		t.Fatal("server events did not end")
-		return nil
-	}
-}
-
-func nodeWatch(t testing.TB, srv *Server) *nodeServerEvents {
-	t.Helper()
-	w := &nodeServerEvents{done: make(chan struct{})}
-	ch := srv.Events()
-	go func() {
-		defer close(w.done)
-		for ev := range ch {
-			w.evs = append(w.evs, ev)
-		}
-	}()
-	return w
-}
-
 // nodeNextServerEvent receives one event of a server with a timeout.
 func nodeNextServerEvent(t testing.TB, ch <-chan Event) Event {
 	t.Helper()
-	select {
-	case ev := <-ch:
-		return ev
-	case <-time.After(testTimeout):
-		t.Fatal("no server event")
-		return nil
-	}
+	return recv(t, ch, "a server event")
 }
 
 // nodeDrainServer closes srv and reads its events until the channel
@@ -76,6 +38,23 @@ func nodeListenedThenDrain(t testing.TB, srv *Server, ch <-chan Event) []Event {
 	return nodeDrainServer(t, srv, ch)
 }
 
+// nodeListensAfterError checks what follows a Listen of srv that failed
+// with err: the server's first event is the ErrorEvent of err, and the
+// server can then listen on 127.0.0.1, which gives a ListeningEvent, and
+// close.
+func nodeListensAfterError(t testing.TB, srv *Server, ch <-chan Event, err error) {
+	t.Helper()
+	if ev := nodeNextServerEvent(t, ch); !isKind[ErrorEvent](ev) || ev.(ErrorEvent).Err != err {
+		t.Errorf("first server event = %s; want the ErrorEvent of the failed Listen", names([]Event{ev}))
+	}
+	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
+		t.Fatalf("Listen(0, 127.0.0.1, 0) after the failed Listen = %v; want nil", err)
+	}
+	if got, want := names(nodeListenedThenDrain(t, srv, ch)), "close(false)"; got != want {
+		t.Errorf("server events after the error and the second Listen's listening = %q; want %q", got, want)
+	}
+}
+
 // test-net-bind-twice: a second server on the same host and port gets
 // EADDRINUSE, and no 'listening' for that listen.
 func TestNode_net_bind_twice(t *testing.T) {
@@ -88,17 +67,9 @@ func TestNode_net_bind_twice(t *testing.T) {
 	if ne := nodeSysErr(t, "second Listen on the same port", err); ne.Code != "EADDRINUSE" {
 		t.Errorf("second Listen: Code = %q; want %q", ne.Code, "EADDRINUSE")
 	}
-	first := nodeNextServerEvent(t, ch)
-	if e, ok := first.(ErrorEvent); !ok || e.Err != err {
-		t.Errorf("first event of server2 = %s; want the ErrorEvent of the failed Listen", names([]Event{first}))
-	}
-	// End server2's event stream: listen elsewhere, then close.
-	if err := server2.Listen(0, "127.0.0.1", 0); err != nil {
-		t.Fatalf("Listen(0, 127.0.0.1, 0) = %v; want nil", err)
-	}
-	if got, want := names(nodeListenedThenDrain(t, server2, ch)), "close(false)"; got != want {
-		t.Errorf("server2 events after its error and the second Listen's listening = %q; want %q", got, want)
-	}
+	// The failed Listen's error comes first; listening elsewhere, then
+	// closing, ends server2's event stream.
+	nodeListensAfterError(t, server2, ch, err)
 }
 
 // test-net-during-close: RemoteAddress and RemotePort of a connecting
@@ -106,10 +77,7 @@ func TestNode_net_bind_twice(t *testing.T) {
 func TestNode_net_during_close(t *testing.T) {
 	t.Parallel()
 	srv, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.End() })
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	r := record(t, c)
 	srv.Close()
 	if got := c.RemoteAddress(); got != "" && got != "127.0.0.1" {
@@ -158,15 +126,7 @@ func TestNode_net_listen_error(t *testing.T) {
 	if ne := nodeSysErr(t, "Listen(1, 1.1.1.1, 0)", err); ne.Code != "EADDRNOTAVAIL" && ne.Code != "EACCES" {
 		t.Errorf("Listen(1, 1.1.1.1, 0): Code = %q; want EADDRNOTAVAIL or EACCES", ne.Code)
 	}
-	if ev := nodeNextServerEvent(t, ch); !isKind[ErrorEvent](ev) {
-		t.Errorf("first server event = %s; want the error", names([]Event{ev}))
-	}
-	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := names(nodeListenedThenDrain(t, srv, ch)), "close(false)"; got != want {
-		t.Errorf("server events after the error and the second Listen's listening = %q; want %q", got, want)
-	}
+	nodeListensAfterError(t, srv, ch, err)
 }
 
 // test-net-listen-fd0: listening on descriptor 0, which is not a socket,
@@ -193,15 +153,7 @@ func TestNode_net_listen_fd0(t *testing.T) {
 	if (ne.Code != "EINVAL" && ne.Code != "ENOTSOCK") || ne.Syscall != "listen" {
 		t.Errorf("ListenHandle(%d) = {Code %q, Syscall %q}; want {EINVAL or ENOTSOCK, listen}", fd, ne.Code, ne.Syscall)
 	}
-	if ev := nodeNextServerEvent(t, ch); !isKind[ErrorEvent](ev) {
-		t.Errorf("first server event = %s; want the error", names([]Event{ev}))
-	}
-	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := names(nodeListenedThenDrain(t, srv, ch)), "close(false)"; got != want {
-		t.Errorf("server events after the error and the second Listen's listening = %q; want %q", got, want)
-	}
+	nodeListensAfterError(t, srv, ch, err)
 }
 
 // test-net-server-address: Address of a server on 127.0.0.1 and on ::1 is
@@ -209,7 +161,7 @@ func TestNode_net_listen_fd0(t *testing.T) {
 func TestNode_net_server_address(t *testing.T) {
 	for _, tt := range []struct{ host, family string }{{"127.0.0.1", "IPv4"}, {"::1", "IPv6"}} {
 		t.Run(tt.host, func(t *testing.T) {
-			port := nodeFreePort(t, tt.host)
+			port := freePort(t, tt.host)
 			srv := createServer(t, ServerOptions{}, nil)
 			if err := srv.Listen(port, tt.host, 0); err != nil {
 				t.Fatalf("Listen(%d, %s, 0) = %v; want nil", port, tt.host, err)
@@ -250,7 +202,7 @@ func TestNode_net_server_bind(t *testing.T) {
 		{give: "listen(PORT, 127, cb)", backlog: 127},
 	}
 	for _, tt := range tests {
-		port := nodeFreePort(t, "0.0.0.0")
+		port := freePort(t, "0.0.0.0")
 		srv := createServer(t, ServerOptions{}, nil)
 		ch := srv.Events()
 		if err := srv.Listen(port, tt.host, tt.backlog); err != nil {
@@ -276,7 +228,7 @@ func TestNode_net_server_close(t *testing.T) {
 	var mu sync.Mutex
 	var sockets []*Socket
 	var srv *Server
-	srv = createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv = createServer(t, ServerOptions{}, trackSockets(t, func(s *Socket) {
 		evs := s.Events()
 		go func() {
 			for ev := range evs {
@@ -296,13 +248,10 @@ func TestNode_net_server_close(t *testing.T) {
 			}
 		}
 	}))
-	w := nodeWatch(t, srv)
+	w := newEventLog(t, "server events", srv.Events(), nil)
 	port := listenTCP(t, srv)
 	for i := 0; i < 2; i++ {
-		c, err := Connect(ConnectOptions{Port: port, Host: ""})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 		record(t, c)
 	}
 	for i := 0; i < 2; i++ {
@@ -315,7 +264,7 @@ func TestNode_net_server_close(t *testing.T) {
 			t.Fatalf("%d server socket closes; want 2", i)
 		}
 	}
-	evs := w.wait(t)
+	evs := w.wait()
 	if got := count[CloseEvent](evs); got != 1 {
 		t.Errorf("%d server CloseEvents; want 1 (events %q)", got, names(evs))
 	}
@@ -353,7 +302,7 @@ func TestNode_net_server_max_connections(t *testing.T) {
 	const n = 200
 	var mu sync.Mutex
 	var waits []*Socket
-	srv := createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv := createServer(t, ServerOptions{}, trackSockets(t, func(s *Socket) {
 		s.SendString("hello", "", nil)
 		mu.Lock()
 		waits = append(waits, s)
@@ -370,11 +319,7 @@ func TestNode_net_server_max_connections(t *testing.T) {
 	}
 	closed := make(chan result, n)
 	for i := 0; i < n; i++ {
-		c, err := Connect(ConnectOptions{Port: port, Host: ""})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Destroy)
+		c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 		connected := make(chan bool, 1)
 		ch := c.Events()
 		go func(i int) {

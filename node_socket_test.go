@@ -25,7 +25,7 @@ func TestNode_net_GH_5504(t *testing.T) {
 	var srv *Server
 	conns := make(chan *Socket, 1)
 	var errs nodeErrs
-	srv = createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv = createServer(t, ServerOptions{}, trackSockets(t, func(s *Socket) {
 		srv.Close() // Node: this.close() in the connection listener
 		// The client may already have gone (Node's client is another
 		// process, so there too the order is free): then the write is
@@ -40,10 +40,7 @@ func TestNode_net_GH_5504(t *testing.T) {
 	}))
 	port := listenTCP(t, srv)
 
-	c, err := Connect(ConnectOptions{Host: "localhost", Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Host: "localhost", Port: port})
 	cevs := nodeLoop(t, c, func(ev Event) {
 		if isKind[ConnectEvent](ev) {
 			c.Destroy()
@@ -77,10 +74,7 @@ func TestNode_net_GH_5504(t *testing.T) {
 // Pause and Resume do not fail.
 func TestNode_net_after_close(t *testing.T) {
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.End() })
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	if got, want := names(record(t, c).wait()), "connect end close(false)"; got != want {
 		t.Errorf("client events = %q; want %q", got, want)
 	}
@@ -130,10 +124,7 @@ func TestNode_net_binary(t *testing.T) {
 	for i := 255; i >= 0; i-- {
 		binaryString.WriteRune(rune(i))
 	}
-	c, err := Connect(ConnectOptions{Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port})
 	if err := c.SetEncoding("binary"); err != nil {
 		t.Fatal(err)
 	}
@@ -176,10 +167,7 @@ func TestNode_net_binary(t *testing.T) {
 // by BufferSize one by one; once everything is flushed it is 0.
 func TestNode_net_buffersize(t *testing.T) {
 	st := nodeStalled(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: st.port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: st.port, Host: "127.0.0.1"})
 	cr := record(t, c)
 	for i := 1; i < 10; i++ {
 		c.SendString("a", "", nil)
@@ -272,10 +260,7 @@ func TestNode_net_large_string(t *testing.T) {
 	t.Parallel()
 	const n = 40 * 1024
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	cr := record(t, c)
 	if _, err := c.SendString(strings.Repeat("あ", n), "UTF-8", nil); err != nil {
 		t.Fatalf("SendString(40960 'あ', UTF-8) = %v; want nil", err)
@@ -306,10 +291,7 @@ func TestNode_net_large_string(t *testing.T) {
 // test-net-socket-destroy-twice: Destroy inside the error handler of a
 // refused connect: one error, one close.
 func TestNode_net_socket_destroy_twice(t *testing.T) {
-	c, err := Connect(ConnectOptions{Port: nodeRefusedPort(t), Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: refusedPort(t), Host: ""})
 	evs := nodeLoop(t, c, func(ev Event) {
 		if isKind[ErrorEvent](ev) {
 			c.Destroy()
@@ -367,12 +349,8 @@ func TestNode_net_stream(t *testing.T) {
 func TestNode_net_write_after_close(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr := record(t, c)
-	cr.waitFor("connect", isKind[ConnectEvent])
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
+	cr := recordConnected(t, c)
 	c.End()
 	s := accept(t, conns)
 	var sendErr error
@@ -401,10 +379,7 @@ func TestNode_net_write_after_close(t *testing.T) {
 func TestNode_net_write_connect_write(t *testing.T) {
 	t.Parallel()
 	_, port := nodeServer(t, ServerOptions{}, func(s *Socket) { s.Pipe(s) })
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	c.SetEncoding("utf8")
 	c.SendString("before", "", nil)
 	var received strings.Builder
@@ -429,10 +404,7 @@ func TestNode_net_write_connect_write(t *testing.T) {
 func TestNode_net_write_slow(t *testing.T) {
 	const size, n = 200_000, 10
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	s := accept(t, conns)
 	sr := record(t, s)
 	s.SetNoDelay(true)
@@ -471,12 +443,30 @@ func TestNode_net_write_slow(t *testing.T) {
 	}
 }
 
+// nodeWriteAfterFinSent is what nodeWriteAfterFinClient sends.
+const nodeWriteAfterFinSent = "hello1hello2hello3\nTHUNDERMUSCLE!"
+
+// nodeWriteAfterFinClient is the client of test-socket-write-after-fin
+// and test-socket-write-after-fin-error: it connects to port, writes
+// "hello1", "hello2" and "hello3\n" and ends with "THUNDERMUSCLE!", all
+// while connecting, and returns its events.
+func nodeWriteAfterFinClient(t *testing.T, port int) []Event {
+	t.Helper()
+	sock := connectSocket(t, ConnectOptions{Port: port, Host: ""})
+	sock.SetEncoding("utf8")
+	sock.SendString("hello1", "", nil)
+	sock.SendString("hello2", "", nil)
+	sock.SendString("hello3\n", "", nil)
+	sock.EndString("THUNDERMUSCLE!", "")
+	return nodeLoop(t, sock, nil)
+}
+
 // test-socket-write-after-fin: a server with AllowHalfOpen answers, in its
 // EndEvent handler, with everything the client sent (written and ended
 // while connecting); the client gets it all, then its end.
 func TestNode_socket_write_after_fin(t *testing.T) {
 	t.Parallel()
-	const want = "hello1hello2hello3\nTHUNDERMUSCLE!"
+	const want = nodeWriteAfterFinSent
 	serverData := make(chan string, 1)
 	gotServerEnd := make(chan bool, 1)
 	_, port := nodeServer(t, ServerOptions{AllowHalfOpen: true}, func(s *Socket) {
@@ -493,16 +483,7 @@ func TestNode_socket_write_after_fin(t *testing.T) {
 			}
 		}
 	})
-	sock, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock.SetEncoding("utf8")
-	sock.SendString("hello1", "", nil)
-	sock.SendString("hello2", "", nil)
-	sock.SendString("hello3\n", "", nil)
-	sock.EndString("THUNDERMUSCLE!", "")
-	evs := nodeLoop(t, sock, nil)
+	evs := nodeWriteAfterFinClient(t, port)
 	if got := string(dataOf(evs)); got != want {
 		t.Errorf("client got %q; want %q", got, want)
 	}
@@ -532,7 +513,7 @@ func TestNode_socket_write_after_fin_error(t *testing.T) {
 	}
 	results := make(chan result, 1)
 	var srv *Server
-	srv = createServer(t, ServerOptions{}, nodeTracked(t, func(s *Socket) {
+	srv = createServer(t, ServerOptions{}, trackSockets(t, func(s *Socket) {
 		s.SetEncoding("utf8")
 		var r result
 		var data strings.Builder
@@ -550,17 +531,7 @@ func TestNode_socket_write_after_fin_error(t *testing.T) {
 		r.data = data.String()
 		results <- r
 	}))
-	port := listenTCP(t, srv)
-	sock, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock.SetEncoding("utf8")
-	sock.SendString("hello1", "", nil)
-	sock.SendString("hello2", "", nil)
-	sock.SendString("hello3\n", "", nil)
-	sock.EndString("THUNDERMUSCLE!", "")
-	cevs := nodeLoop(t, sock, nil)
+	cevs := nodeWriteAfterFinClient(t, listenTCP(t, srv))
 	if got := dataOf(cevs); len(got) != 0 {
 		t.Errorf("client got %q; want nothing", got)
 	}
@@ -573,7 +544,7 @@ func TestNode_socket_write_after_fin_error(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("the server socket did not close")
 	}
-	if want := "hello1hello2hello3\nTHUNDERMUSCLE!"; r.data != want {
+	if want := nodeWriteAfterFinSent; r.data != want {
 		t.Errorf("server got %q; want %q", r.data, want)
 	}
 	ne := nodeSysErr(t, "server Send in its EndEvent handler", r.sendErr)

@@ -211,12 +211,8 @@ func TestNode_net_settimeout(t *testing.T) {
 // and the upper one is loose, for a loaded machine.
 func TestNode_net_socket_timeout(t *testing.T) {
 	_, port := nodeServer(t, ServerOptions{}, nil)
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := record(t, c)
-	r.waitFor("connect", isKind[ConnectEvent])
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
+	r := recordConnected(t, c)
 	start := time.Now()
 	if err := c.SetTimeout(100 * time.Millisecond); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"math/rand"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,23 +35,13 @@ func TestFlowPipeHonoursMarks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const srcRead = 4096
-			dst, dpeer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: tt.hwm, LowWaterMark: tt.lwm}})
-			dr := record(t, dst)
-			dr.waitFor("connect", isKind[ConnectEvent])
+			dst, dpeer, dr := connectedRawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: tt.hwm, LowWaterMark: tt.lwm}})
 			flowSmallBuffers(t, dst, dpeer)
 
 			_, port, conns := newServer(t, ServerOptions{Flow: Flow{ReadHighWaterMark: srcRead}})
 			client := dialRaw(t, port)
 			payload := flowPayload(2<<20, uint64(tt.hwm))
-			wrote := make(chan error, 1)
-			go func() {
-				client.SetWriteDeadline(time.Now().Add(testTimeout))
-				_, err := client.Write(payload)
-				if err == nil {
-					err = client.CloseWrite()
-				}
-				wrote <- err
-			}()
+			wrote := writeThenCloseWrite(client, payload)
 			src := accept(t, conns)
 			if err := src.Pipe(dst); err != nil {
 				t.Fatal(err)
@@ -116,31 +105,7 @@ func plainBackend(t *testing.T) (int, <-chan *net.TCPConn) {
 		t.Fatal(err)
 	}
 	conns := make(chan *net.TCPConn, 4)
-	var mu sync.Mutex
-	var all []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			all = append(all, c)
-			mu.Unlock()
-			conns <- c.(*net.TCPConn)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range all {
-			c.Close()
-		}
-	})
+	serveListener(t, ln, func(c net.Conn) { conns <- c.(*net.TCPConn) })
 	return ln.Addr().(*net.TCPAddr).Port, conns
 }
 
@@ -151,9 +116,11 @@ func plainBackend(t *testing.T) (int, <-chan *net.TCPConn) {
 func proxyServer(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan [2]*Socket) {
 	t.Helper()
 	pairs := make(chan [2]*Socket, 4)
-	var mu sync.Mutex
-	var all []*Socket
+	set := newSocketSet(t)
 	srv := createServer(t, ServerOptions{}, func(front *Socket) {
+		if !set.add(front) {
+			return
+		}
 		if smallBuffers {
 			front.mu.Lock()
 			tc := front.c.nc.(*net.TCPConn)
@@ -166,9 +133,9 @@ func proxyServer(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan 
 			front.Destroy()
 			return
 		}
-		mu.Lock()
-		all = append(all, front, up)
-		mu.Unlock()
+		if !set.add(up) {
+			return
+		}
 		if err := Proxy(front, up); err != nil {
 			t.Errorf("Proxy: %v", err)
 			front.Destroy()
@@ -177,15 +144,24 @@ func proxyServer(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan 
 		}
 		pairs <- [2]*Socket{front, up}
 	})
-	port := listenTCP(t, srv)
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, s := range all {
-			s.Destroy()
-		}
-	})
-	return port, pairs
+	return listenTCP(t, srv), pairs
+}
+
+// proxyChain connects a raw client through proxyServer to plainBackend
+// and returns the client, the proxy's front and upstream sockets, and the
+// backend's conn. smallBuffers shrinks the front socket's receive buffer
+// and the client's send buffer, so that backpressure reaches the client
+// soon.
+func proxyChain(t *testing.T, smallBuffers bool) (client *net.TCPConn, front, up *Socket, backend *net.TCPConn) {
+	t.Helper()
+	bport, backends := plainBackend(t)
+	port, pairs := proxyServer(t, bport, smallBuffers)
+	client = dialRaw(t, port)
+	if smallBuffers {
+		client.SetWriteBuffer(64 << 10)
+	}
+	pair := recv(t, pairs, "the proxied pair")
+	return client, pair[0], pair[1], recv(t, backends, "the backend's conn")
 }
 
 // A large transfer each way through the proxy. The backend reads nothing
@@ -195,13 +171,7 @@ func proxyServer(t *testing.T, backendPort int, smallBuffers bool) (int, <-chan 
 // MiB in flight. Then the backend answers with 4 MiB and closes; both
 // proxy sockets close gracefully.
 func TestProxyLargeTransferBounded(t *testing.T) {
-	bport, backends := plainBackend(t)
-	port, pairs := proxyServer(t, bport, true)
-	client := dialRaw(t, port)
-	client.SetWriteBuffer(64 << 10)
-	pair := recv(t, pairs, "the proxied pair")
-	front, up := pair[0], pair[1]
-	be := recv(t, backends, "the backend's conn")
+	client, front, up, be := proxyChain(t, true)
 	be.SetReadBuffer(64 << 10)
 
 	const bound = defaultHighWaterMark + readBufSize
@@ -240,14 +210,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 	defer func() { close(stop); <-stopped }()
 
 	upload := randomPayload(t, 16<<20)
-	sent := make(chan error, 1)
-	go func() {
-		_, err := client.Write(upload)
-		if err == nil {
-			err = client.CloseWrite()
-		}
-		sent <- err
-	}()
+	sent := writeThenCloseWrite(client, upload)
 	recv(t, full, "backpressure to reach the front socket")
 
 	be.SetReadDeadline(time.Now().Add(testTimeout))
@@ -289,12 +252,7 @@ func TestProxyLargeTransferBounded(t *testing.T) {
 // backend as EOF; the backend still answers, the client reads it, then
 // everything closes.
 func TestProxyHalfClose(t *testing.T) {
-	bport, backends := plainBackend(t)
-	port, pairs := proxyServer(t, bport, false)
-	client := dialRaw(t, port)
-	pair := recv(t, pairs, "the proxied pair")
-	front, up := pair[0], pair[1]
-	be := recv(t, backends, "the backend's conn")
+	client, front, up, be := proxyChain(t, false)
 
 	if _, err := client.Write([]byte("request")); err != nil {
 		t.Fatal(err)
@@ -340,12 +298,7 @@ func TestProxyDestroyPropagates(t *testing.T) {
 		{"backend resets", func(_, _ *Socket, _, be *net.TCPConn) { be.SetLinger(0); be.Close() }, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bport, backends := plainBackend(t)
-			port, pairs := proxyServer(t, bport, false)
-			client := dialRaw(t, port)
-			pair := recv(t, pairs, "the proxied pair")
-			front, up := pair[0], pair[1]
-			be := recv(t, backends, "the backend's conn")
+			client, front, up, be := proxyChain(t, false)
 			// Data flows first: both sockets are up.
 			client.Write([]byte("ping"))
 			be.SetReadDeadline(time.Now().Add(testTimeout))
@@ -379,12 +332,7 @@ func TestProxyDestroyPropagates(t *testing.T) {
 
 // A failed upstream connect destroys the front socket too.
 func TestProxyUpstreamRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadPort := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	deadPort := refusedPort(t)
 	port, pairs := proxyServer(t, deadPort, false)
 	client := dialRaw(t, port)
 	pair := recv(t, pairs, "the proxied pair")
@@ -450,9 +398,7 @@ func TestProxyBadArguments(t *testing.T) {
 // destination is ended after the source's end.
 func TestPipeBackpressure(t *testing.T) {
 	src, srcPeer := rawPair(t, ConnectOptions{})
-	dst, dstPeer := rawPair(t, ConnectOptions{})
-	dr := record(t, dst)
-	dr.waitFor("connect", isKind[ConnectEvent])
+	dst, dstPeer, dr := connectedRawPair(t, ConnectOptions{})
 	// Small kernel buffers, so they hold little next to the payload.
 	const kbuf = 64 << 10
 	srcPeer.SetWriteBuffer(kbuf)
@@ -465,15 +411,7 @@ func TestPipeBackpressure(t *testing.T) {
 
 	payload := make([]byte, 16<<20)
 	rand.New(rand.NewSource(14)).Read(payload)
-	wrote := make(chan error, 1)
-	srcPeer.SetWriteDeadline(time.Now().Add(testTimeout))
-	go func() {
-		_, err := srcPeer.Write(payload)
-		if err == nil {
-			err = srcPeer.CloseWrite()
-		}
-		wrote <- err
-	}()
+	wrote := writeThenCloseWrite(srcPeer, payload)
 
 	// The stall: src waits for dst's drain with a mark's worth held, so
 	// its reader has stopped (no event announces it: read src's state).
@@ -528,10 +466,7 @@ func TestEchoServerGreetsThenPipes(t *testing.T) {
 	})
 	port := listenTCP(t, srv)
 
-	c, err := Connect(ConnectOptions{Port: port, Host: ""})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: ""})
 	r := record(t, c)
 	r.waitData(len("hello\r\n"))
 	if err := c.EndString("one\r\ntwo\r\n", "utf8"); err != nil {
@@ -555,10 +490,7 @@ func TestPipeAndEventsBothSeeData(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
 	src, srcPeer := rawPair(t, ConnectOptions{})
-	dst, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	dr := record(t, dst)
 	if err := src.Pipe(dst); err != nil {
 		t.Fatal(err)

@@ -22,9 +22,7 @@ import (
 // the order they were born, before the data and the EndEvent; Resume then
 // delivers the data, the end and the close.
 func TestCorePausedAfterFINOtherEventsPass(t *testing.T) {
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, r := connectedRawPair(t, ConnectOptions{})
 	s.Pause()
 	if _, err := raw.Write([]byte("request")); err != nil {
 		t.Fatal(err)
@@ -215,15 +213,7 @@ func TestFlowReadHighWaterMark(t *testing.T) {
 
 		peer.SetWriteBuffer(1 << 20)
 		s.Resume()
-		wrote := make(chan error, 1)
-		go func() {
-			peer.SetWriteDeadline(time.Now().Add(testTimeout))
-			_, err := peer.Write(payload[sent:])
-			if err == nil {
-				err = peer.CloseWrite()
-			}
-			wrote <- err
-		}()
+		wrote := writeThenCloseWrite(peer, payload[sent:])
 		if got := r.waitData(len(payload)); !bytes.Equal(got, payload) {
 			t.Errorf("data after Resume differs (%d bytes)", len(got))
 		}
@@ -236,18 +226,9 @@ func TestFlowReadHighWaterMark(t *testing.T) {
 		const rhwm = 256 << 10
 		s, peer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 4096, ReadHighWaterMark: rhwm}})
 		s.Pause()
-		r := record(t, s)
-		r.waitFor("connect", isKind[ConnectEvent])
+		r := recordConnected(t, s)
 		payload := flowPayload(2<<20, 12)
-		wrote := make(chan error, 1)
-		go func() {
-			peer.SetWriteDeadline(time.Now().Add(testTimeout))
-			_, err := peer.Write(payload)
-			if err == nil {
-				err = peer.CloseWrite()
-			}
-			wrote <- err
-		}()
+		wrote := writeThenCloseWrite(peer, payload)
 		waitUntil(t, "the read mark read ahead", func() bool { return s.BytesRead() >= rhwm })
 		if got, max := s.Stats().Unread, rhwm-1+readBufSize; got > max {
 			t.Errorf("Unread while paused = %d; want <= %d", got, max)
@@ -272,11 +253,7 @@ func TestBinaryEcho(t *testing.T) {
 	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Destroy)
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	fired := destroyAfterTimeout(t, c)
 	if err := c.SetEncoding("binary"); err != nil {
 		t.Fatal(err)
@@ -417,13 +394,7 @@ func TestNoConsumerKeepsDataThenCloses(t *testing.T) {
 	waitUntil(t, "the payload read", func() bool { return s.BytesRead() == 7 })
 	// It stays open until its data is consumed: close comes last.
 	r := record(t, s)
-	evs := r.wait()
-	if got, want := names(evs), "data end close(false)"; got != want {
-		t.Errorf("events %q; want %q", got, want)
-	}
-	if got := string(dataOf(evs)); got != "payload" {
-		t.Errorf("data %q; want payload", got)
-	}
+	checkEventsAndData(t, "the server's socket", r.wait(), "data end close(false)", "payload")
 	if got := readAll(t, raw); len(got) != 0 {
 		t.Errorf("peer read %q", got)
 	}
@@ -447,8 +418,7 @@ func TestNoConsumerFINCloses(t *testing.T) {
 func TestPauseStopsReading(t *testing.T) {
 	s, raw := rawPair(t, ConnectOptions{})
 	s.Pause()
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	r := recordConnected(t, s)
 
 	payload := make([]byte, 8<<20)
 	rand.New(rand.NewSource(1)).Read(payload)
@@ -486,10 +456,7 @@ func TestPauseStopsReading(t *testing.T) {
 func TestPausedDataAndFINCloseLast(t *testing.T) {
 	t.Parallel()
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	c.Pause()
 	r := record(t, c)
 	s := accept(t, conns)
@@ -509,10 +476,7 @@ func TestBigTransferChecksum(t *testing.T) {
 	t.Parallel()
 	srv := createServer(t, ServerOptions{}, func(c *Socket) { c.Pipe(c) })
 	port := listenTCP(t, srv)
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	r := record(t, c)
 	payload := make([]byte, 8<<20)
 	rand.New(rand.NewSource(2)).Read(payload)

@@ -76,8 +76,7 @@ func TestBeyondListenContextCancel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rc := record(t, c)
-			rc.waitFor("connect", isKind[ConnectEvent])
+			rc := recordConnected(t, c)
 			s := r.waitConnection(1)
 
 			cancel()
@@ -300,18 +299,12 @@ func TestBeyondIPv6Only(t *testing.T) {
 		if got := srv.Address(); got.Address != "::" || got.Family != "IPv6" || got.Port != port {
 			t.Errorf("Address() = %+v; want :: IPv6 port %d", got, port)
 		}
-		c6, err := Connect(ConnectOptions{Port: port, Host: "::1"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c6 := connectSocket(t, ConnectOptions{Port: port, Host: "::1"})
 		record(t, c6).waitFor("connect over ::1", isKind[ConnectEvent])
 		if got := r.waitConnection(1).RemoteAddress(); got != "::1" {
 			t.Errorf("remote address of the ::1 client = %q; want ::1", got)
 		}
-		c4, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c4 := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 		if err := onlyError(t, record(t, c4).wait()); err != nil {
 			errorWithCode(t, "connect to 127.0.0.1 beside an IPv6Only server", err, "ECONNREFUSED")
 		}
@@ -331,10 +324,7 @@ func TestBeyondIPv6Only(t *testing.T) {
 			t.Errorf("binding 127.0.0.1:%d beside a dual-stack [::]:%d = nil; want EADDRINUSE", port, port)
 		}
 		for i, host := range []string{"::1", "127.0.0.1"} {
-			c, err := Connect(ConnectOptions{Port: port, Host: host})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := connectSocket(t, ConnectOptions{Port: port, Host: host})
 			record(t, c).waitFor("connect over "+host, isKind[ConnectEvent])
 			if got := r.waitConnection(i + 1).RemoteAddress(); got != host {
 				t.Errorf("remote address of the %s client = %q; want %s", host, got, host)
@@ -419,20 +409,7 @@ func TestListenEADDRINUSE(t *testing.T) {
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	err := srv.Listen(port, "127.0.0.1", 0)
-	call := fmt.Sprintf("Listen(%d, 127.0.0.1, 0)", port)
-	checkSysError(t, call, err, "EADDRINUSE", "listen", syscall.EADDRINUSE)
-	if err != nil {
-		if got, want := err.Error(), "listen EADDRINUSE"; got != want {
-			t.Errorf("%s = %q; want %q", call, got, want)
-		}
-	}
-	ev := r.waitFor("error", isKind[ErrorEvent])
-	if evErr := ev.(ErrorEvent).Err; evErr != err {
-		t.Errorf("ErrorEvent.Err = %v; want the error Listen returned (%v)", evErr, err)
-	}
-	if got := srv.Address(); got != (Addr{}) {
-		t.Errorf("Address() after a failed Listen = %+v; want the zero Addr", got)
-	}
+	checkFailedListen(t, srv, r, fmt.Sprintf("Listen(%d, 127.0.0.1, 0)", port), err, "EADDRINUSE", "listen", syscall.EADDRINUSE)
 	if err := srv.Close(); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Close() after a failed Listen = %v; want %v", err, ErrNotRunning)
 	}
@@ -593,17 +570,20 @@ func tcpListenerFile(t testing.TB) (*os.File, int) {
 	return f, ln.Addr().(*net.TCPAddr).Port
 }
 
+// fileHandles are the two forms of a file's descriptor that ListenHandle
+// takes: the *os.File and its int.
+var fileHandles = []struct {
+	give string
+	h    func(f *os.File) any
+}{
+	{give: "*os.File", h: func(f *os.File) any { return f }},
+	{give: "int fd", h: func(f *os.File) any { return int(f.Fd()) }},
+}
+
 // Node: server.listen({fd: n}) and listen(handle) with a file.
 func TestListenHandleFile(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		give string
-		h    func(f *os.File) any
-	}{
-		{give: "*os.File", h: func(f *os.File) any { return f }},
-		{give: "int fd", h: func(f *os.File) any { return int(f.Fd()) }},
-	}
-	for _, tt := range tests {
+	for _, tt := range fileHandles {
 		t.Run(tt.give, func(t *testing.T) {
 			f, port := tcpListenerFile(t)
 			srv := createServer(t, ServerOptions{}, func(s *Socket) { s.SendString("hi", "", nil) })
@@ -631,14 +611,7 @@ func TestListenHandleFile(t *testing.T) {
 // error, not a crash).
 func TestListenHandleNotASocket(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		give string
-		h    func(f *os.File) any
-	}{
-		{give: "*os.File", h: func(f *os.File) any { return f }},
-		{give: "int fd", h: func(f *os.File) any { return int(f.Fd()) }},
-	}
-	for _, tt := range tests {
+	for _, tt := range fileHandles {
 		t.Run(tt.give, func(t *testing.T) {
 			f, err := os.Create(t.TempDir() + "/regular")
 			if err != nil {
@@ -669,17 +642,8 @@ func TestListenHandleNotASocket(t *testing.T) {
 // gives EINVAL at listen time, not a server whose accepts all fail.
 func TestListenHandleConnectedSocket(t *testing.T) {
 	t.Parallel()
-	peer, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	c, err := net.Dial("tcp", peer.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := c.(*net.TCPConn).File()
+	c, _ := tcpPair(t)
+	f, err := c.File()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -759,13 +723,9 @@ func TestListenHandleTypedNilListener(t *testing.T) {
 
 // Node: test-pipe-address; Node's EADDRINUSE on a path in use.
 func TestListenUnix(t *testing.T) {
-	path := sockPath(t)
 	srv := createServer(t, ServerOptions{}, func(s *Socket) { s.EndString("unix", "") })
 	r := recordServer(t, srv)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatalf("ListenUnix(%q) = %v; want nil", path, err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	if got, want := srv.Address(), (Addr{Address: path}); got != want {
 		t.Errorf("Address() = %+v; want %+v", got, want)
 	}
@@ -778,10 +738,7 @@ func TestListenUnix(t *testing.T) {
 	checkSysError(t, fmt.Sprintf("second ListenUnix(%q)", path), err, "EADDRINUSE", "listen", syscall.EADDRINUSE)
 
 	// The failed listen left the first server's socket file alone.
-	c, err := Connect(ConnectOptions{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Path: path})
 	if got := string(dataOf(record(t, c).wait())); got != "unix" {
 		t.Errorf("client got %q; want %q", got, "unix")
 	}
@@ -883,19 +840,7 @@ func TestListenUnresolvableHost(t *testing.T) {
 	srv := createServer(t, ServerOptions{}, nil)
 	r := recordServer(t, srv)
 	err := srv.Listen(0, host, 0)
-	checkSysError(t, fmt.Sprintf("Listen(0, %q, 0)", host), err, "ENOTFOUND", "getaddrinfo", 0)
-	if err != nil {
-		if got, want := err.Error(), "getaddrinfo ENOTFOUND"; got != want {
-			t.Errorf("Listen(0, %q, 0).Error() = %q; want %q", host, got, want)
-		}
-	}
-	ev := r.waitFor("error", isKind[ErrorEvent])
-	if evErr := ev.(ErrorEvent).Err; evErr != err {
-		t.Errorf("ErrorEvent.Err = %v; want the error Listen returned (%v)", evErr, err)
-	}
-	if got := srv.Address(); got != (Addr{}) {
-		t.Errorf("Address() after a failed Listen = %+v; want the zero Addr", got)
-	}
+	checkFailedListen(t, srv, r, fmt.Sprintf("Listen(0, %q, 0)", host), err, "ENOTFOUND", "getaddrinfo", 0)
 	// The server can listen after it; its events end with the close.
 	listenTCP(t, srv)
 	r.waitFor("listening", isKind[ListeningEvent])

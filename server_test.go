@@ -44,12 +44,8 @@ func waitOverLimitServer(t *testing.T) (*Server, int, *serverRecorder, *Socket, 
 // the first connection gives the server time to do wrong.
 func waitingClient(t *testing.T, srv *Server, port int, r *serverRecorder, c1, s1 *Socket) (*Socket, *recorder) {
 	t.Helper()
-	c2, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2 := record(t, c2)
-	r2.waitFor("connect", isKind[ConnectEvent])
+	c2 := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
+	r2 := recordConnected(t, c2)
 	rs1 := record(t, s1)
 	c1.SendString("ping", "", nil)
 	rs1.waitData(4)
@@ -103,12 +99,8 @@ func TestBeyondWaitOverLimitRaise(t *testing.T) {
 	}
 	r.waitConnection(2)
 
-	c3, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r3 := record(t, c3)
-	r3.waitFor("connect", isKind[ConnectEvent])
+	c3 := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
+	r3 := recordConnected(t, c3)
 	if err := srv.SetMaxConnections(0); err != nil {
 		t.Fatal(err)
 	}
@@ -131,15 +123,8 @@ func TestBeyondWaitOverLimitClose(t *testing.T) {
 	t.Parallel()
 	srv, port, r, c1, _, s1 := waitOverLimitServer(t)
 	_, r2 := waitingClient(t, srv, port, r, c1, s1)
-	closed := make(chan error, 1)
-	go func() { closed <- srv.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close() = %v; want nil", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("Close() did not return while the accept loop waited for room")
+	if err := callGuarded(t, "Close() while the accept loop waited for room", srv.Close); err != nil {
+		t.Errorf("Close() = %v; want nil", err)
 	}
 	r2.wait() // the listening socket closed with the client in its queue
 	if got := count[ConnectionEvent](r.events()); got != 1 {
@@ -157,9 +142,7 @@ func TestBeyondWaitOverLimitClose(t *testing.T) {
 // Resume; then the data arrives.
 func TestBeyondPauseOnConnect(t *testing.T) {
 	t.Parallel()
-	srv := createServer(t, ServerOptions{PauseOnConnect: true}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	_, r, port := recordedServer(t, ServerOptions{PauseOnConnect: true})
 	c1 := dialRaw(t, port)
 	if _, err := c1.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
@@ -219,9 +202,7 @@ func TestBeyondPauseOnConnect(t *testing.T) {
 // delivered, BufferSize and Paused are reported, and ReadyState follows
 // the connection to its close.
 func TestBeyondSocketStats(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	_, r, port := recordedServer(t, ServerOptions{})
 	start := time.Now()
 	c, rc := connectClient(t, port)
 	s := r.waitConnection(1)
@@ -277,9 +258,7 @@ func TestBeyondSocketStats(t *testing.T) {
 // the connections, Dropped the one over SetMaxConnections, Forced those
 // Shutdown destroys at its deadline.
 func TestBeyondServerStats(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	srv, r, port := recordedServer(t, ServerOptions{})
 	if st := srv.Stats(); st != (ServerStats{}) {
 		t.Errorf("Stats() of a new server = %+v; want zeros", st)
 	}
@@ -296,10 +275,7 @@ func TestBeyondServerStats(t *testing.T) {
 	rc1.wait()
 	waitUntil(t, "2 active connections", func() bool { return srv.Connections() == 2 })
 	srv.SetMaxConnections(2)
-	c4, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c4 := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	record(t, c4).wait()
 	r.waitFor("drop", isKind[DropEvent])
 	if st := srv.Stats(); st.Accepted != 3 || srv.Connections() != 2 || st.Dropped != 1 || st.Forced != 0 {
@@ -391,10 +367,7 @@ func TestBeyondConnState(t *testing.T) {
 	srv.SetMaxConnections(1)
 	connectClient(t, port)
 	keep := accept(t, conns)
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	record(t, c).wait() // dropped
 	keep.Destroy()
 	waitUntil(t, "the hook told of every close", func() bool {
@@ -456,10 +429,7 @@ func TestBeyondConnStateDestroyOnOpen(t *testing.T) {
 	}}, nil)
 	recordServer(t, srv)
 	port := listenTCP(t, srv)
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if evs := record(t, c).wait(); !endedOrReset(evs) {
 		t.Errorf("events of a client whose socket the hook destroyed = %q; want connect, then end or ECONNRESET", names(evs))
 	}
@@ -559,24 +529,15 @@ func TestServerAddress(t *testing.T) {
 
 // Node: the close rules of §2.5 S4; test-net-during-close.
 func TestServerCloseWithOpenConnection(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	srv, r, port := recordedServer(t, ServerOptions{})
 	connectClient(t, port)
 	s := r.waitConnection(1)
 	if got := srv.Connections(); got != 1 {
 		t.Errorf("Connections() with one connection = %d; want 1", got)
 	}
 
-	closed := make(chan error, 1)
-	go func() { closed <- srv.Close() }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Errorf("Close() = %v; want nil", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatal("Close() did not return while a connection is open")
+	if err := callGuarded(t, "Close() while a connection is open", srv.Close); err != nil {
+		t.Errorf("Close() = %v; want nil", err)
 	}
 
 	refusedConnect(t, port)
@@ -600,9 +561,7 @@ func TestServerCloseWithOpenConnection(t *testing.T) {
 }
 
 func TestServerCloseIdle(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	srv, r, port := recordedServer(t, ServerOptions{})
 	r.waitFor("listening", isKind[ListeningEvent])
 	if err := srv.Close(); err != nil {
 		t.Errorf("Close() = %v; want nil", err)
@@ -692,10 +651,7 @@ func TestServerMaxConnections(t *testing.T) {
 	}
 	r.waitConnection(1)
 
-	c2, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	evs2 := record(t, c2).wait()
 	if got := names(evs2); got != "connect end close(false)" && got != "connect error(read ECONNRESET) close(true)" {
 		t.Errorf("events of the client over the limit = %q; want %q or %q", got,
@@ -742,9 +698,7 @@ func TestServerSetMaxConnectionsNegative(t *testing.T) {
 // Node: test-net-server-close.
 func TestServerCloseTwoConnections(t *testing.T) {
 	t.Parallel()
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	srv, r, port := recordedServer(t, ServerOptions{})
 	connectClient(t, port)
 	connectClient(t, port)
 	s1 := r.waitConnection(1)

@@ -53,9 +53,7 @@ func TestBeyondShutdownBusyNotEnded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := createServer(t, ServerOptions{}, nil)
-			r := recordServer(t, srv)
-			port := listenTCP(t, srv)
+			srv, r, port := recordedServer(t, ServerOptions{})
 			busyPeer := dialRaw(t, port)
 			busy := r.waitConnection(1)
 			idlePeer := dialRaw(t, port)
@@ -119,9 +117,7 @@ func TestBeyondShutdownNeverListened(t *testing.T) {
 // returns nil.
 func TestBeyondShutdownTwice(t *testing.T) {
 	t.Parallel()
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	srv, r, port := recordedServer(t, ServerOptions{})
 	_, rc := connectClient(t, port)
 	s := r.waitConnection(1)
 	rs := record(t, s)
@@ -302,9 +298,7 @@ func TestShutdownWaitsForHandlers(t *testing.T) {
 // ShutdownEvent and is left to the program; at the deadline it is
 // destroyed and Shutdown reports it.
 func TestServerShutdown(t *testing.T) {
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	srv, r, port := recordedServer(t, ServerOptions{})
 	connectClient(t, port)
 	s := r.waitConnection(1)
 	rs := record(t, s)
@@ -337,9 +331,7 @@ func TestServerShutdown(t *testing.T) {
 // ShutdownEvent lets Shutdown return as well.
 func TestServerShutdownEndsIdle(t *testing.T) {
 	t.Parallel()
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	srv, r, port := recordedServer(t, ServerOptions{})
 	_, ri := connectClient(t, port)
 	r.waitConnection(1)
 	_, rb := connectClient(t, port)
@@ -370,9 +362,7 @@ func TestServerShutdownEndsIdle(t *testing.T) {
 
 func TestServerShutdownIdle(t *testing.T) {
 	t.Parallel()
-	srv := createServer(t, ServerOptions{}, nil)
-	r := recordServer(t, srv)
-	listenTCP(t, srv)
+	srv, r, _ := recordedServer(t, ServerOptions{})
 	r.waitFor("listening", isKind[ListeningEvent])
 	if err := srv.Shutdown(ctxTimeout(t)); err != nil {
 		t.Errorf("Shutdown(ctx) with no connection = %v; want nil", err)

@@ -269,7 +269,7 @@ func nodeStalled(t *testing.T, opts ServerOptions) *nodeStall {
 	st.port = sa.(*syscall.SockaddrInet4).Port
 	filler := dialRaw(t, st.port)
 	fillerPort := filler.LocalAddr().(*net.TCPAddr).Port
-	st.srv = createServer(t, opts, nodeTracked(t, func(s *Socket) {
+	st.srv = createServer(t, opts, trackSockets(t, func(s *Socket) {
 		if s.RemotePort() == fillerPort {
 			s.Destroy()
 			return

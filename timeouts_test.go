@@ -208,25 +208,7 @@ func TestTimeoutHandlerWriteRearms(t *testing.T) {
 // phase (Node v0.10's net.js): a connect that hangs gives a TimeoutEvent while
 // the socket is still opening, and nothing is aborted.
 func TestTimeoutWhileConnecting(t *testing.T) {
-	c, err := NewSocket(SocketOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.SetTimeout(20 * time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Connect(ConnectOptions{Port: blackHolePort(t), Host: "127.0.0.1"}); err != nil {
-		t.Fatal(err)
-	}
-	r := record(t, c)
-	r.waitFor("timeout", isKind[TimeoutEvent])
-	if got := c.ReadyState(); got != "opening" {
-		t.Errorf("ReadyState at the TimeoutEvent = %v; want opening", got)
-	}
-	c.Destroy()
-	if got, want := names(r.wait()), "timeout close(false)"; got != want {
-		t.Errorf("events = %q; want %q", got, want)
-	}
+	checkTimeoutWhileConnecting(t, "127.0.0.1", blackHolePort(t), 20*time.Millisecond)
 }
 
 const (
@@ -254,9 +236,7 @@ var idleWatchCases = []idleWatchCase{
 // stall, 1 MiB waits in its queue that the peer does not read.
 func idlePair(t *testing.T, stall bool) (*Socket, *recorder, net.Conn) {
 	t.Helper()
-	s, peer := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, peer, r := connectedRawPair(t, ConnectOptions{})
 	if stall {
 		flowStall(t, s, peer)
 	}

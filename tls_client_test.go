@@ -84,9 +84,7 @@ func TestTLSEndSendsCloseNotifyThenFIN(t *testing.T) {
 		open func(t *testing.T) (*Socket, *tlsPeer)
 	}{
 		{"server", func(t *testing.T) (*Socket, *tlsPeer) {
-			srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, nil)
-			r := recordServer(t, srv)
-			port := listenTCP(t, srv)
+			_, r, port := recordedServer(t, ServerOptions{TLSConfig: serverTLS(t)})
 			p := newTLSPeer(t, dialRaw(t, port), false)
 			if err := p.tc.Handshake(); err != nil {
 				t.Fatal(err)
@@ -98,20 +96,7 @@ func TestTLSEndSendsCloseNotifyThenFIN(t *testing.T) {
 			return s, newTLSPeer(t, raw, true)
 		}},
 		{"WrapConn", func(t *testing.T) (*Socket, *tlsPeer) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			client, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := ln.Accept()
-			if err != nil {
-				client.Close()
-				t.Fatal(err)
-			}
+			client, raw := tcpPair(t)
 			cfg := clientTLS(t)
 			cfg.ServerName = "127.0.0.1"
 			tc := tls.Client(client, cfg)
@@ -162,36 +147,18 @@ func TestTLSEndSendsCloseNotifyThenFIN(t *testing.T) {
 
 // tlsGoServer is a Go TLS server on 127.0.0.1 that answers each
 // connection with what serve does, with the server's tls.Conn; Cleanup
-// closes it and waits for its goroutines.
+// closes it, waits for its accepting goroutine and closes the conns.
 func tlsGoServer(t testing.TB, cfg *tls.Config, serve func(*tls.Conn)) int {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	conns := make(chan net.Conn, 16)
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns <- c
-			go func() {
-				c.SetDeadline(time.Now().Add(testTimeout))
-				serve(c.(*tls.Conn))
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		close(conns)
-		for c := range conns {
-			c.Close()
-		}
+	serveListener(t, ln, func(c net.Conn) {
+		go func() {
+			c.SetDeadline(time.Now().Add(testTimeout))
+			serve(c.(*tls.Conn))
+		}()
 	})
 	return ln.Addr().(*net.TCPAddr).Port
 }
@@ -212,20 +179,11 @@ func TestTLSConnect(t *testing.T) {
 		c.Write(append([]byte("echo: "), b...))
 		c.CloseWrite()
 	})
-	s, err := Connect(ConnectOptions{Host: "localhost", Port: port, TLSConfig: clientTLS(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := connectSocket(t, ConnectOptions{Host: "localhost", Port: port, TLSConfig: clientTLS(t)})
 	r := record(t, s)
 	s.SendString("written while connecting", "", nil)
 	s.End()
-	evs := r.wait()
-	if got, want := names(evs), "connect data end close(false)"; got != want {
-		t.Errorf("events = %q; want %q", got, want)
-	}
-	if got, want := string(dataOf(evs)), "echo: written while connecting"; got != want {
-		t.Errorf("data = %q; want %q", got, want)
-	}
+	checkEventsAndData(t, "the client", r.wait(), "connect data end close(false)", "echo: written while connecting")
 	if got := <-sni; got != "localhost" {
 		t.Errorf("the server saw ServerName %q; want localhost (from Host)", got)
 	}
@@ -256,17 +214,14 @@ func TestTLSConnectFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Connect(ConnectOptions{Host: tt.host, Port: port, TLSConfig: tt.cfg})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := connectSocket(t, ConnectOptions{Host: tt.host, Port: port, TLSConfig: tt.cfg})
 			cbErr := make(chan error, 1)
 			s.SendString("never sent", "", func(err error) { cbErr <- err })
 			evs := record(t, s).wait()
 			if len(evs) != 2 || !isKind[ErrorEvent](evs[0]) || evs[1] != (CloseEvent{HadError: true}) {
 				t.Fatalf("events = %q; want an error, then close(true)", names(evs))
 			}
-			err = evs[0].(ErrorEvent).Err
+			err := evs[0].(ErrorEvent).Err
 			checkCode(t, "the ErrorEvent's error", err, tt.code)
 			if !errors.As(err, tt.target) {
 				t.Errorf("errors.As(%v, %T) = false", err, tt.target)
@@ -291,10 +246,7 @@ func TestTLSConnectStalls(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	t.Run("Timeout", func(t *testing.T) {
-		s, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: port, TLSConfig: clientTLS(t), Timeout: 100 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := connectSocket(t, ConnectOptions{Host: "127.0.0.1", Port: port, TLSConfig: clientTLS(t), Timeout: 100 * time.Millisecond})
 		evs := record(t, s).wait()
 		if got := names(evs); got != "error(connect ETIMEDOUT) close(true)" {
 			t.Errorf("events = %q; want error(connect ETIMEDOUT) close(true)", got)
@@ -314,21 +266,8 @@ func TestTLSConnectStalls(t *testing.T) {
 		checkCode(t, "the ErrorEvent's error", evs[0].(ErrorEvent).Err, "ABORT_ERR")
 	})
 	t.Run("Destroy", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		s, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, TLSConfig: clientTLS(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, peer := rawPair(t, ConnectOptions{TLSConfig: clientTLS(t)})
 		r := record(t, s)
-		peer, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peer.Close()
 		peer.SetReadDeadline(time.Now().Add(testTimeout))
 		hello := make([]byte, 1)
 		if _, err := io.ReadFull(peer, hello); err != nil || hello[0] != 0x16 {

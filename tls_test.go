@@ -5,18 +5,14 @@ package nodenet
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -26,41 +22,6 @@ import (
 	"testing"
 	"time"
 )
-
-// tlsConfigs makes a self-signed ECDSA certificate valid for 127.0.0.1
-// and ::1, and returns a server config that presents it and a client
-// config that trusts it alone.
-func tlsConfigs(t testing.TB) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "nodenet interop test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}}
-	client = &tls.Config{RootCAs: roots}
-	return server, client
-}
 
 // stdTLSServer serves TLS on 127.0.0.1 with Go's tls.Listen: each accepted
 // conn completes its handshake, is wrapped with WrapConn, and handle runs
@@ -148,7 +109,7 @@ func lifeEvents(evs []Event) []Event {
 // close cleanly.
 func TestWrapConnTLSEcho(t *testing.T) {
 	t.Parallel()
-	srvCfg, cliCfg := tlsConfigs(t)
+	srvCfg, cliCfg := serverTLS(t), clientTLS(t)
 	for _, tc := range []struct {
 		name string
 		size int
@@ -217,7 +178,7 @@ func TestWrapConnTLSEcho(t *testing.T) {
 // one (End, then events).
 func TestWrapConnTLSHalfClose(t *testing.T) {
 	t.Parallel()
-	srvCfg, cliCfg := tlsConfigs(t)
+	srvCfg, cliCfg := serverTLS(t), clientTLS(t)
 	payload := randomPayload(t, 1<<20+3)
 	reply := fmt.Sprintf("%d %x\n", len(payload), sha256.Sum256(payload))
 	for _, tc := range []struct {
@@ -303,29 +264,8 @@ func TestWrapConnTLSHalfClose(t *testing.T) {
 // documentation warns.
 func TestWrapConnTLSEndBeforeHandshake(t *testing.T) {
 	t.Parallel()
-	_, cliCfg := tlsConfigs(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c // a silent server: it never answers the ClientHello
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if peer := recv(t, accepted, "the accepted conn"); peer != nil {
-		defer peer.Close()
-	}
-	cfg := cliCfg.Clone()
+	raw, _ := tcpPair(t) // the accepted end is a silent server: it never answers the ClientHello
+	cfg := clientTLS(t)
 	cfg.ServerName = "127.0.0.1" // else the handshake fails at once, before it waits for the server
 	c, err := WrapConn(tls.Client(raw, cfg), SocketOptions{})
 	if err != nil {
@@ -772,26 +712,13 @@ func TestTLSServerUnix(t *testing.T) {
 	t.Parallel()
 	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, func(s *Socket) { s.Pipe(s) })
 	recordServer(t, srv)
-	path := sockPath(t)
-	if err := srv.ListenUnix(path); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	path := listenUnix(t, srv)
 	cfg := clientTLS(t)
 	cfg.ServerName = "localhost"
-	c, err := Connect(ConnectOptions{Path: path, TLSConfig: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Path: path, TLSConfig: cfg})
 	r := record(t, c)
 	c.EndString("over a Unix socket", "")
-	evs := r.wait()
-	if got, want := names(evs), "connect data end close(false)"; got != want {
-		t.Errorf("client events = %q; want %q", got, want)
-	}
-	if got := string(dataOf(evs)); got != "over a Unix socket" {
-		t.Errorf("echo = %q", got)
-	}
+	checkEventsAndData(t, "the client", r.wait(), "connect data end close(false)", "over a Unix socket")
 }
 
 // TestTLSBadOptions: bad TLS options are errors wrapping
@@ -838,9 +765,7 @@ func (c *batchConn) Write(p []byte) (int, error) {
 // and the close_notify among them, without waiting: read.go).
 func TestTLSManyRecordsAtOnce(t *testing.T) {
 	t.Parallel()
-	srv := createServer(t, ServerOptions{TLSConfig: serverTLS(t)}, nil)
-	r := recordServer(t, srv)
-	port := listenTCP(t, srv)
+	_, r, port := recordedServer(t, ServerOptions{TLSConfig: serverTLS(t)})
 	cfg := clientTLS(t)
 	cfg.ServerName = "127.0.0.1"
 	bc := &batchConn{Conn: dialRaw(t, port)}

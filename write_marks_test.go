@@ -151,7 +151,13 @@ func TestFlowSocketConnectMarks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.Destroy()
+			defer func() {
+				// Destroy, then wait for the close, which comes after the
+				// dialer goroutine has returned: that orders its read of
+				// net.DefaultResolver before a later test's offlineDNS.
+				s.Destroy()
+				untilClosed(t, "the events after Destroy", s.Events())
+			}()
 			opts := tt.conn
 			opts.Host, opts.Port = "127.0.0.1", port
 			err = s.Connect(opts)
@@ -186,8 +192,7 @@ func TestFlowWritableLifecycle(t *testing.T) {
 	for _, network := range []string{"tcp4", "tcp6", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			s, peer := flowPair(t, network, ConnectOptions{})
-			r := record(t, s)
-			r.waitFor("connect", isKind[ConnectEvent])
+			r := recordConnected(t, s)
 			if !s.Writable() {
 				t.Error("Writable on a fresh connected socket = false; want true")
 			}
@@ -257,17 +262,12 @@ func TestFlowWritableFalse(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { ln.Close() })
-			s, err := Connect(ConnectOptions{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Destroy)
+			s := connectSocket(t, ConnectOptions{Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port})
 			return s
 		}, true},
 		{"after End", func(t *testing.T) *Socket {
 			s, _ := flowPair(t, "tcp4", ConnectOptions{})
-			r := record(t, s)
-			r.waitFor("connect", isKind[ConnectEvent])
+			recordConnected(t, s)
 			if err := s.End(); err != nil {
 				t.Fatal(err)
 			}
@@ -275,8 +275,7 @@ func TestFlowWritableFalse(t *testing.T) {
 		}, false},
 		{"after End with data queued", func(t *testing.T) *Socket {
 			s, peer := flowPair(t, "tcp4", ConnectOptions{})
-			r := record(t, s)
-			r.waitFor("connect", isKind[ConnectEvent])
+			recordConnected(t, s)
 			flowStall(t, s, peer)
 			if err := s.End(); err != nil {
 				t.Fatal(err)
@@ -285,8 +284,7 @@ func TestFlowWritableFalse(t *testing.T) {
 		}, false},
 		{"after Destroy", func(t *testing.T) *Socket {
 			s, _ := flowPair(t, "unix", ConnectOptions{})
-			r := record(t, s)
-			r.waitFor("connect", isKind[ConnectEvent])
+			r := recordConnected(t, s)
 			s.Destroy()
 			r.wait()
 			return s
@@ -330,9 +328,7 @@ func TestFlowWritableFalse(t *testing.T) {
 // server's HighWaterMark.
 func TestFlowBytesBeforeUnwritable(t *testing.T) {
 	t.Run("Send at the count", func(t *testing.T) {
-		s, peer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 8192}})
-		r := record(t, s)
-		r.waitFor("connect", isKind[ConnectEvent])
+		s, peer, r := connectedRawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 8192}})
 		go io.Copy(io.Discard, peer)
 		n := s.BytesBeforeUnwritable()
 		if n != 8192 {
@@ -350,9 +346,7 @@ func TestFlowBytesBeforeUnwritable(t *testing.T) {
 	})
 	t.Run("with a queue", func(t *testing.T) {
 		const hwm = 4 << 20
-		s, peer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: hwm}})
-		r := record(t, s)
-		r.waitFor("connect", isKind[ConnectEvent])
+		s, peer, _ := connectedRawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: hwm}})
 		flowSmallBuffers(t, s, peer)
 		if ok, err := s.Send(make([]byte, 1<<20), nil); !ok || err != nil {
 			t.Fatalf("Send(1 MiB) under a 4 MiB mark = %v, %v; want true", ok, err)
@@ -495,8 +489,7 @@ func TestFlowLowWaterMarkHysteresis(t *testing.T) {
 	// KiB: once the queue is over the mark it cannot fall to the low mark
 	// without the peer reading.
 	s, peer := flowPair(t, "unix", ConnectOptions{Flow: Flow{HighWaterMark: hwm, LowWaterMark: lwm}})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	r := recordConnected(t, s)
 	flowSmallBuffers(t, s, peer)
 
 	data := flowPayload(1<<20, 3)
@@ -581,9 +574,7 @@ func TestFlowLowWaterMarkHysteresis(t *testing.T) {
 func TestFlowWriteBlocks(t *testing.T) {
 	for _, lwm := range []int{0, 8 << 10} {
 		t.Run(fmt.Sprintf("LowWaterMark %d", lwm), func(t *testing.T) {
-			s, peer := rawPair(t, ConnectOptions{Flow: Flow{LowWaterMark: lwm}})
-			r := record(t, s)
-			r.waitFor("connect", isKind[ConnectEvent])
+			s, peer, r := connectedRawPair(t, ConnectOptions{Flow: Flow{LowWaterMark: lwm}})
 			first := flowStall(t, s, peer)
 			second := flowPayload(100<<10, 9)
 			done := make(chan error, 1)

@@ -40,10 +40,7 @@ func TestCoreBufferSizeIsWhatTheKernelHasNotTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	s, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	chunk := make([]byte, 256<<10)
 	const chunks = 32 // 8 MiB: more than the kernel's buffers take
 	for range chunks {
@@ -140,9 +137,7 @@ func TestFlowConcurrentWriters(t *testing.T) {
 		recSize = 512
 		endAt   = 100 // End once writer 0 has written this many records
 	)
-	s, peer := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 4096, LowWaterMark: 1024}})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, peer, _ := connectedRawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 4096, LowWaterMark: 1024}})
 
 	received := make(chan flowRead, 1)
 	go func() {
@@ -247,8 +242,7 @@ func TestWriteDeadlineAndContext(t *testing.T) {
 	for _, how := range []string{"deadline", "context"} {
 		t.Run(how, func(t *testing.T) {
 			s, peer := flowPair(t, "unix", ConnectOptions{})
-			r := record(t, s)
-			r.waitFor("connect", isKind[ConnectEvent])
+			recordConnected(t, s)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var written atomic.Int64
@@ -354,9 +348,7 @@ func TestBlockedWriteReleasedByDestroyAndShutdown(t *testing.T) {
 func TestWriteCallbacksInOrder(t *testing.T) {
 	t.Parallel()
 	const n = 20000
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, r := connectedRawPair(t, ConnectOptions{})
 
 	var mu sync.Mutex
 	var order []int
@@ -486,9 +478,7 @@ func TestConcurrentWriters(t *testing.T) {
 // full, owe no DrainEvent, over the whole life of the connection.
 func TestNoDrainWithoutFalseSend(t *testing.T) {
 	t.Parallel()
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, r := connectedRawPair(t, ConnectOptions{})
 	done := make(chan error, 1)
 	for i := range 100 {
 		var cb func(error)
@@ -522,9 +512,7 @@ func TestNoDrainWithoutFalseSend(t *testing.T) {
 func TestBufferSizeAgainstStalledPeer(t *testing.T) {
 	const chunk, chunks = 64 << 10, 64
 	const kernel = 1 << 20 // generous bound on what the small kernel buffers hold
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, r := connectedRawPair(t, ConnectOptions{})
 	raw.SetReadBuffer(64 << 10)
 	openTCPConn(t, s).SetWriteBuffer(64 << 10)
 
@@ -617,9 +605,7 @@ func TestBufferSizeAgainstStalledPeer(t *testing.T) {
 }
 
 func TestHighWaterMarkAndDrain(t *testing.T) {
-	s, raw := rawPair(t, ConnectOptions{})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, r := connectedRawPair(t, ConnectOptions{})
 	go io.Copy(io.Discard, raw)
 
 	if ok, _ := s.Send(make([]byte, defaultHighWaterMark-1), nil); !ok {
@@ -653,10 +639,7 @@ func TestHighWaterMarkAndDrain(t *testing.T) {
 
 func TestWritesWhileConnecting(t *testing.T) {
 	_, port, conns := newServer(t, ServerOptions{})
-	c, err := Connect(ConnectOptions{Port: port, Host: "127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := connectSocket(t, ConnectOptions{Port: port, Host: "127.0.0.1"})
 	if got := c.ReadyState(); got != "opening" {
 		t.Errorf("ReadyState while connecting = %v; want opening", got)
 	}
@@ -689,9 +672,7 @@ func TestWritesWhileConnecting(t *testing.T) {
 
 // Write blocks while the queue is at the mark.
 func TestWriteBlocksAtMark(t *testing.T) {
-	s, raw := rawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 1024}})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, _ := connectedRawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 1024}})
 	payload := make([]byte, 4<<20)
 	rand.New(rand.NewSource(3)).Read(payload)
 	done := make(chan error, 1)
@@ -763,9 +744,7 @@ func TestWriteToClosedPeer(t *testing.T) {
 // MaxBufferSize bounds the queue against a peer that never reads: Send
 // fails with ErrBufferFull instead of growing, Write waits for room.
 func TestMaxBufferSize(t *testing.T) {
-	s, raw := rawPair(t, ConnectOptions{Flow: Flow{MaxBufferSize: 64 << 10}})
-	r := record(t, s)
-	r.waitFor("connect", isKind[ConnectEvent])
+	s, raw, _ := connectedRawPair(t, ConnectOptions{Flow: Flow{MaxBufferSize: 64 << 10}})
 	chunk := make([]byte, 16<<10)
 	var err error
 	queued := 0

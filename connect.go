@@ -85,6 +85,12 @@ func (s *Socket) ConnectContext(ctx context.Context, opts ConnectOptions) error 
 	c.phase = phaseConnecting
 	c.cancelDial = cancel
 	c.helpers++
+	if opts.Resolver == nil {
+		// Read here rather than in the dialer: the resolver is the one
+		// in force when Connect was called, whatever the program sets
+		// net.DefaultResolver to meanwhile.
+		opts.Resolver = net.DefaultResolver
+	}
 	go c.dialer(ctx, opts)
 	c.startLocked()
 	s.touchLocked(onConnect)

@@ -91,7 +91,7 @@ func dialTarget(opts ConnectOptions) string {
 
 func (c *conn) dialAddrs(ctx context.Context, opts ConnectOptions) (net.Conn, error) {
 	if opts.Path != "" {
-		var d net.Dialer
+		d := net.Dialer{Resolver: opts.Resolver} // never net.DefaultResolver from here (Connect read it)
 		conn, err := d.DialContext(ctx, "unix", opts.Path)
 		return conn, sysError("connect", opts.Path, err)
 	}
@@ -114,11 +114,7 @@ func resolve(ctx context.Context, opts ConnectOptions) ([]netip.AddrPort, error)
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ips = []netip.Addr{ip}
 	} else {
-		r := opts.Resolver
-		if r == nil {
-			r = net.DefaultResolver
-		}
-		if ips, err = r.LookupNetIP(ctx, "ip", host); err != nil {
+		if ips, err = opts.Resolver.LookupNetIP(ctx, "ip", host); err != nil {
 			return nil, sysError("getaddrinfo", host, err)
 		}
 	}
@@ -165,7 +161,7 @@ func dialOne(ctx context.Context, opts ConnectOptions, ap netip.AddrPort) (net.C
 		return nil, &Error{Code: "ERR_IP_BLOCKED", Address: address,
 			Msg: "IP(" + ap.Addr().String() + ") is blocked by net.BlockList", Err: errBlocked}
 	}
-	var d net.Dialer
+	d := net.Dialer{Resolver: opts.Resolver} // never net.DefaultResolver from here (Connect read it)
 	if opts.LocalAddress != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(opts.LocalAddress)}
 	}

@@ -167,8 +167,8 @@ type ConnectOptions struct {
 	// past it the socket is destroyed with an "ETIMEDOUT" error. 0 means
 	// no bound but the system's.
 	Timeout time.Duration
-	// Resolver looks Host up; nil means net.DefaultResolver (Node's lookup
-	// option).
+	// Resolver looks Host up (Node's lookup option); nil means
+	// net.DefaultResolver as Connect finds it.
 	Resolver *net.Resolver
 	// AttemptDelay is the Happy Eyeballs delay (RFC 8305) when Host
 	// resolves to several addresses: how long one attempt runs before the

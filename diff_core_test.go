@@ -20,27 +20,24 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(c *Socket) {
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{
 				// Pause while both listeners attach, as Node attaches
 				// them in one tick: no data goes to one and not the other.
-				c.Pause()
-				c.Pipe(c)
-				tr.trace(c, "server socket", nil)
-				c.SendString("hello\r\n", "", nil)
-				c.Resume()
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
+				setUp: func(c *Socket) {
+					c.Pause()
+					c.Pipe(c)
+				},
+				start: func(c *Socket) {
+					c.SendString("hello\r\n", "", nil)
+					c.Resume()
+				},
+			})
 			got := ""
-			tr.trace(c, "client", func(ev Event) {
-				switch ev := ev.(type) {
-				case DataEvent:
-					if got += string(ev.Data); got == "hello\r\n" {
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if d, ok := ev.(DataEvent); ok {
+					if got += string(d.Data); got == "hello\r\n" {
 						c.EndString("world\r\n", "")
 					}
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},
@@ -54,20 +51,13 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { rec('client', 'bytesRead', c.bytesRead); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(c *Socket) {
-				tr.trace(c, "server socket", nil)
-				c.EndString("hello", "")
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				if _, ok := ev.(CloseEvent); ok {
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{start: func(c *Socket) { c.EndString("hello", "") }})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[CloseEvent](ev) {
 					tr.rec("client", "bytesRead", "5")
 					if c.BytesRead() != 5 {
 						t.Errorf("BytesRead() = %d; want 5", c.BytesRead())
 					}
-					srv.Close()
 				}
 			})
 		},
@@ -120,24 +110,16 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{AllowHalfOpen: true}, nil)
-			tr.serve(srv, "", func(c *Socket) {
-				tr.trace(c, "server socket", func(ev Event) {
-					if _, ok := ev.(EndEvent); ok {
-						tr.rec("server socket", "readyState", c.ReadyState())
-						c.SendString("reply", "", nil)
-						c.EndString("bye", "")
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
+			port, closeSrv := tr.listen(ServerOptions{AllowHalfOpen: true}, "", serverSocket{on: func(c *Socket, ev Event) {
+				if isKind[EndEvent](ev) {
+					tr.rec("server socket", "readyState", c.ReadyState())
+					c.SendString("reply", "", nil)
+					c.EndString("bye", "")
+				}
+			}})
 			c := mustConnect(t, ConnectOptions{Port: port})
 			c.EndString("req", "")
-			tr.trace(c, "client", func(ev Event) {
-				if _, ok := ev.(CloseEvent); ok {
-					srv.Close()
-				}
-			})
+			tr.traceClient(c, closeSrv, nil)
 		},
 	},
 	{
@@ -154,25 +136,17 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(c *Socket) {
-				tr.trace(c, "server socket", func(ev Event) {
-					switch ev := ev.(type) {
-					case DataEvent:
-						c.SendString("re:"+string(ev.Data), "", nil)
-					case EndEvent:
-						c.SendString("late", "", nil)
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{on: func(c *Socket, ev Event) {
+				switch ev := ev.(type) {
+				case DataEvent:
+					c.SendString("re:"+string(ev.Data), "", nil)
+				case EndEvent:
+					c.SendString("late", "", nil)
+				}
+			}})
 			c := mustConnect(t, ConnectOptions{Port: port})
 			c.EndString("hi", "")
-			tr.trace(c, "client", func(ev Event) {
-				if _, ok := ev.(CloseEvent); ok {
-					srv.Close()
-				}
-			})
+			tr.traceClient(c, closeSrv, nil)
 		},
 		adjust: func(m map[string][]rec) {
 			// v0.10: the write in the 'end' handler fails with EPIPE and
@@ -229,19 +203,10 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(c *Socket) {
-				tr.trace(c, "server socket", nil)
-				c.SendString("first", "", nil)
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case DataEvent:
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{start: func(c *Socket) { c.SendString("first", "", nil) }})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[DataEvent](ev) {
 					c.Destroy()
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},

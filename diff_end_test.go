@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,16 +28,9 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", nil)
-				s.EndString("hello", "")
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port, AllowHalfOpen: true})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case EndEvent:
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{start: func(s *Socket) { s.EndString("hello", "") }})
+			tr.client(ConnectOptions{Port: port, AllowHalfOpen: true}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[EndEvent](ev) {
 					tr.rec("client", "readyState", c.ReadyState())
 					ok, err := c.SendString("reply", "", nil)
 					if err != nil {
@@ -46,8 +38,6 @@ srv.listen(0, '127.0.0.1', () => {
 					}
 					tr.rec("client", "write", strconv.FormatBool(ok))
 					c.EndString("bye", "")
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},
@@ -66,23 +56,13 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			// The server replies once the client has recorded its
-			// readyState: Go runs both ends at once, and the reply and
-			// the close could otherwise come between End and ReadyState.
+			// The server replies once the client has recorded its readyState.
 			gate := make(chan struct{})
-			srv := createServer(t, ServerOptions{AllowHalfOpen: true}, nil)
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(EndEvent); ok {
-						tr.rec("server socket", "readyState", s.ReadyState())
-						waitGate(gate)
-						s.EndString("late reply", "")
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port, AllowHalfOpen: true})
-			tr.trace(c, "client", func(ev Event) {
+			port, closeSrv := tr.listen(ServerOptions{AllowHalfOpen: true}, "", serverSocket{on: atEndAfter(gate, func(s *Socket) {
+				tr.rec("server socket", "readyState", s.ReadyState())
+				s.EndString("late reply", "")
+			})})
+			tr.client(ConnectOptions{Port: port, AllowHalfOpen: true}, closeSrv, func(c *Socket, ev Event) {
 				switch ev.(type) {
 				case ConnectEvent:
 					c.EndString("req", "")
@@ -90,8 +70,6 @@ srv.listen(0, '127.0.0.1', () => {
 					close(gate)
 				case EndEvent:
 					tr.rec("client", "readyState at end", c.ReadyState())
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},
@@ -106,18 +84,12 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
-			port := mustListen(t, srv)
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{})
 			c := mustConnect(t, ConnectOptions{Port: port})
 			if err := c.EndString("68692c20656e64", "hex"); err != nil {
 				t.Error(err)
 			}
-			tr.trace(c, "client", func(ev Event) {
-				if _, ok := ev.(CloseEvent); ok {
-					srv.Close()
-				}
-			})
+			tr.traceClient(c, closeSrv, nil)
 		},
 	},
 	{
@@ -130,16 +102,10 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
-			port := mustListen(t, srv)
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{})
 			c := mustConnect(t, ConnectOptions{Port: port})
 			c.End()
-			tr.trace(c, "client", func(ev Event) {
-				if _, ok := ev.(CloseEvent); ok {
-					srv.Close()
-				}
-			})
+			tr.traceClient(c, closeSrv, nil)
 		},
 	},
 	{
@@ -152,11 +118,8 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { rec('client', 'bytesWritten', c.bytesWritten); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) { tr.trace(s, "server socket", nil) }, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
 				switch ev.(type) {
 				case ConnectEvent:
 					if err := c.EndString("a", ""); err != nil {
@@ -167,7 +130,6 @@ srv.listen(0, '127.0.0.1', () => {
 					}
 				case CloseEvent:
 					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
-					srv.Close()
 				}
 			})
 		},
@@ -182,24 +144,11 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			// The server ends its side once the client has written after
-			// its End: Go runs both ends at once, and the server's FIN and
-			// the close could otherwise come between End and the write.
+			// The server ends its side once the client has written after its End.
 			gate := make(chan struct{})
-			srv := createServer(t, ServerOptions{AllowHalfOpen: true}, nil)
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(EndEvent); ok {
-						waitGate(gate)
-						s.End()
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case ConnectEvent:
+			port, closeSrv := tr.listen(ServerOptions{AllowHalfOpen: true}, "", serverSocket{on: atEndAfter(gate, func(s *Socket) { s.End() })})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[ConnectEvent](ev) {
 					c.EndString("x", "")
 					ok, err := c.SendString("y", "", nil)
 					if !errors.Is(err, ErrWriteAfterEnd) {
@@ -207,8 +156,6 @@ srv.listen(0, '127.0.0.1', () => {
 					}
 					tr.rec("client", "write", strconv.FormatBool(ok))
 					close(gate)
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},
@@ -251,22 +198,10 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
 			var ss atomic.Pointer[Socket]
-			tr.serve(srv, "", func(s *Socket) {
-				ss.Store(s)
-				s.Pause()
-				tr.traceQuiet(s, "server socket", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
-						tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
-					}
-				})
-				s.EndString("bye", "")
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			resumed := false
-			tr.traceSkip(c, "client", func(ev Event) {
+			port, closeSrv := tr.listen(ServerOptions{}, "", tr.pausedPeer(&ss, func(s *Socket) { s.EndString("bye", "") }))
+			firstError := first[ErrorEvent]()
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
 				switch ev.(type) {
 				case ConnectEvent:
 					chunk := bytes.Repeat([]byte{'q'}, 1<<20)
@@ -284,12 +219,9 @@ srv.listen(0, '127.0.0.1', () => {
 					tr.rec("client", "write", strconv.FormatBool(ok))
 					tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
 				case ErrorEvent:
-					if !resumed {
-						resumed = true
+					if firstError(ev) {
 						ss.Load().Resume()
 					}
-				case CloseEvent:
-					srv.Close()
 				}
 			}, "drain")
 		},
@@ -318,16 +250,9 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", nil)
-				s.EndString("bye", "")
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case EndEvent:
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{start: func(s *Socket) { s.EndString("bye", "") }})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[EndEvent](ev) {
 					time.Sleep(50 * time.Millisecond) // a handler that works for a while
 					ok, err := c.SendString("x", "", nil)
 					var ne *Error
@@ -335,8 +260,6 @@ srv.listen(0, '127.0.0.1', () => {
 						t.Errorf("write after the peer's FIN returned %v; want EPIPE", err)
 					}
 					tr.rec("client", "write", strconv.FormatBool(ok))
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},
@@ -364,37 +287,22 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { ss.destroy(); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
 			var ss atomic.Pointer[Socket]
-			tr.serve(srv, "", func(s *Socket) {
-				ss.Store(s)
-				s.Pause()
-				tr.trace(s, "server socket", nil)
-				s.SendString("go", "", nil)
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			started := false
-			tr.traceSkip(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case DataEvent:
-					if started {
-						return
-					}
-					started = true
-					chunk := bytes.Repeat([]byte{'x'}, 1<<20)
-					var r []string
-					for range 8 {
-						ok, _ := c.Send(chunk, nil)
-						r = append(r, strconv.FormatBool(ok))
-					}
-					tr.rec("client", "writes", strings.Join(r, " "))
-					tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
-					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{
+				setUp: func(s *Socket) {
+					ss.Store(s)
+					s.Pause()
+				},
+				start: func(s *Socket) { s.SendString("go", "", nil) },
+			})
+			firstData := first[DataEvent]()
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				switch {
+				case firstData(ev):
+					tr.send8MiB(c, 'x')
 					c.Destroy()
-				case CloseEvent:
+				case isKind[CloseEvent](ev):
 					ss.Load().Destroy()
-					srv.Close()
 				}
 			}, "drain")
 		},
@@ -418,27 +326,14 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			closeSrv := whenAll(2, func() { srv.Close() })
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
-						closeSrv()
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case ConnectEvent:
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[ConnectEvent](ev) {
 					c.SendString("pending", "", func(err error) {
 						tr.rec("client", "write callback", errStr(err))
 						c.Destroy()
 						c.Destroy()
 					})
-				case CloseEvent:
-					closeSrv()
 				}
 			})
 		},
@@ -453,24 +348,11 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			closeSrv := whenAll(2, func() { srv.Close() })
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
-						closeSrv()
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case ConnectEvent:
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[ConnectEvent](ev) {
 					c.DestroyWithError(errors.New("boom"))
 					c.DestroyWithError(errors.New("boom2"))
-				case CloseEvent:
-					closeSrv()
 				}
 			})
 		},
@@ -488,28 +370,15 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			closeSrv := whenAll(2, func() { srv.Close() })
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
-						closeSrv()
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case ConnectEvent:
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[ConnectEvent](ev) {
 					c.Destroy()
 					ok, err := c.SendString("x", "", func(err error) { tr.rec("client", "write callback", errStr(err)) })
 					if !errors.Is(err, ErrSocketClosed) {
 						t.Errorf("write after Destroy returned %v; want ErrSocketClosed", err)
 					}
 					tr.rec("client", "write", strconv.FormatBool(ok))
-				case CloseEvent:
-					closeSrv()
 				}
 			})
 		},
@@ -528,16 +397,13 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
+			// The server's socket is not traced, as in the script: listen
+			// would trace it.
 			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", nil, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
+			c := mustConnect(t, ConnectOptions{Port: mustListen(t, srv)})
 			c.Destroy()
-			tr.trace(c, "client", func(ev Event) {
-				if _, ok := ev.(CloseEvent); ok {
-					srv.Close()
-				}
-			})
+			tr.traceClient(c, func() { srv.Close() }, nil)
 		},
 	},
 	{
@@ -594,24 +460,16 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "server", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(DataEvent); ok {
-						if err := s.ResetAndDestroy(); err != nil {
-							t.Error(err)
-						}
+			port, closeSrv := tr.listen(ServerOptions{}, "server", serverSocket{on: func(s *Socket, ev Event) {
+				if isKind[DataEvent](ev) {
+					if err := s.ResetAndDestroy(); err != nil {
+						t.Error(err)
 					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case ConnectEvent:
+				}
+			}})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[ConnectEvent](ev) {
 					c.SendString("x", "", nil)
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},

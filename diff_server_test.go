@@ -118,24 +118,13 @@ srv.listen(0, '127.0.0.1', () => {
 				tr.trace(s, "server socket", nil)
 				s.SendString("hi", "", nil)
 			}, nil)
-			port := mustListen(t, srv)
-			c1 := mustConnect(t, ConnectOptions{Port: port})
-			started := false
-			tr.trace(c1, "first", func(ev Event) {
-				switch ev.(type) {
-				case DataEvent:
-					if started {
-						return
-					}
-					started = true
-					c2 := mustConnect(t, ConnectOptions{Port: port})
-					tr.trace(c2, "second", func(ev Event) {
-						if _, ok := ev.(CloseEvent); ok {
-							c1.End()
-						}
-					})
-				case CloseEvent:
+			tr.firstThenSecond(mustListen(t, srv), func(ev Event) {
+				if isKind[CloseEvent](ev) {
 					srv.Close()
+				}
+			}, func(c1, _ *Socket, ev Event) {
+				if isKind[CloseEvent](ev) {
+					c1.End()
 				}
 			})
 		},
@@ -181,23 +170,13 @@ srv.listen(0, '127.0.0.1', () => {
 				})
 				s.SendString("hi", "", nil)
 			}, nil)
-			port := mustListen(t, srv)
-			c1 := mustConnect(t, ConnectOptions{Port: port})
-			started := false
-			tr.trace(c1, "first", func(ev Event) {
-				if _, ok := ev.(DataEvent); !ok || started {
-					return
+			secondData := first[DataEvent]()
+			tr.firstThenSecond(mustListen(t, srv), nil, func(c1, s2 *Socket, ev Event) {
+				if secondData(ev) {
+					// The first's close ends the second: it must be known by then.
+					c2.Store(s2)
+					c1.End()
 				}
-				started = true
-				s2 := mustConnect(t, ConnectOptions{Port: port})
-				c2.Store(s2)
-				got := false
-				tr.trace(s2, "second", func(ev Event) {
-					if _, ok := ev.(DataEvent); ok && !got {
-						got = true
-						c1.End()
-					}
-				})
 			})
 		},
 	},
@@ -220,29 +199,25 @@ srv.listen(0, '127.0.0.1', () => {
 });`,
 		run: func(t *testing.T, tr *tracer) {
 			wrote := make(chan struct{}) // the client's data is in the kernel
-			srv := createServer(t, ServerOptions{PauseOnConnect: true}, nil)
-			tr.serve(srv, "server", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(DataEvent); ok {
+			port, closeSrv := tr.listen(ServerOptions{PauseOnConnect: true}, "server", serverSocket{
+				on: func(s *Socket, ev Event) {
+					if isKind[DataEvent](ev) {
 						s.End()
 					}
-				})
-				tr.wg.Add(1)
-				go func() {
-					defer tr.wg.Done()
-					<-wrote
-					tr.rec("server socket", "resume", "")
-					s.Resume()
-				}()
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case ConnectEvent:
+				},
+				start: func(s *Socket) {
+					tr.wg.Add(1)
+					go func() {
+						defer tr.wg.Done()
+						<-wrote
+						tr.rec("server socket", "resume", "")
+						s.Resume()
+					}()
+				},
+			})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if isKind[ConnectEvent](ev) {
 					c.SendString("early", "", func(error) { close(wrote) })
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},

@@ -22,6 +22,9 @@ import (
 var moreSocketScenarios = []scenario{
 	{
 		name: "idle timeout: once per idle period, re-armed by traffic, disabled by 0",
+		// The 80 ms idle timeout races real time: an echo or a timer
+		// that a loaded machine delays past it adds a timeout.
+		serial: true,
 		node: `
 const srv = net.createServer(s => { trace(s, 'server socket'); s.on('data', d => s.write(d)); });
 srv.listen(0, '127.0.0.1', () => {
@@ -38,18 +41,13 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if d, ok := ev.(DataEvent); ok {
-						s.Send(d.Data, nil)
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{on: func(s *Socket, ev Event) {
+				if d, ok := ev.(DataEvent); ok {
+					s.Send(d.Data, nil)
+				}
+			}})
 			n := 0
-			tr.trace(c, "client", func(ev Event) {
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
 				switch ev.(type) {
 				case ConnectEvent:
 					c.SetTimeout(80 * time.Millisecond)
@@ -62,8 +60,6 @@ srv.listen(0, '127.0.0.1', () => {
 						c.SetTimeout(0)
 						time.AfterFunc(200*time.Millisecond, func() { c.End() })
 					}
-				case CloseEvent:
-					srv.Close()
 				}
 			})
 		},
@@ -92,43 +88,32 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) {
-				tr.traceQuiet(s, "server socket", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
-						tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case ConnectEvent:
-					// The callbacks run on the writer goroutine: the first
-					// waits until its write's result is recorded.
-					recorded := make(chan struct{})
-					ok, _ := c.Send(bytes.Repeat([]byte{'a'}, 16383), func(err error) {
-						<-recorded
-						tr.rec("writes", "callback 16383", errStr(err))
-						ok, _ := c.Send(bytes.Repeat([]byte{'b'}, 16384), func(err error) {
-							tr.rec("writes", "callback 16384", errStr(err))
-							ok, _ := c.Send(bytes.Repeat([]byte{'c'}, 20000), func(err error) {
-								tr.rec("writes", "callback 20000", errStr(err))
-							})
-							tr.rec("writes", "write 20000", strconv.FormatBool(ok))
-							c.SendString("x", "", func(err error) {
-								tr.rec("writes", "callback x", errStr(err))
-								c.End()
-							})
-						})
-						tr.rec("writes", "write 16384", strconv.FormatBool(ok))
-					})
-					tr.rec("writes", "write 16383", strconv.FormatBool(ok))
-					close(recorded)
-				case CloseEvent:
-					srv.Close()
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{on: tr.recBytesRead, quiet: true})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				if !isKind[ConnectEvent](ev) {
+					return
 				}
+				// The callbacks run on the writer goroutine: the first
+				// waits until its write's result is recorded.
+				recorded := make(chan struct{})
+				ok, _ := c.Send(bytes.Repeat([]byte{'a'}, 16383), func(err error) {
+					<-recorded
+					tr.rec("writes", "callback 16383", errStr(err))
+					ok, _ := c.Send(bytes.Repeat([]byte{'b'}, 16384), func(err error) {
+						tr.rec("writes", "callback 16384", errStr(err))
+						ok, _ := c.Send(bytes.Repeat([]byte{'c'}, 20000), func(err error) {
+							tr.rec("writes", "callback 20000", errStr(err))
+						})
+						tr.rec("writes", "write 20000", strconv.FormatBool(ok))
+						c.SendString("x", "", func(err error) {
+							tr.rec("writes", "callback x", errStr(err))
+							c.End()
+						})
+					})
+					tr.rec("writes", "write 16384", strconv.FormatBool(ok))
+				})
+				tr.rec("writes", "write 16383", strconv.FormatBool(ok))
+				close(recorded)
 			})
 		},
 		adjust: func(m map[string][]rec) {
@@ -174,39 +159,15 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
 			var ss atomic.Pointer[Socket]
-			tr.serve(srv, "", func(s *Socket) {
-				ss.Store(s)
-				s.Pause()
-				tr.traceQuiet(s, "server socket", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
-						tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
-					}
-				})
-				s.SendString("go", "", nil)
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			started, ended := false, false
-			tr.traceSkip(c, "client", func(ev Event) {
-				switch ev.(type) {
-				case DataEvent:
-					if started {
-						return
-					}
-					started = true
-					chunk := bytes.Repeat([]byte{'z'}, 1<<20)
-					var r []string
-					for range 8 {
-						ok, _ := c.Send(chunk, nil)
-						r = append(r, strconv.FormatBool(ok))
-					}
-					tr.rec("client", "writes", strings.Join(r, " "))
-					tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
-					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
+			port, closeSrv := tr.listen(ServerOptions{}, "", tr.pausedPeer(&ss, func(s *Socket) { s.SendString("go", "", nil) }))
+			firstData, ended := first[DataEvent](), false
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
+				switch {
+				case firstData(ev):
+					tr.send8MiB(c, 'z')
 					ss.Load().Resume()
-				case DrainEvent:
+				case isKind[DrainEvent](ev):
 					// All the Sends were made before any drain is handled:
 					// the first drain that finds the queue empty is the last.
 					if ended || c.BufferSize() != 0 {
@@ -215,8 +176,6 @@ srv.listen(0, '127.0.0.1', () => {
 					ended = true
 					tr.rec("client", "flushed", fmt.Sprint(c.BufferSize(), " ", c.BytesWritten()))
 					c.End()
-				case CloseEvent:
-					srv.Close()
 				}
 			}, "drain")
 		},
@@ -269,10 +228,9 @@ srv.listen(0, '127.0.0.1', () => {
 				switch ev.(type) {
 				case ConnectEvent:
 					ctl := mustConnect(t, ConnectOptions{Port: port})
-					resumed := false
+					firstData := first[DataEvent]()
 					tr.trace(ctl, "control", func(ev Event) {
-						if _, ok := ev.(DataEvent); ok && !resumed {
-							resumed = true
+						if firstData(ev) {
 							tr.rec("client", "resume", "")
 							c.Resume()
 						}
@@ -302,17 +260,8 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { rec('client', 'bytesWritten', c.bytesWritten); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) {
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
-						tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
-					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
-			c := mustConnect(t, ConnectOptions{Port: port})
-			tr.trace(c, "client", func(ev Event) {
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{on: tr.recBytesRead})
+			tr.client(ConnectOptions{Port: port}, closeSrv, func(c *Socket, ev Event) {
 				switch ev.(type) {
 				case ConnectEvent:
 					w := [][2]string{{"68656c6c6f", "hex"}, {"aGVsbG8=", "base64"}, {"aGVs bG8", "base64"}, {"a-_b", "base64"},
@@ -330,7 +279,6 @@ srv.listen(0, '127.0.0.1', () => {
 					c.EndString("21", "hex")
 				case CloseEvent:
 					tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
-					srv.Close()
 				}
 			})
 		},
@@ -352,29 +300,26 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => { rec('client', 'bytes', c.bytesRead + ' ' + c.bytesWritten); srv.close(finish); });
 });`,
 		run: func(t *testing.T, tr *tracer) {
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) {
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{
 				// End before subscribing: the client's data and FIN may
 				// already be here, and a consumer that had received the
 				// EndEvent would make this End an EPIPE (Node's connection
 				// handler always runs before any read).
-				s.EndString("\u00f1and\u00fa \U0001F600!", "")
-				tr.trace(s, "server socket", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
+				setUp: func(s *Socket) { s.EndString("\u00f1and\u00fa \U0001F600!", "") },
+				on: func(s *Socket, ev Event) {
+					if isKind[CloseEvent](ev) {
 						tr.rec("server socket", "bytes", fmt.Sprint(s.BytesRead(), " ", s.BytesWritten()))
 					}
-				})
-			}, nil)
-			port := mustListen(t, srv)
+				},
+			})
 			c := mustConnect(t, ConnectOptions{Port: port})
 			c.SendString("h\u00e9llo", "", nil)
 			c.Send([]byte{1, 2, 3}, nil)
 			c.EndString("\u20ac", "")
 			tr.rec("client", "bytesWritten while connecting", strconv.FormatInt(c.BytesWritten(), 10))
-			tr.trace(c, "client", func(ev Event) {
-				if _, ok := ev.(CloseEvent); ok {
+			tr.traceClient(c, closeSrv, func(c *Socket, ev Event) {
+				if isKind[CloseEvent](ev) {
 					tr.rec("client", "bytes", fmt.Sprint(c.BytesRead(), " ", c.BytesWritten()))
-					srv.Close()
 				}
 			})
 		},
@@ -416,29 +361,30 @@ srv.listen(0, '127.0.0.1', () => {
 });`,
 		run: func(t *testing.T, tr *tracer) {
 			const total = 8 << 20
-			srv := createServer(t, ServerOptions{}, nil)
-			tr.serve(srv, "", func(s *Socket) {
-				h := sha256.New()
-				tr.traceQuiet(s, "server socket", func(ev Event) {
+			sh := sha256.New()
+			port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{
+				on: func(s *Socket, ev Event) {
 					switch ev := ev.(type) {
 					case DataEvent:
-						h.Write(ev.Data)
+						sh.Write(ev.Data)
 					case EndEvent:
-						tr.rec("server socket", "sha256", hex.EncodeToString(h.Sum(nil)))
+						tr.rec("server socket", "sha256", hex.EncodeToString(sh.Sum(nil)))
 					case CloseEvent:
 						tr.rec("server socket", "bytes", fmt.Sprint(s.BytesRead(), " ", s.BytesWritten()))
 					}
-				})
-				s.Pipe(s)
-				// Ready: the client starts sending on it, so no data
-				// reaches the Events consumer before Pipe is attached
-				// (Node attaches both listeners in one tick).
-				s.SendString("R", "", nil)
-			}, nil)
-			port := mustListen(t, srv)
+				},
+				quiet: true,
+				start: func(s *Socket) {
+					s.Pipe(s)
+					// Ready: the client starts sending on it, so no data
+					// reaches the Events consumer before Pipe is attached
+					// (Node attaches both listeners in one tick).
+					s.SendString("R", "", nil)
+				},
+			})
 			c := mustConnect(t, ConnectOptions{Port: port})
 			h := sha256.New()
-			off, started, ended := 0, false, false
+			off, firstData, ended := 0, first[DataEvent](), false
 			step := func() {
 				for off < total {
 					n := min(65536, total-off)
@@ -455,7 +401,7 @@ srv.listen(0, '127.0.0.1', () => {
 				ended = true
 				c.End()
 			}
-			tr.traceQuiet(c, "client", func(ev Event) {
+			tr.traceClient(c, closeSrv, func(c *Socket, ev Event) {
 				switch ev := ev.(type) {
 				case DrainEvent:
 					if !ended {
@@ -463,17 +409,15 @@ srv.listen(0, '127.0.0.1', () => {
 					}
 				case DataEvent:
 					h.Write(ev.Data)
-					if !started {
-						started = true
+					if firstData(ev) {
 						step()
 					}
 				case EndEvent:
 					tr.rec("client", "sha256", hex.EncodeToString(h.Sum(nil)))
 				case CloseEvent:
 					tr.rec("client", "bytes", fmt.Sprint(c.BytesRead(), " ", c.BytesWritten()))
-					srv.Close()
 				}
-			})
+			}, "data", "drain")
 		},
 	},
 	{
@@ -752,9 +696,7 @@ srv.listen(0, '127.0.0.1', () => {
   c.on('close', () => srv.close(finish));
 });`,
 			run: func(t *testing.T, tr *tracer) {
-				srv := createServer(t, ServerOptions{}, nil)
-				tr.serve(srv, "", func(s *Socket) {
-					tr.trace(s, "server socket", nil)
+				port, closeSrv := tr.listen(ServerOptions{}, "", serverSocket{start: func(s *Socket) {
 					s.SetNoDelay(true)
 					var next func(i int)
 					next = func(i int) {
@@ -769,17 +711,12 @@ srv.listen(0, '127.0.0.1', () => {
 						})
 					}
 					next(0)
-				}, nil)
-				port := mustListen(t, srv)
+				}})
 				c := mustConnect(t, ConnectOptions{Port: port})
 				if err := c.SetEncoding(encoding); err != nil {
 					t.Error(err)
 				}
-				tr.trace(c, "client", func(ev Event) {
-					if _, ok := ev.(CloseEvent); ok {
-						srv.Close()
-					}
-				})
+				tr.traceClient(c, closeSrv, nil)
 			},
 			adjust: e.adjust,
 			why:    e.why,

@@ -10,6 +10,7 @@
 package nodenet
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net"
@@ -202,13 +203,17 @@ type rec struct {
 // that may use the prelude below; run does the same with nodenet. adjust,
 // when set, turns the Node (v20) trace into the one v0.10 (the contract)
 // gives, for the differences DESIGN.md lists ("Differences from Node v0.10"); why
-// says what it changes and why.
+// says what it changes and why. Scenarios run in parallel with each other,
+// except a serial one: one whose outcome depends on timing that a loaded
+// machine upsets (real-time waits against timeouts), with the reason in a
+// comment; it runs alone, before the parallel ones.
 type scenario struct {
 	name   string
 	node   string
 	run    func(t *testing.T, tr *tracer)
 	adjust func(map[string][]rec)
 	why    string
+	serial bool
 }
 
 // nodePrelude gives scenarios the same vocabulary as the Go tracer:
@@ -346,6 +351,160 @@ func (tr *tracer) serve(srv *Server, who string, onConn func(*Socket), on func(E
 	}()
 }
 
+// serverSocket says what a scenario's server (see listen) does with the
+// socket it accepts: setUp runs first, before the trace starts (as Node's
+// connection handler runs before any read), then the socket is traced as
+// "server socket" with on (quiet: without its data and drain records, as
+// traceQuiet), then start runs, with the trace under way.
+type serverSocket struct {
+	setUp func(s *Socket)
+	on    func(s *Socket, ev Event)
+	quiet bool
+	start func(s *Socket)
+}
+
+// listen starts the server of a scenario of one connection: opts, on
+// 127.0.0.1, its own events recorded under who (none when who is ""), the
+// socket it accepts handled as ss says. It returns the port, and closeSrv,
+// which closes the server once both ends of the connection have closed
+// (whenAll): the server socket's close counts one, the client's the other
+// (see traceClient).
+func (tr *tracer) listen(opts ServerOptions, who string, ss serverSocket) (port int, closeSrv func()) {
+	srv := createServer(tr.t, opts, nil)
+	closeSrv = whenAll(2, func() { srv.Close() })
+	tr.serve(srv, who, func(s *Socket) {
+		if ss.setUp != nil {
+			ss.setUp(s)
+		}
+		on := func(ev Event) {
+			if ss.on != nil {
+				ss.on(s, ev)
+			}
+			if isKind[CloseEvent](ev) {
+				closeSrv()
+			}
+		}
+		if ss.quiet {
+			tr.traceQuiet(s, "server socket", on)
+		} else {
+			tr.trace(s, "server socket", on)
+		}
+		if ss.start != nil {
+			ss.start(s)
+		}
+	}, nil)
+	return mustListen(tr.t, srv), closeSrv
+}
+
+// client connects with opts (to 127.0.0.1 unless they say otherwise) and
+// traces the socket with traceClient.
+func (tr *tracer) client(opts ConnectOptions, closeSrv func(), on func(c *Socket, ev Event), skip ...string) {
+	tr.traceClient(mustConnect(tr.t, opts), closeSrv, on, skip...)
+}
+
+// traceClient traces c as "client" with on (when not nil), less the
+// records of the events named in skip, and calls closeSrv once c has
+// closed. A scenario whose client acts before its trace starts connects
+// with mustConnect and then calls this; others use client.
+func (tr *tracer) traceClient(c *Socket, closeSrv func(), on func(c *Socket, ev Event), skip ...string) {
+	tr.traceSkip(c, "client", func(ev Event) {
+		if on != nil {
+			on(c, ev)
+		}
+		if isKind[CloseEvent](ev) {
+			closeSrv()
+		}
+	}, skip...)
+}
+
+// firstThenSecond connects a client traced as "first" with on1 (when not
+// nil) and, at its first data, a second client traced as "second" with
+// on2, which gets both sockets: the scripts' c1.once('data', () => { c2 =
+// trace(net.connect(port, '127.0.0.1'), 'second'); ... }).
+func (tr *tracer) firstThenSecond(port int, on1 func(ev Event), on2 func(c1, c2 *Socket, ev Event)) {
+	c1 := mustConnect(tr.t, ConnectOptions{Port: port})
+	firstData := first[DataEvent]()
+	tr.trace(c1, "first", func(ev Event) {
+		if firstData(ev) {
+			c2 := mustConnect(tr.t, ConnectOptions{Port: port})
+			tr.trace(c2, "second", func(ev Event) { on2(c1, c2, ev) })
+		}
+		if on1 != nil {
+			on1(ev)
+		}
+	})
+}
+
+// first returns a function that is true for the first event of kind T it
+// is given and false for any other, as a handler of Node's once(...) runs
+// once.
+func first[T Event]() func(Event) bool {
+	seen := false
+	return func(ev Event) bool {
+		if seen || !isKind[T](ev) {
+			return false
+		}
+		seen = true
+		return true
+	}
+}
+
+// atEndAfter returns a server socket's on that, at the peer's end, waits
+// until gate is closed and then runs f (which ends the socket). A scenario
+// closes gate once its client has made a step that the server's FIN and
+// the close must not overtake: Go runs both ends at once, where Node runs
+// one handler at a time.
+func atEndAfter(gate <-chan struct{}, f func(s *Socket)) func(*Socket, Event) {
+	return func(s *Socket, ev Event) {
+		if isKind[EndEvent](ev) {
+			waitGate(gate)
+			f(s)
+		}
+	}
+}
+
+// pausedPeer is the serverSocket of a peer that reads nothing until the
+// scenario resumes it: the socket, stored in ss, is paused before its trace
+// starts; the trace is quiet and records bytesRead at the close; start
+// runs after. It is the scripts' ss = s; traceQuiet(s, 'server socket');
+// s.pause(); s.on('close', () => rec('server socket', 'bytesRead',
+// s.bytesRead)), then what start does.
+func (tr *tracer) pausedPeer(ss *atomic.Pointer[Socket], start func(s *Socket)) serverSocket {
+	return serverSocket{
+		setUp: func(s *Socket) {
+			ss.Store(s)
+			s.Pause()
+		},
+		on:    tr.recBytesRead,
+		quiet: true,
+		start: start,
+	}
+}
+
+// send8MiB makes the scripts' eight writes of a 1 MiB chunk of b on the
+// client c, and records their results, whether bufferSize is then above
+// 0, and bytesWritten.
+func (tr *tracer) send8MiB(c *Socket, b byte) {
+	chunk := bytes.Repeat([]byte{b}, 1<<20)
+	var r []string
+	for range 8 {
+		ok, _ := c.Send(chunk, nil)
+		r = append(r, strconv.FormatBool(ok))
+	}
+	tr.rec("client", "writes", strings.Join(r, " "))
+	tr.rec("client", "bufferSize > 0", strconv.FormatBool(c.BufferSize() > 0))
+	tr.rec("client", "bytesWritten", strconv.FormatInt(c.BytesWritten(), 10))
+}
+
+// recBytesRead is a server socket's on that records, at its close, how
+// many bytes it read: the scripts' s.on('close', () => rec('server
+// socket', 'bytesRead', s.bytesRead)).
+func (tr *tracer) recBytesRead(s *Socket, ev Event) {
+	if isKind[CloseEvent](ev) {
+		tr.rec("server socket", "bytesRead", strconv.FormatInt(s.BytesRead(), 10))
+	}
+}
+
 // errVal gives an error as the Node prelude does: code and syscall, or the
 // message of an error without a code.
 func errVal(err error) string {
@@ -400,6 +559,8 @@ func runNode(t *testing.T, node, script string) map[string][]rec {
 }
 
 // runScenarios runs each scenario on both sides and compares the traces.
+// The scenarios run in parallel, but for the serial ones, which run first,
+// each alone.
 func runScenarios(t *testing.T, scenarios []scenario) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -407,6 +568,9 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			if !sc.serial {
+				t.Parallel()
+			}
 			want := runNode(t, node, sc.node)
 			if sc.adjust != nil {
 				sc.adjust(want)
@@ -421,6 +585,8 @@ func runScenarios(t *testing.T, scenarios []scenario) {
 			select {
 			case <-done:
 			case <-time.After(testTimeout):
+				tr.mu.Lock() // the Go side is still recording
+				defer tr.mu.Unlock()
 				t.Fatalf("the Go side did not finish; so far %+v", tr.recs)
 			}
 			got := normalize(tr.recs)

@@ -106,15 +106,20 @@ func ExampleSocket_Writable() {
 	// until the queue falls to the low mark (the DrainEvent).
 	ok, _ := c.Send(make([]byte, 1024), nil)
 	fmt.Println("send:", ok)
-	received := 0
+	received, drained := 0, false
 	for ev := range c.Events() {
 		switch ev := ev.(type) {
 		case nodenet.DrainEvent:
+			drained = true
 			fmt.Println("drain, writable:", c.Writable())
 		case nodenet.DataEvent:
-			if received += len(ev.Data); received == 1024 {
-				c.End()
-			}
+			received += len(ev.Data)
+		default:
+			continue
+		}
+		// The echo may come before the DrainEvent: end after both.
+		if drained && received == 1024 {
+			c.End()
 		}
 	}
 	// Output:

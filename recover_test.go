@@ -126,7 +126,12 @@ func TestConnStatePanicIsRecovered(t *testing.T) {
 			t.Errorf("a client's events = %q; want %q", got, want)
 		}
 	}
-	waitUntil(t, "the hook's panic at close", func() bool { return closed.Load() == 3 })
+	// The server's events reach the log on their own goroutine: wait for
+	// what the three closes bring, then check that nothing else came.
+	waitUntil(t, "the hook's panic at close", func() bool {
+		evs := sevs.events()
+		return closed.Load() == 3 && count[ErrorEvent](evs) >= 2 && count[ConnectionEvent](evs) >= 2
+	})
 	if got := count[ErrorEvent](sevs.events()); got != 2 {
 		t.Errorf("%d ErrorEvents; want 2, one per panic", got)
 	}

@@ -21,6 +21,7 @@ import (
 // or end) and close instead of going on reading or writing. Node runs
 // server and client as child processes; here both are in this process.
 func TestNode_net_GH_5504(t *testing.T) {
+	t.Parallel()
 	content := bytes.Repeat([]byte("#"), 64<<20)
 	var srv *Server
 	conns := make(chan *Socket, 1)

@@ -397,6 +397,7 @@ func TestProxyBadArguments(t *testing.T) {
 // destination's peer reads, everything arrives intact and the
 // destination is ended after the source's end.
 func TestPipeBackpressure(t *testing.T) {
+	t.Parallel()
 	src, srcPeer := rawPair(t, ConnectOptions{})
 	dst, dstPeer, dr := connectedRawPair(t, ConnectOptions{})
 	// Small kernel buffers, so they hold little next to the payload.

@@ -416,6 +416,7 @@ func TestNoConsumerFINCloses(t *testing.T) {
 // Pause stops reading from the kernel at the mark: the peer's writes back
 // up, and nothing is lost.
 func TestPauseStopsReading(t *testing.T) {
+	t.Parallel()
 	s, raw := rawPair(t, ConnectOptions{})
 	s.Pause()
 	r := recordConnected(t, s)

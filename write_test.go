@@ -672,6 +672,7 @@ func TestWritesWhileConnecting(t *testing.T) {
 
 // Write blocks while the queue is at the mark.
 func TestWriteBlocksAtMark(t *testing.T) {
+	t.Parallel()
 	s, raw, _ := connectedRawPair(t, ConnectOptions{Flow: Flow{HighWaterMark: 1024}})
 	payload := make([]byte, 4<<20)
 	rand.New(rand.NewSource(3)).Read(payload)
@@ -744,6 +745,7 @@ func TestWriteToClosedPeer(t *testing.T) {
 // MaxBufferSize bounds the queue against a peer that never reads: Send
 // fails with ErrBufferFull instead of growing, Write waits for room.
 func TestMaxBufferSize(t *testing.T) {
+	t.Parallel()
 	s, raw, _ := connectedRawPair(t, ConnectOptions{Flow: Flow{MaxBufferSize: 64 << 10}})
 	chunk := make([]byte, 16<<10)
 	var err error

@@ -179,7 +179,7 @@ a.listen(0, '127.0.0.1', () => {
 });`,
 		run: func(t *testing.T, tr *tracer) {
 			a := createServer(t, ServerOptions{}, nil)
-			port := mustListen(t, a)
+			port := listenTCP(t, a)
 			b := createServer(t, ServerOptions{}, nil)
 			tr.serve(b, "second", nil, func(ev Event) {
 				if _, ok := ev.(ListeningEvent); ok {
@@ -190,7 +190,7 @@ a.listen(0, '127.0.0.1', () => {
 			if err := b.Listen(port, "127.0.0.1", 0); err == nil {
 				t.Error("second Listen on a used port succeeded")
 			}
-			mustListen(t, b)
+			listenTCP(t, b)
 		},
 	},
 	{
@@ -216,7 +216,7 @@ srv.listen(0, '127.0.0.1', () => {
 func closedPort(t *testing.T) int {
 	t.Helper()
 	srv := createServer(t, ServerOptions{}, nil)
-	port := mustListen(t, srv)
+	port := listenTCP(t, srv)
 	srv.Close()
 	return port
 }

@@ -401,7 +401,7 @@ srv.listen(0, '127.0.0.1', () => {
 			// would trace it.
 			srv := createServer(t, ServerOptions{}, nil)
 			tr.serve(srv, "", nil, nil)
-			c := mustConnect(t, ConnectOptions{Port: mustListen(t, srv)})
+			c := mustConnect(t, ConnectOptions{Port: listenTCP(t, srv)})
 			c.Destroy()
 			tr.traceClient(c, func() { srv.Close() }, nil)
 		},

@@ -51,7 +51,7 @@ srv.listen(0, '127.0.0.1', () => {
 					anySrv.Close()
 				}
 			})
-			mustListen(t, srv)
+			listenTCP(t, srv)
 		},
 		adjust: replaceVal("addr", "no host", "IPv6 :: true", "IPv4 0.0.0.0 true"),
 		why:    "v20's listen() with no host binds '::' (dual stack); v0.10 and DESIGN.md's decision bind 0.0.0.0, IPv4 only",
@@ -91,7 +91,7 @@ srv.listen(0, '127.0.0.1', () => {
 					tr.rec("order", "server close", ss.Load().ReadyState())
 				}
 			})
-			port := mustListen(t, srv)
+			port := listenTCP(t, srv)
 			tr.trace(mustConnect(t, ConnectOptions{Port: port}), "client", nil)
 		},
 	},
@@ -118,7 +118,7 @@ srv.listen(0, '127.0.0.1', () => {
 				tr.trace(s, "server socket", nil)
 				s.SendString("hi", "", nil)
 			}, nil)
-			tr.firstThenSecond(mustListen(t, srv), func(ev Event) {
+			tr.firstThenSecond(listenTCP(t, srv), func(ev Event) {
 				if isKind[CloseEvent](ev) {
 					srv.Close()
 				}
@@ -171,7 +171,7 @@ srv.listen(0, '127.0.0.1', () => {
 				s.SendString("hi", "", nil)
 			}, nil)
 			secondData := first[DataEvent]()
-			tr.firstThenSecond(mustListen(t, srv), nil, func(c1, s2 *Socket, ev Event) {
+			tr.firstThenSecond(listenTCP(t, srv), nil, func(c1, s2 *Socket, ev Event) {
 				if secondData(ev) {
 					// The first's close ends the second: it must be known by then.
 					c2.Store(s2)

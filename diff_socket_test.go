@@ -221,7 +221,7 @@ srv.listen(0, '127.0.0.1', () => {
 				main.SendString("abc", "", func(error) { s.EndString("go", "") })
 				main.EndString("def", "")
 			}, nil)
-			port := mustListen(t, srv)
+			port := listenTCP(t, srv)
 			c := mustConnect(t, ConnectOptions{Port: port})
 			c.Pause()
 			tr.trace(c, "client", func(ev Event) {
@@ -442,7 +442,7 @@ srv.listen(0, '127.0.0.1', () => {
 				tr.trace(s, fmt.Sprint("server socket ", n), nil)
 				s.EndString(fmt.Sprint("r", n), "")
 			}, nil)
-			port := mustListen(t, srv)
+			port := listenTCP(t, srv)
 			c := mustConnect(t, ConnectOptions{Port: port})
 			round := 1
 			var on func(Event)

@@ -393,7 +393,7 @@ func (tr *tracer) listen(opts ServerOptions, who string, ss serverSocket) (port 
 			ss.start(s)
 		}
 	}, nil)
-	return mustListen(tr.t, srv), closeSrv
+	return listenTCP(tr.t, srv), closeSrv
 }
 
 // client connects with opts (to 127.0.0.1 unless they say otherwise) and
@@ -610,22 +610,12 @@ func dropEv(who, ev string) func(map[string][]rec) {
 	}
 }
 
-func mustListen(t *testing.T, srv *Server) int {
-	t.Helper()
-	if err := srv.Listen(0, "127.0.0.1", 0); err != nil {
-		t.Fatal(err)
-	}
-	return srv.Address().Port
-}
-
+// mustConnect is connectSocket with 127.0.0.1 for a host, as the Node
+// scripts connect.
 func mustConnect(t *testing.T, opts ConnectOptions) *Socket {
 	t.Helper()
 	if opts.Host == "" && opts.Path == "" {
 		opts.Host = "127.0.0.1"
 	}
-	s, err := Connect(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return connectSocket(t, opts)
 }
